@@ -1,0 +1,51 @@
+# vault: PGXS build of the extension, plus the two user-facing commands
+#   make demo   set-up, then the main job on a throwaway cluster
+#   make test   set-up, then every test suite (what .ci/run calls)
+
+EXTENSION   = vault
+MODULE_big  = vault
+OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+DATA        = sql/vault--1.0.sql
+PGFILEDESC  = "vault - backup vault inside PostgreSQL"
+
+# pg_regress scripts: every sql/*.sql except the extension scripts
+REGRESS      = $(patsubst sql/%.sql,%,$(sort $(filter-out sql/vault--%.sql,$(wildcard sql/*.sql))))
+REGRESS_OPTS = --load-extension=pgcrypto --load-extension=vault
+ISOLATION    = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
+
+PG_CONFIG ?= pg_config
+PG_CPPFLAGS = -Isrc
+PG_CFLAGS   = -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+SHLIB_LINK  = -llz4 -lcrypto
+
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(PGXS),)
+include $(PGXS)
+else
+# headers not installed yet: only 'make test' / 'make demo' (which install them) make sense
+all:
+	@echo "postgresql-server-dev-15 is not installed; run 'make test' or 'make demo', which install it" >&2; exit 1
+endif
+
+.PHONY: test demo unit fuzz bench
+
+test:
+	bash test/run.sh test
+
+demo:
+	bash test/run.sh demo
+
+# pure-C unit tests and fuzzers (no server needed)
+unit:
+	$(CC) -O2 -Wall -Wextra -Isrc src/chunker.c src/codec.c test/unit/test_pure.c -llz4 -lcrypto -o test/unit/test_pure
+	./test/unit/test_pure
+
+FUZZ_SECONDS ?= 20
+fuzz:
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc src/codec.c test/fuzz/fuzz_codec_open.c -llz4 -lcrypto -o test/fuzz/fuzz_codec_open
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc src/chunker.c test/fuzz/fuzz_chunker.c -o test/fuzz/fuzz_chunker
+	./test/fuzz/fuzz_codec_open -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 test/fuzz/corpus_codec
+	./test/fuzz/fuzz_chunker -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 test/fuzz/corpus_chunker
+
+print-regress:
+	@echo $(REGRESS)

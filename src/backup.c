@@ -1,0 +1,420 @@
+/*-------------------------------------------------------------------------
+ * backup.c
+ *	  vault_backup and vault_backup_schema: one snapshot -> one recovery point.
+ *
+ * Owns: refusing what cannot be backed up (wrong kind of object, temporary,
+ * system catalogs, missing rights, row-level security that would hide rows),
+ * locking the sources, taking one snapshot for the whole item, and writing
+ * the point: its row, each table's captured definition and stream.  It all
+ * happens in the caller's transaction, so a backup that fails or is rolled
+ * back leaves no recovery point and no chunk behind.
+ *-------------------------------------------------------------------------
+ */
+#include "vault.h"
+
+#include "access/table.h"
+#include "catalog/catalog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(vault_backup);
+PG_FUNCTION_INFO_V1(vault_backup_schema);
+
+typedef struct BackupTotals
+{
+	int			tables;
+	int64		rows;
+	int64		logical_bytes;
+	int64		new_bytes;
+	int64		chunks;
+	int64		new_chunks;
+} BackupTotals;
+
+static void
+check_retain_until(FunctionCallInfo fcinfo, int argno)
+{
+	TimestampTz ts;
+
+	if (PG_ARGISNULL(argno))
+		return;
+	ts = PG_GETARG_TIMESTAMPTZ(argno);
+	if (ts <= GetCurrentTimestamp())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("retain_until must be in the future"),
+				 errdetail("retain_until is %s.", timestamptz_to_str(ts)),
+				 errhint("Give a time in the future, or NULL to keep the point until it is deleted.")));
+}
+
+static char *
+relation_label(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+/*
+ * Refuse a source that is not an ordinary or partitioned table the caller
+ * may read in full.  The caller holds AccessShareLock on it.
+ */
+static void
+check_source(VaultCall *call, Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Form_pg_class cls;
+	char	   *label;
+	const char *what = NULL;
+
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	cls = (Form_pg_class) GETSTRUCT(tup);
+	label = relation_label(relid);
+
+	switch (cls->relkind)
+	{
+		case RELKIND_RELATION:
+		case RELKIND_PARTITIONED_TABLE:
+			break;
+		case RELKIND_VIEW:
+			what = "a view";
+			break;
+		case RELKIND_MATVIEW:
+			what = "a materialized view";
+			break;
+		case RELKIND_FOREIGN_TABLE:
+			what = "a foreign table";
+			break;
+		case RELKIND_SEQUENCE:
+			what = "a sequence";
+			break;
+		case RELKIND_INDEX:
+		case RELKIND_PARTITIONED_INDEX:
+			what = "an index";
+			break;
+		case RELKIND_COMPOSITE_TYPE:
+			what = "a composite type";
+			break;
+		case RELKIND_TOASTVALUE:
+			what = "a TOAST table";
+			break;
+		default:
+			what = "not a table";
+			break;
+	}
+	if (what)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot back up \"%s\": it is %s", label, what),
+				 errhint("Only tables (plain or partitioned) and schemas can be backed up; back up the tables it depends on.")));
+	if (cls->relpersistence == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot back up temporary table \"%s\"", NameStr(cls->relname)),
+				 errdetail("A temporary table lives only as long as its session.")));
+	if (IsCatalogRelationOid(relid) || IsSystemClass(relid, cls))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot back up system catalog \"%s\"", label),
+				 errhint("Use pg_basebackup or pg_dump for the catalogs.")));
+	ReleaseSysCache(tup);
+
+	/* SELECT on the table, or on every one of its columns */
+	if (pg_class_aclcheck(relid, call->caller, ACL_SELECT) != ACLCHECK_OK &&
+		pg_attribute_aclcheck_all(relid, call->caller, ACL_SELECT, ACLMASK_ALL) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to back up table \"%s\"", label),
+				 errdetail("Backing up a table needs SELECT on every one of its columns.")));
+
+	/* a backup that silently misses rows is worse than none */
+	if (check_enable_rls(relid, call->caller, true) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("row-level security would hide rows of table \"%s\" from role \"%s\"",
+						label, GetUserNameFromId(call->caller, false)),
+				 errhint("Back it up as the table's owner or as a role with BYPASSRLS.")));
+}
+
+static int64
+item_upsert(VaultCall *call, VaultInfo *vault, const char *kind, const char *name, Oid source)
+{
+	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, OIDOID};
+	Datum		values[4];
+	int64		item_id;
+
+	values[0] = Int64GetDatum(vault->vault_id);
+	values[1] = CStringGetTextDatum(kind);
+	values[2] = CStringGetTextDatum(name);
+	values[3] = ObjectIdGetDatum(source);
+	vault_as_owner(call);
+	item_id = spi_int64("INSERT INTO vault_internal.items (vault_id, kind, name, source_oid) "
+						"VALUES ($1, $2, $3, $4) ON CONFLICT (vault_id, kind, name) "
+						"DO UPDATE SET source_oid = EXCLUDED.source_oid RETURNING item_id",
+						4, types, values, NULL);
+	vault_as_caller(call);
+	return item_id;
+}
+
+static int64
+point_insert(VaultCall *call, VaultInfo *vault, int64 item_id, TimestampTz created,
+			 FunctionCallInfo fcinfo, int retain_arg)
+{
+	Oid			types[5] = {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, OIDOID};
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+	int64		point_id;
+
+	values[0] = Int64GetDatum(vault->vault_id);
+	values[1] = Int64GetDatum(item_id);
+	values[2] = TimestampTzGetDatum(created);
+	if (PG_ARGISNULL(retain_arg))
+	{
+		values[3] = (Datum) 0;
+		nulls[3] = true;
+	}
+	else
+		values[3] = PG_GETARG_DATUM(retain_arg);
+	values[4] = ObjectIdGetDatum(call->caller);
+	vault_as_owner(call);
+	point_id = spi_int64("INSERT INTO vault_internal.points "
+						 "(vault_id, item_id, created_at, retain_until, created_by) "
+						 "VALUES ($1, $2, $3, $4, $5) RETURNING point_id",
+						 5, types, values, nulls);
+	vault_as_caller(call);
+	return point_id;
+}
+
+static void
+emit_to_writer(void *arg, const char *data, size_t len)
+{
+	chunk_writer_write((ChunkWriter *) arg, data, len);
+}
+
+/* Capture one table's definition and stream its rows into the point. */
+static void
+backup_table(VaultCall *call, ChunkStore *store, int64 point_id, int ordinal,
+			 Oid relid, Snapshot snapshot, BackupTotals *totals)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	Jsonb	   *def = tabledef_capture(call, relid);
+	ChunkWriter *w;
+	ChunkWriterStats ws;
+	TableStreamStats ts;
+	Oid			types[7] = {INT8OID, INT4OID, TEXTOID, TEXTOID, OIDOID, OIDOID, JSONBOID};
+	Datum		values[7];
+	Oid			utypes[5] = {INT8OID, INT4OID, INT8OID, INT8OID, INT8OID};
+	Datum		uvalues[5];
+
+	values[0] = Int64GetDatum(point_id);
+	values[1] = Int32GetDatum(ordinal);
+	values[2] = CStringGetTextDatum(get_namespace_name(RelationGetNamespace(rel)));
+	values[3] = CStringGetTextDatum(RelationGetRelationName(rel));
+	values[4] = ObjectIdGetDatum(relid);
+	values[5] = ObjectIdGetDatum(rel->rd_rel->relowner);
+	values[6] = JsonbPGetDatum(def);
+	vault_as_owner(call);
+	(void) spi_int64("INSERT INTO vault_internal.point_tables "
+					 "(point_id, ordinal, schema_name, table_name, source_oid, source_owner, definition) "
+					 "VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types, values, NULL);
+	vault_as_caller(call);
+
+	w = chunk_writer_begin(store, point_id, ordinal);
+	table_stream_write(rel, snapshot, emit_to_writer, w, &ts);
+	chunk_writer_finish(w, &ws);
+	table_close(rel, NoLock);
+
+	uvalues[0] = Int64GetDatum(point_id);
+	uvalues[1] = Int32GetDatum(ordinal);
+	uvalues[2] = Int64GetDatum(ts.rows);
+	uvalues[3] = Int64GetDatum(ws.logical_bytes);
+	uvalues[4] = Int64GetDatum(ws.chunks);
+	vault_as_owner(call);
+	(void) spi_int64("UPDATE vault_internal.point_tables SET rows = $3, logical_bytes = $4, chunks = $5 "
+					 "WHERE point_id = $1 AND ordinal = $2", 5, utypes, uvalues, NULL);
+	vault_as_caller(call);
+
+	totals->tables++;
+	totals->rows += ts.rows;
+	totals->logical_bytes += ws.logical_bytes;
+	totals->new_bytes += ws.new_bytes;
+	totals->chunks += ws.chunks;
+	totals->new_chunks += ws.new_chunks;
+}
+
+static void
+point_finish(VaultCall *call, int64 point_id, BackupTotals *t)
+{
+	Oid			types[7] = {INT8OID, INT4OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
+	Datum		values[7];
+
+	values[0] = Int64GetDatum(point_id);
+	values[1] = Int32GetDatum(t->tables);
+	values[2] = Int64GetDatum(t->rows);
+	values[3] = Int64GetDatum(t->logical_bytes);
+	values[4] = Int64GetDatum(t->new_bytes);
+	values[5] = Int64GetDatum(t->chunks);
+	values[6] = Int64GetDatum(t->new_chunks);
+	vault_as_owner(call);
+	(void) spi_int64("UPDATE vault_internal.points SET tables = $2, rows = $3, logical_bytes = $4, "
+					 "new_bytes = $5, chunks = $6, new_chunks = $7 WHERE point_id = $1",
+					 7, types, values, NULL);
+	vault_as_caller(call);
+}
+
+/*
+ * The common path: the sources are locked and checked; take one snapshot,
+ * write the point, every table under that snapshot.
+ */
+static int64
+backup_item(VaultCall *call, VaultInfo *vault, const char *kind, const char *item_name,
+			Oid item_oid, List *relids, FunctionCallInfo fcinfo, int retain_arg)
+{
+	ChunkStore *store = chunk_store_open(call, vault);
+	int64		item_id = item_upsert(call, vault, kind, item_name, item_oid);
+	Snapshot	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	TimestampTz created = GetCurrentTimestamp();
+	int64		point_id = point_insert(call, vault, item_id, created, fcinfo, retain_arg);
+	BackupTotals totals = {0};
+	int			saved_encoding = stream_encoding_begin();
+	ListCell   *lc;
+	int			ordinal = 0;
+
+	PG_TRY();
+	{
+		foreach(lc, relids)
+			backup_table(call, store, point_id, ++ordinal, lfirst_oid(lc), snapshot, &totals);
+	}
+	PG_FINALLY();
+	{
+		stream_encoding_end(saved_encoding);
+	}
+	PG_END_TRY();
+
+	point_finish(call, point_id, &totals);
+	UnregisterSnapshot(snapshot);
+	return point_id;
+}
+
+/* vault_backup(vault text, source regclass, retain_until timestamptz) */
+Datum
+vault_backup(PG_FUNCTION_ARGS)
+{
+	char	   *vname = vault_arg_text(fcinfo, 0, "vault name");
+	Oid			relid;
+	VaultCall	call;
+	VaultInfo  *vault;
+	int64		point_id;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("source table must not be NULL")));
+	relid = PG_GETARG_OID(1);
+	check_retain_until(fcinfo, 2);
+
+	vault_call_begin(&call);
+	vault = vault_lookup(&call, vname);
+	vault_check_access(&call, vault, "back up");
+
+	LockRelationOid(relid, AccessShareLock);
+	check_source(&call, relid);
+
+	point_id = backup_item(&call, vault, "table", relation_label(relid), relid,
+						   list_make1_oid(relid), fcinfo, 2);
+	vault_call_end(&call);
+	PG_RETURN_INT64(point_id);
+}
+
+/* vault_backup_schema(vault text, source name, retain_until timestamptz) */
+Datum
+vault_backup_schema(PG_FUNCTION_ARGS)
+{
+	char	   *vname = vault_arg_text(fcinfo, 0, "vault name");
+	char	   *schema;
+	Oid			nspoid;
+	VaultCall	call;
+	VaultInfo  *vault;
+	List	   *relids = NIL;
+	ListCell   *lc;
+	Oid			types[1] = {OIDOID};
+	Datum		values[1];
+	int			ret;
+	uint64		i;
+	int64		point_id;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("source schema must not be NULL")));
+	schema = pstrdup(NameStr(*PG_GETARG_NAME(1)));
+	check_retain_until(fcinfo, 2);
+
+	vault_call_begin(&call);
+	vault = vault_lookup(&call, vname);
+	vault_check_access(&call, vault, "back up");
+
+	nspoid = get_namespace_oid(schema, true);
+	if (!OidIsValid(nspoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_SCHEMA_NAME),
+				 errmsg("schema \"%s\" does not exist", schema)));
+	if (IsCatalogNamespace(nspoid) || IsToastNamespace(nspoid) ||
+		strcmp(schema, "information_schema") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot back up system schema \"%s\"", schema)));
+	if (isAnyTempNamespace(nspoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot back up temporary schema \"%s\"", schema)));
+	if (pg_namespace_aclcheck(nspoid, call.caller, ACL_USAGE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for schema %s", schema)));
+
+	/*
+	 * Its tables: plain and partitioned roots (a partition comes with its
+	 * root, unless the root lives in another schema).
+	 */
+	values[0] = ObjectIdGetDatum(nspoid);
+	ret = SPI_execute_with_args("SELECT c.oid FROM pg_catalog.pg_class c "
+								"WHERE c.relnamespace = $1 AND c.relkind IN ('r', 'p') "
+								"AND (NOT c.relispartition OR NOT EXISTS ("
+								"  SELECT 1 FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class p ON p.oid = i.inhparent "
+								"  WHERE i.inhrelid = c.oid AND p.relnamespace = c.relnamespace)) "
+								"ORDER BY c.relname",
+								1, types, values, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not list the tables of schema \"%s\"", schema);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		relids = lappend_oid(relids, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																	SPI_tuptable->tupdesc, 1, &isnull)));
+	}
+
+	/* lock them all, then check them all, then one snapshot for all */
+	foreach(lc, relids)
+		LockRelationOid(lfirst_oid(lc), AccessShareLock);
+	foreach(lc, relids)
+		check_source(&call, lfirst_oid(lc));
+
+	point_id = backup_item(&call, vault, "schema", schema, nspoid, relids, fcinfo, 2);
+	vault_call_end(&call);
+	PG_RETURN_INT64(point_id);
+}

@@ -1,0 +1,565 @@
+/*-------------------------------------------------------------------------
+ * chunk_store.c
+ *	  Streams into chunks, chunks back into streams.
+ *
+ * Owns: the vault's chunk table and the manifests.  A ChunkWriter takes a
+ * byte stream, cuts it with FastCDC, names each chunk by its keyed hash,
+ * references a chunk the vault already has or seals and stores a new one,
+ * and writes the ordered list of chunk numbers in manifest segments.  A
+ * ChunkReader walks a manifest, opens and authenticates every chunk (GCM
+ * tag, then the recomputed id) and hands back the plaintext stream.
+ *
+ * All its SQL runs as the extension owner.  Memory stays bounded: one
+ * cutting buffer of twice the maximum chunk size, one sealing buffer, one
+ * manifest segment.  It must not know what the stream contains.
+ *-------------------------------------------------------------------------
+ */
+#include "vault.h"
+
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "port/pg_bswap.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#define MANIFEST_SEGMENT	1024	/* chunk numbers per manifest row */
+#define AAD_LEN				(8 + CODEC_ID_LEN)
+
+struct ChunkStore
+{
+	VaultCall  *call;
+	VaultInfo  *vault;
+	VaultKeys	keys;
+	Chunker		chunker;
+	MemoryContext cxt;
+	SPIPlanPtr	plan_lookup;
+	SPIPlanPtr	plan_insert;
+	SPIPlanPtr	plan_fetch;
+	SPIPlanPtr	plan_segment_put;
+	SPIPlanPtr	plan_segment_get;
+	uint8	   *scratch;		/* codec work area */
+	size_t		scratch_cap;
+	bytea	   *sealed;			/* sealing output, as a bytea */
+	size_t		sealed_cap;
+	uint8	   *plain;			/* opened chunk */
+	size_t		plain_cap;
+};
+
+struct ChunkWriter
+{
+	ChunkStore *store;
+	int64		point_id;
+	int			ordinal;
+	char	   *buf;			/* stream bytes not yet cut */
+	size_t		len;
+	size_t		cap;
+	int64		seg[MANIFEST_SEGMENT];
+	int			nseg;
+	int			segment;
+	ChunkWriterStats stats;
+};
+
+struct ChunkReader
+{
+	ChunkStore *store;
+	int64		point_id;
+	int			ordinal;
+	const char *label;
+	int64	   *seg;
+	int			nseg;
+	int			pos;
+	int			segment;
+	int64		chunk_index;
+	bool		done;
+	const char *cur;
+	size_t		curlen;
+	size_t		curpos;
+};
+
+static SPIPlanPtr
+prepare(const char *sql, int nargs, Oid *types)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed (%s) for: %s", SPI_result_code_string(SPI_result), sql);
+	return plan;
+}
+
+ChunkStore *
+chunk_store_open(VaultCall *call, VaultInfo *vault)
+{
+	ChunkStore *s = palloc0(sizeof(ChunkStore));
+	uint64		gear[256];
+	Oid			t_lookup[2] = {INT8OID, BYTEAOID};
+	Oid			t_insert[5] = {INT8OID, BYTEAOID, INT4OID, INT4OID, BYTEAOID};
+	Oid			t_fetch[2] = {INT8OID, INT8OID};
+	Oid			t_seg_put[4] = {INT8OID, INT4OID, INT4OID, INT8ARRAYOID};
+	Oid			t_seg_get[3] = {INT8OID, INT4OID, INT4OID};
+
+	s->call = call;
+	s->vault = vault;
+	s->cxt = CurrentMemoryContext;
+	keys_unwrap(vault, &s->keys);
+	keys_gear_table(&s->keys, gear);
+	if (chunker_init(&s->chunker, gear, CHUNKER_DEFAULT_MIN, CHUNKER_DEFAULT_AVG,
+					 CHUNKER_DEFAULT_MAX) != 0)
+		elog(ERROR, "invalid chunker parameters");
+
+	vault_as_owner(call);
+	s->plan_lookup = prepare("SELECT chunk_no FROM vault_internal.chunks "
+							 "WHERE vault_id = $1 AND chunk_id = $2", 2, t_lookup);
+	s->plan_insert = prepare("INSERT INTO vault_internal.chunks "
+							 "(vault_id, chunk_id, plain_len, stored_len, data) "
+							 "VALUES ($1, $2, $3, $4, $5) "
+							 "ON CONFLICT (vault_id, chunk_id) DO NOTHING RETURNING chunk_no",
+							 5, t_insert);
+	s->plan_fetch = prepare("SELECT chunk_id, data FROM vault_internal.chunks "
+							"WHERE chunk_no = $1 AND vault_id = $2", 2, t_fetch);
+	s->plan_segment_put = prepare("INSERT INTO vault_internal.manifests "
+								  "(point_id, ordinal, segment, chunk_nos) VALUES ($1, $2, $3, $4)",
+								  4, t_seg_put);
+	s->plan_segment_get = prepare("SELECT chunk_nos FROM vault_internal.manifests "
+								  "WHERE point_id = $1 AND ordinal = $2 AND segment = $3",
+								  3, t_seg_get);
+	vault_as_caller(call);
+
+	s->sealed_cap = codec_sealed_bound(CHUNKER_DEFAULT_MAX);
+	s->sealed = palloc(VARHDRSZ + s->sealed_cap);
+	s->scratch_cap = s->sealed_cap;
+	s->scratch = palloc(s->scratch_cap);
+	s->plain_cap = CHUNKER_DEFAULT_MAX;
+	s->plain = palloc(s->plain_cap);
+	return s;
+}
+
+static void
+chunk_aad(ChunkStore *s, const uint8 *id, uint8 *aad)
+{
+	uint64		vid = pg_hton64((uint64) s->vault->vault_id);
+
+	memcpy(aad, &vid, 8);
+	memcpy(aad + 8, id, CODEC_ID_LEN);
+}
+
+static bytea *
+bytea_from(const void *data, size_t len)
+{
+	bytea	   *b = palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(b, VARHDRSZ + len);
+	memcpy(VARDATA(b), data, len);
+	return b;
+}
+
+/* chunk_no of the chunk with this id, or -1 */
+static int64
+chunk_lookup(ChunkStore *s, bytea *id)
+{
+	Datum		values[2];
+	int64		result = -1;
+	bool		isnull;
+	int			ret;
+
+	values[0] = Int64GetDatum(s->vault->vault_id);
+	values[1] = PointerGetDatum(id);
+	ret = SPI_execute_plan(s->plan_lookup, values, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "chunk lookup failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed > 0)
+		result = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return result;
+}
+
+/* Store one chunk (or find it stored); returns its chunk_no. */
+static int64
+chunk_put(ChunkWriter *w, const char *data, size_t len)
+{
+	ChunkStore *s = w->store;
+	uint8		idbuf[CODEC_ID_LEN];
+	uint8		aad[AAD_LEN];
+	bytea	   *id;
+	int64		chunk_no;
+	size_t		sealed_len;
+	Datum		values[5];
+	CodecStatus st;
+	int			ret;
+	bool		isnull;
+
+	if (codec_chunk_id(s->keys.mac_key, (const uint8 *) data, len, idbuf) != CODEC_OK)
+		elog(ERROR, "could not compute chunk id");
+	id = bytea_from(idbuf, CODEC_ID_LEN);
+
+	chunk_no = chunk_lookup(s, id);
+	if (chunk_no >= 0)
+	{
+		pfree(id);
+		return chunk_no;		/* already in the vault: reference it */
+	}
+
+	chunk_aad(s, idbuf, aad);
+	st = codec_seal(s->keys.data_key, aad, AAD_LEN, (const uint8 *) data, len,
+					(uint8 *) VARDATA(s->sealed), &sealed_len, s->scratch);
+	if (st != CODEC_OK)
+		elog(ERROR, "could not seal chunk: %s", codec_strerror(st));
+	SET_VARSIZE(s->sealed, VARHDRSZ + sealed_len);
+
+	values[0] = Int64GetDatum(s->vault->vault_id);
+	values[1] = PointerGetDatum(id);
+	values[2] = Int32GetDatum((int32) len);
+	values[3] = Int32GetDatum((int32) sealed_len);
+	values[4] = PointerGetDatum(s->sealed);
+	ret = SPI_execute_plan(s->plan_insert, values, NULL, false, 1);
+	if (ret != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "chunk insert failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed > 0)
+	{
+		chunk_no = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		w->stats.new_chunks++;
+		w->stats.new_bytes += sealed_len;
+	}
+	SPI_freetuptable(SPI_tuptable);
+	if (chunk_no < 0)
+	{
+		/* a concurrent backup stored the same chunk first and committed */
+		chunk_no = chunk_lookup(s, id);
+		if (chunk_no < 0)
+			elog(ERROR, "chunk vanished after a conflicting insert");
+	}
+	pfree(id);
+	return chunk_no;
+}
+
+static void
+segment_flush(ChunkWriter *w)
+{
+	ChunkStore *s = w->store;
+	Datum	   *elems;
+	ArrayType  *arr;
+	Datum		values[4];
+	int			i;
+	int			ret;
+
+	if (w->nseg == 0)
+		return;
+	elems = palloc(sizeof(Datum) * w->nseg);
+	for (i = 0; i < w->nseg; i++)
+		elems[i] = Int64GetDatum(w->seg[i]);
+	arr = construct_array(elems, w->nseg, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+	values[0] = Int64GetDatum(w->point_id);
+	values[1] = Int32GetDatum(w->ordinal);
+	values[2] = Int32GetDatum(w->segment);
+	values[3] = PointerGetDatum(arr);
+	ret = SPI_execute_plan(s->plan_segment_put, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "manifest insert failed: %s", SPI_result_code_string(ret));
+	w->stats.new_bytes += VARSIZE(arr);
+	pfree(arr);
+	pfree(elems);
+	w->segment++;
+	w->nseg = 0;
+}
+
+static void
+writer_emit_chunk(ChunkWriter *w, const char *data, size_t len)
+{
+	CHECK_FOR_INTERRUPTS();
+	w->seg[w->nseg++] = chunk_put(w, data, len);
+	w->stats.chunks++;
+	if (w->nseg == MANIFEST_SEGMENT)
+		segment_flush(w);
+}
+
+ChunkWriter *
+chunk_writer_begin(ChunkStore *store, int64 point_id, int ordinal)
+{
+	ChunkWriter *w = palloc0(sizeof(ChunkWriter));
+
+	w->store = store;
+	w->point_id = point_id;
+	w->ordinal = ordinal;
+	w->cap = 2 * store->chunker.max_size;
+	w->buf = palloc(w->cap);
+	return w;
+}
+
+/* Cut every chunk whose end is certain: those starting max_size before the end. */
+static void
+writer_cut(ChunkWriter *w, bool final)
+{
+	size_t		start = 0;
+
+	while (w->len - start >= w->store->chunker.max_size || (final && w->len > start))
+	{
+		size_t		cut = chunker_next_cut(&w->store->chunker,
+										   (const uint8 *) w->buf + start, w->len - start);
+
+		writer_emit_chunk(w, w->buf + start, cut);
+		start += cut;
+	}
+	if (start > 0)
+	{
+		memmove(w->buf, w->buf + start, w->len - start);
+		w->len -= start;
+	}
+}
+
+void
+chunk_writer_write(ChunkWriter *w, const char *data, size_t len)
+{
+	vault_as_owner(w->store->call);
+	w->stats.logical_bytes += len;
+	while (len > 0)
+	{
+		size_t		n = Min(len, w->cap - w->len);
+
+		memcpy(w->buf + w->len, data, n);
+		w->len += n;
+		data += n;
+		len -= n;
+		if (w->len == w->cap)
+			writer_cut(w, false);
+	}
+	vault_as_caller(w->store->call);
+}
+
+void
+chunk_writer_finish(ChunkWriter *w, ChunkWriterStats *stats)
+{
+	vault_as_owner(w->store->call);
+	writer_cut(w, true);
+	segment_flush(w);
+	vault_as_caller(w->store->call);
+	*stats = w->stats;
+	pfree(w->buf);
+}
+
+/* ---------------------------------------------------------------- reading */
+
+ChunkReader *
+chunk_reader_begin(ChunkStore *store, int64 point_id, int ordinal, const char *table_label)
+{
+	ChunkReader *r = palloc0(sizeof(ChunkReader));
+
+	r->store = store;
+	r->point_id = point_id;
+	r->ordinal = ordinal;
+	r->label = pstrdup(table_label);
+	r->segment = -1;
+	return r;
+}
+
+/* The chunk numbers of one manifest segment (owner context required). */
+static int64 *
+segment_get(ChunkStore *s, int64 point_id, int ordinal, int segment, int *n)
+{
+	Datum		values[3];
+	int			ret;
+	int64	   *result = NULL;
+
+	values[0] = Int64GetDatum(point_id);
+	values[1] = Int32GetDatum(ordinal);
+	values[2] = Int32GetDatum(segment);
+	ret = SPI_execute_plan(s->plan_segment_get, values, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "manifest read failed: %s", SPI_result_code_string(ret));
+	*n = -1;
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		ArrayType  *arr = DatumGetArrayTypeP(d);
+		Datum	   *elems;
+		int			nelems;
+		int			i;
+		MemoryContext old = MemoryContextSwitchTo(s->cxt);
+
+		deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, NULL, &nelems);
+		result = palloc(sizeof(int64) * Max(nelems, 1));
+		for (i = 0; i < nelems; i++)
+			result[i] = DatumGetInt64(elems[i]);
+		*n = nelems;
+		MemoryContextSwitchTo(old);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return result;
+}
+
+List *
+manifest_chunk_nos(ChunkStore *store, int64 point_id, int ordinal, int segment, bool *found)
+{
+	int			n;
+	int64	   *nos;
+	List	   *result = NIL;
+	int			i;
+
+	vault_as_owner(store->call);
+	nos = segment_get(store, point_id, ordinal, segment, &n);
+	vault_as_caller(store->call);
+	*found = (n >= 0);
+	for (i = 0; i < n; i++)
+	{
+		int64	   *v = palloc(sizeof(int64));
+
+		*v = nos[i];
+		result = lappend(result, v);
+	}
+	return result;
+}
+
+/*
+ * Fetch and open one chunk into s->plain.  Returns CHUNK_GOOD and sets
+ * data and len, or a failure kind with *why.  Owner context required.
+ */
+static ChunkCheck
+chunk_open(ChunkStore *s, int64 chunk_no, const char **data, size_t *len, const char **why)
+{
+	Datum		values[2];
+	int			ret;
+	bool		isnull;
+	bytea	   *id;
+	bytea	   *sealed;
+	Datum		raw;
+	uint8		aad[AAD_LEN];
+	uint8		check[CODEC_ID_LEN];
+	size_t		plain_len;
+	size_t		sealed_len;
+	CodecStatus st;
+
+	values[0] = Int64GetDatum(chunk_no);
+	values[1] = Int64GetDatum(s->vault->vault_id);
+	ret = SPI_execute_plan(s->plan_fetch, values, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "chunk read failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+	{
+		SPI_freetuptable(SPI_tuptable);
+		*why = "missing";
+		return CHUNK_MISSING;
+	}
+	id = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	raw = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	sealed = DatumGetByteaPP(raw);	/* detoasts: freed below on every path */
+	sealed_len = VARSIZE_ANY_EXHDR(sealed);
+
+	if (VARSIZE_ANY_EXHDR(id) != CODEC_ID_LEN)
+		st = CODEC_ERR_HEADER;
+	else
+		st = codec_plain_length((const uint8 *) VARDATA_ANY(sealed), sealed_len, &plain_len);
+	if (st == CODEC_OK)
+	{
+		if (plain_len > s->plain_cap)
+		{
+			s->plain = repalloc(s->plain, plain_len);
+			s->plain_cap = plain_len;
+		}
+		if (sealed_len > s->scratch_cap)
+		{
+			s->scratch = repalloc(s->scratch, sealed_len);
+			s->scratch_cap = sealed_len;
+		}
+		chunk_aad(s, (const uint8 *) VARDATA_ANY(id), aad);
+		st = codec_open(s->keys.data_key, aad, AAD_LEN,
+						(const uint8 *) VARDATA_ANY(sealed), sealed_len,
+						s->plain, s->plain_cap, &plain_len, s->scratch);
+	}
+	if ((Pointer) sealed != DatumGetPointer(raw))
+		pfree(sealed);
+	if (st != CODEC_OK)
+	{
+		SPI_freetuptable(SPI_tuptable);
+		*why = codec_strerror(st);
+		return CHUNK_BAD_SEAL;
+	}
+	if (codec_chunk_id(s->keys.mac_key, s->plain, plain_len, check) != CODEC_OK ||
+		memcmp(check, VARDATA_ANY(id), CODEC_ID_LEN) != 0)
+	{
+		SPI_freetuptable(SPI_tuptable);
+		*why = "does not match its id";
+		return CHUNK_BAD_ID;
+	}
+	SPI_freetuptable(SPI_tuptable);
+	*data = (const char *) s->plain;
+	*len = plain_len;
+	*why = NULL;
+	return CHUNK_GOOD;
+}
+
+ChunkCheck
+chunk_store_check(ChunkStore *store, int64 chunk_no, const char **why)
+{
+	const char *data;
+	size_t		len;
+	ChunkCheck	res;
+
+	vault_as_owner(store->call);
+	res = chunk_open(store, chunk_no, &data, &len, why);
+	vault_as_caller(store->call);
+	return res;
+}
+
+/* The next chunk's plaintext, or false at the end of the stream. */
+bool
+chunk_reader_next(ChunkReader *r, const char **data, size_t *len)
+{
+	ChunkStore *s = r->store;
+	const char *why;
+	int64		chunk_no;
+
+	if (r->done)
+		return false;
+	vault_as_owner(s->call);
+	while (r->seg == NULL || r->pos >= r->nseg)
+	{
+		if (r->seg)
+			pfree(r->seg);
+		r->segment++;
+		r->pos = 0;
+		r->seg = segment_get(s, r->point_id, r->ordinal, r->segment, &r->nseg);
+		if (r->nseg < 0)
+		{
+			r->done = true;
+			vault_as_caller(s->call);
+			return false;
+		}
+	}
+	chunk_no = r->seg[r->pos++];
+	r->chunk_index++;
+	if (chunk_open(s, chunk_no, data, len, &why) != CHUNK_GOOD)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("recovery point %lld is damaged: chunk %lld of table %s: %s",
+						(long long) r->point_id, (long long) chunk_no, r->label, why),
+				 errdetail("Chunk %lld of the table's stream could not be authenticated; nothing was restored.",
+						   (long long) r->chunk_index),
+				 errhint("Run vault_verify(%lld) to list every damaged chunk, and restore from another recovery point.",
+						 (long long) r->point_id)));
+	vault_as_caller(s->call);
+	return true;
+}
+
+/* copy_data_source_cb semantics: at least minread bytes unless the stream ends. */
+int
+chunk_reader_read(ChunkReader *r, char *out, int minread, int maxread)
+{
+	int			got = 0;
+
+	while (got < minread)
+	{
+		size_t		n;
+
+		if (r->cur == NULL || r->curpos >= r->curlen)
+		{
+			if (!chunk_reader_next(r, &r->cur, &r->curlen))
+				break;
+			r->curpos = 0;
+		}
+		n = Min((size_t) (maxread - got), r->curlen - r->curpos);
+		memcpy(out + got, r->cur + r->curpos, n);
+		r->curpos += n;
+		got += n;
+	}
+	return got;
+}

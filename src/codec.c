@@ -1,0 +1,267 @@
+/*-------------------------------------------------------------------------
+ * codec.c
+ *	  The sealed-chunk codec: lz4 + AES-256-GCM, and the keyed chunk id.
+ *
+ * Owns: the on-disk format of one chunk (see codec.h).  Pure C over liblz4
+ * and libcrypto; must not depend on PostgreSQL, and must never read or
+ * write out of bounds whatever bytes it is handed.
+ *-------------------------------------------------------------------------
+ */
+#include "codec.h"
+
+#include <string.h>
+
+#include <lz4.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+static void
+put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t) v;
+	p[1] = (uint8_t) (v >> 8);
+	p[2] = (uint8_t) (v >> 16);
+	p[3] = (uint8_t) (v >> 24);
+}
+
+static uint32_t
+get_u32(const uint8_t *p)
+{
+	return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
+}
+
+const char *
+codec_strerror(CodecStatus st)
+{
+	switch (st)
+	{
+		case CODEC_OK:
+			return "ok";
+		case CODEC_ERR_TOO_SHORT:
+			return "sealed chunk is truncated";
+		case CODEC_ERR_MAGIC:
+			return "not a sealed chunk (bad magic or version)";
+		case CODEC_ERR_HEADER:
+			return "sealed chunk header is invalid";
+		case CODEC_ERR_AUTH:
+			return "authentication failed (tampered data or wrong key)";
+		case CODEC_ERR_DECOMPRESS:
+			return "compressed payload is corrupt";
+		case CODEC_ERR_CAPACITY:
+			return "output buffer too small";
+		case CODEC_ERR_CRYPTO:
+			return "cryptographic library failure";
+	}
+	return "unknown codec error";
+}
+
+size_t
+codec_sealed_bound(size_t raw_len)
+{
+	size_t		lz = (size_t) LZ4_compressBound((int) (raw_len > (size_t) LZ4_MAX_INPUT_SIZE ? LZ4_MAX_INPUT_SIZE : raw_len));
+
+	return CODEC_OVERHEAD + (lz > raw_len ? lz : raw_len);
+}
+
+CodecStatus
+codec_chunk_id(const uint8_t mac_key[CODEC_KEY_LEN], const uint8_t *data, size_t len,
+			   uint8_t id[CODEC_ID_LEN])
+{
+	unsigned int outlen = 0;
+	static const uint8_t empty = 0;
+
+	if (HMAC(EVP_sha256(), mac_key, CODEC_KEY_LEN, len ? data : &empty, len, id, &outlen) == NULL ||
+		outlen != CODEC_ID_LEN)
+		return CODEC_ERR_CRYPTO;
+	return CODEC_OK;
+}
+
+CodecStatus
+codec_random(uint8_t *buf, size_t len)
+{
+	return RAND_bytes(buf, (int) len) == 1 ? CODEC_OK : CODEC_ERR_CRYPTO;
+}
+
+/* AES-256-GCM encrypt in[0..len) -> out, tag; aad may be two pieces. */
+static CodecStatus
+gcm_encrypt(const uint8_t *key, const uint8_t *nonce,
+			const uint8_t *aad1, size_t aad1_len, const uint8_t *aad2, size_t aad2_len,
+			const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int			n;
+	CodecStatus st = CODEC_ERR_CRYPTO;
+
+	if (ctx == NULL)
+		return CODEC_ERR_CRYPTO;
+	if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
+		EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, CODEC_NONCE_LEN, NULL) != 1 ||
+		EVP_EncryptInit_ex(ctx, NULL, NULL, key, nonce) != 1)
+		goto done;
+	if (aad1_len && EVP_EncryptUpdate(ctx, NULL, &n, aad1, (int) aad1_len) != 1)
+		goto done;
+	if (aad2_len && EVP_EncryptUpdate(ctx, NULL, &n, aad2, (int) aad2_len) != 1)
+		goto done;
+	if (len && EVP_EncryptUpdate(ctx, out, &n, in, (int) len) != 1)
+		goto done;
+	if (EVP_EncryptFinal_ex(ctx, out + len, &n) != 1 ||
+		EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, CODEC_TAG_LEN, tag) != 1)
+		goto done;
+	st = CODEC_OK;
+done:
+	EVP_CIPHER_CTX_free(ctx);
+	return st;
+}
+
+static CodecStatus
+gcm_decrypt(const uint8_t *key, const uint8_t *nonce,
+			const uint8_t *aad1, size_t aad1_len, const uint8_t *aad2, size_t aad2_len,
+			const uint8_t *in, size_t len, const uint8_t *tag, uint8_t *out)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int			n;
+	CodecStatus st = CODEC_ERR_CRYPTO;
+	uint8_t		tagcopy[CODEC_TAG_LEN];
+
+	if (ctx == NULL)
+		return CODEC_ERR_CRYPTO;
+	memcpy(tagcopy, tag, CODEC_TAG_LEN);
+	if (EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
+		EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, CODEC_NONCE_LEN, NULL) != 1 ||
+		EVP_DecryptInit_ex(ctx, NULL, NULL, key, nonce) != 1)
+		goto done;
+	if (aad1_len && EVP_DecryptUpdate(ctx, NULL, &n, aad1, (int) aad1_len) != 1)
+		goto done;
+	if (aad2_len && EVP_DecryptUpdate(ctx, NULL, &n, aad2, (int) aad2_len) != 1)
+		goto done;
+	if (len && EVP_DecryptUpdate(ctx, out, &n, in, (int) len) != 1)
+		goto done;
+	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, CODEC_TAG_LEN, tagcopy) != 1)
+		goto done;
+	st = EVP_DecryptFinal_ex(ctx, out + len, &n) == 1 ? CODEC_OK : CODEC_ERR_AUTH;
+done:
+	EVP_CIPHER_CTX_free(ctx);
+	return st;
+}
+
+CodecStatus
+codec_seal(const uint8_t key[CODEC_KEY_LEN], const uint8_t *aad, size_t aad_len,
+		   const uint8_t *raw, size_t raw_len, uint8_t *out, size_t *out_len,
+		   uint8_t *scratch)
+{
+	const uint8_t *payload = raw;
+	size_t		payload_len = raw_len;
+	uint8_t		flags = 0;
+	CodecStatus st;
+
+	if (raw_len > CODEC_MAX_PLAIN)
+		return CODEC_ERR_CAPACITY;
+	if (raw_len > 0)
+	{
+		int			bound = LZ4_compressBound((int) raw_len);
+		int			clen = LZ4_compress_default((const char *) raw, (char *) scratch,
+												(int) raw_len, bound);
+
+		if (clen > 0 && (size_t) clen < raw_len)
+		{
+			payload = scratch;
+			payload_len = (size_t) clen;
+			flags |= CODEC_FLAG_LZ4;
+		}
+	}
+	memcpy(out, "VCK1", 4);
+	out[4] = flags;
+	out[5] = out[6] = out[7] = 0;
+	put_u32(out + 8, (uint32_t) raw_len);
+	if ((st = codec_random(out + 12, CODEC_NONCE_LEN)) != CODEC_OK)
+		return st;
+	st = gcm_encrypt(key, out + 12, aad, aad_len, out, CODEC_HEADER_LEN,
+					 payload, payload_len, out + CODEC_HEADER_LEN,
+					 out + CODEC_HEADER_LEN + payload_len);
+	if (st != CODEC_OK)
+		return st;
+	*out_len = CODEC_OVERHEAD + payload_len;
+	return CODEC_OK;
+}
+
+CodecStatus
+codec_plain_length(const uint8_t *sealed, size_t sealed_len, size_t *raw_len)
+{
+	uint32_t	plain;
+	size_t		payload_len;
+
+	if (sealed_len < CODEC_OVERHEAD)
+		return CODEC_ERR_TOO_SHORT;
+	if (memcmp(sealed, "VCK1", 4) != 0)
+		return CODEC_ERR_MAGIC;
+	if ((sealed[4] & ~CODEC_FLAG_LZ4) != 0 || sealed[5] || sealed[6] || sealed[7])
+		return CODEC_ERR_HEADER;
+	plain = get_u32(sealed + 8);
+	payload_len = sealed_len - CODEC_OVERHEAD;
+	if (plain > CODEC_MAX_PLAIN)
+		return CODEC_ERR_HEADER;
+	if (!(sealed[4] & CODEC_FLAG_LZ4) && payload_len != plain)
+		return CODEC_ERR_HEADER;
+	if ((sealed[4] & CODEC_FLAG_LZ4) && (payload_len == 0 || payload_len >= plain))
+		return CODEC_ERR_HEADER;
+	*raw_len = plain;
+	return CODEC_OK;
+}
+
+CodecStatus
+codec_open(const uint8_t key[CODEC_KEY_LEN], const uint8_t *aad, size_t aad_len,
+		   const uint8_t *sealed, size_t sealed_len,
+		   uint8_t *out, size_t out_cap, size_t *raw_len, uint8_t *scratch)
+{
+	size_t		plain;
+	size_t		payload_len;
+	CodecStatus st = codec_plain_length(sealed, sealed_len, &plain);
+	int			n;
+
+	if (st != CODEC_OK)
+		return st;
+	if (plain > out_cap)
+		return CODEC_ERR_CAPACITY;
+	payload_len = sealed_len - CODEC_OVERHEAD;
+	/* authenticate first: decrypt into scratch (or out when raw) */
+	st = gcm_decrypt(key, sealed + 12, aad, aad_len, sealed, CODEC_HEADER_LEN,
+					 sealed + CODEC_HEADER_LEN, payload_len,
+					 sealed + CODEC_HEADER_LEN + payload_len,
+					 (sealed[4] & CODEC_FLAG_LZ4) ? scratch : out);
+	if (st != CODEC_OK)
+		return st;
+	if (sealed[4] & CODEC_FLAG_LZ4)
+	{
+		n = LZ4_decompress_safe((const char *) scratch, (char *) out, (int) payload_len, (int) plain);
+		if (n < 0 || (size_t) n != plain)
+			return CODEC_ERR_DECOMPRESS;
+	}
+	*raw_len = plain;
+	return CODEC_OK;
+}
+
+CodecStatus
+codec_wrap(const uint8_t kek[CODEC_KEY_LEN], const uint8_t *aad, size_t aad_len,
+		   const uint8_t *secret, size_t len, uint8_t *out)
+{
+	CodecStatus st = codec_random(out, CODEC_NONCE_LEN);
+
+	if (st != CODEC_OK)
+		return st;
+	return gcm_encrypt(kek, out, aad, aad_len, NULL, 0, secret, len,
+					   out + CODEC_NONCE_LEN, out + CODEC_NONCE_LEN + len);
+}
+
+CodecStatus
+codec_unwrap(const uint8_t kek[CODEC_KEY_LEN], const uint8_t *aad, size_t aad_len,
+			 const uint8_t *wrapped, size_t wrapped_len, uint8_t *secret)
+{
+	size_t		len;
+
+	if (wrapped_len < CODEC_WRAP_OVERHEAD)
+		return CODEC_ERR_TOO_SHORT;
+	len = wrapped_len - CODEC_WRAP_OVERHEAD;
+	return gcm_decrypt(kek, wrapped, aad, aad_len, NULL, 0, wrapped + CODEC_NONCE_LEN, len,
+					   wrapped + CODEC_NONCE_LEN + len, secret);
+}

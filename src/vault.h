@@ -1,0 +1,153 @@
+/*-------------------------------------------------------------------------
+ * vault.h
+ *	  Declarations shared by the server-side parts of the vault extension.
+ *
+ * Each file in src/ owns one concept; this header only carries the types
+ * that cross file boundaries and the entry points each file exports.
+ *-------------------------------------------------------------------------
+ */
+#ifndef VAULT_H
+#define VAULT_H
+
+#include "postgres.h"
+
+#include "chunker.h"
+#include "codec.h"
+#include "executor/spi.h"
+#include "utils/jsonb.h"
+#include "utils/snapshot.h"
+
+/* ---- vault.c: module set-up and GUCs ---- */
+extern char *vault_platform_key_file;
+
+/* ---- access.c: who is calling, and acting as the extension owner ---- */
+typedef struct VaultCall
+{
+	Oid			caller;			/* role at entry */
+	Oid			owner;			/* extension owner: does the storage work */
+	int			guc_nestlevel;	/* locked search_path */
+	Oid			saved_userid;
+	int			saved_sec_context;
+	int			as_owner_depth;
+} VaultCall;
+
+extern void vault_call_begin(VaultCall *call);
+extern void vault_call_end(VaultCall *call);
+extern void vault_as_owner(VaultCall *call);
+extern void vault_as_caller(VaultCall *call);
+extern bool vault_caller_is_superuser(VaultCall *call);
+
+/* ---- catalog.c: the rows of vault_internal ---- */
+typedef struct VaultInfo
+{
+	int64		vault_id;
+	char	   *name;
+	Oid			owner;
+	bytea	   *wrapped_keys;
+} VaultInfo;
+
+typedef struct PointInfo
+{
+	int64		point_id;
+	int64		vault_id;
+	int64		item_id;
+	char	   *kind;			/* "table" or "schema" */
+	char	   *item_name;
+	char	   *state;
+	int			tables;
+} PointInfo;
+
+typedef struct PointTable
+{
+	int			ordinal;
+	char	   *schema_name;
+	char	   *table_name;
+	Oid			source_oid;
+	Oid			source_owner;
+	Jsonb	   *definition;
+	int64		rows;
+	int64		chunks;
+} PointTable;
+
+extern char *vault_arg_text(FunctionCallInfo fcinfo, int argno, const char *what);
+extern void vault_check_name(const char *name);
+extern VaultInfo *vault_lookup(VaultCall *call, const char *name);
+extern void vault_check_access(VaultCall *call, VaultInfo *vault, const char *action);
+extern PointInfo *point_lookup(VaultCall *call, int64 point_id);
+extern List *point_tables(VaultCall *call, int64 point_id);
+extern VaultInfo *vault_lookup_by_id(VaultCall *call, int64 vault_id);
+extern int64 spi_int64(const char *sql, int nargs, Oid *types, Datum *values, bool *isnull);
+
+/* ---- keys.c: platform key, per-vault keys ---- */
+typedef struct VaultKeys
+{
+	int64		vault_id;
+	uint8		data_key[CODEC_KEY_LEN];
+	uint8		mac_key[CODEC_KEY_LEN];
+} VaultKeys;
+
+extern bytea *keys_create_wrapped(const char *vault_name);
+extern void keys_unwrap(VaultInfo *vault, VaultKeys *keys);
+extern void keys_gear_table(const VaultKeys *keys, uint64 gear[256]);
+
+/* ---- chunk_store.c: chunks in, chunks out ---- */
+typedef struct ChunkStore ChunkStore;
+typedef struct ChunkWriter ChunkWriter;
+typedef struct ChunkReader ChunkReader;
+
+typedef struct ChunkWriterStats
+{
+	int64		logical_bytes;	/* stream bytes written */
+	int64		chunks;			/* chunk references in the manifest */
+	int64		new_chunks;		/* chunks this writer stored */
+	int64		new_bytes;		/* sealed bytes + manifest bytes it stored */
+} ChunkWriterStats;
+
+extern ChunkStore *chunk_store_open(VaultCall *call, VaultInfo *vault);
+extern ChunkWriter *chunk_writer_begin(ChunkStore *store, int64 point_id, int ordinal);
+extern void chunk_writer_write(ChunkWriter *w, const char *data, size_t len);
+extern void chunk_writer_finish(ChunkWriter *w, ChunkWriterStats *stats);
+
+extern ChunkReader *chunk_reader_begin(ChunkStore *store, int64 point_id, int ordinal,
+									   const char *table_label);
+extern bool chunk_reader_next(ChunkReader *r, const char **data, size_t *len);
+extern int	chunk_reader_read(ChunkReader *r, char *out, int minread, int maxread);
+
+typedef enum ChunkCheck
+{
+	CHUNK_GOOD,
+	CHUNK_MISSING,
+	CHUNK_BAD_SEAL,
+	CHUNK_BAD_ID
+} ChunkCheck;
+extern ChunkCheck chunk_store_check(ChunkStore *store, int64 chunk_no, const char **why);
+extern List *manifest_chunk_nos(ChunkStore *store, int64 point_id, int ordinal, int segment,
+								bool *found);
+
+/* ---- table_stream.c: table rows -> COPY BINARY bytes ---- */
+typedef void (*StreamEmit) (void *arg, const char *data, size_t len);
+
+typedef struct TableStreamStats
+{
+	int64		rows;
+	int64		bytes;
+} TableStreamStats;
+
+extern void table_stream_write(Relation rel, Snapshot snapshot,
+							   StreamEmit emit, void *arg, TableStreamStats *stats);
+extern bool stream_type_binary_io(Oid typid);
+extern int	stream_encoding_begin(void);
+extern void stream_encoding_end(int saved);
+
+/* ---- restore.c: rights and choices shared with export ---- */
+extern void restore_check_read_rights(VaultCall *call, int64 point_id, PointTable *t);
+extern PointTable *restore_pick_table(PointInfo *p, List *tables, const char *source_table);
+
+/* ---- tabledef.c: definitions captured at backup, DDL at restore ---- */
+extern Jsonb *tabledef_capture(VaultCall *call, Oid relid);
+extern Oid	tabledef_create(VaultCall *call, Jsonb *def, const char *schema, const char *name);
+extern void tabledef_finish(VaultCall *call, Jsonb *def, const char *schema, const char *name);
+extern void tabledef_foreign_keys(VaultCall *call, Jsonb *def, const char *schema,
+								  const char *name, const char *point_schema, Jsonb *siblings);
+
+#endif							/* VAULT_H */

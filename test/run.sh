@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# test/run.sh: the machinery behind `make test` and `make demo`.
+#
+#   bash test/run.sh test   install what is missing, build warning-free, install,
+#                           then run every suite (unit, fuzz, pg_regress,
+#                           isolation, TAP) against throwaway clusters
+#   bash test/run.sh demo   the same set-up, then test/demo.sql on a throwaway cluster
+#
+# initdb refuses to run as root, so when started as root the script builds and
+# installs, copies the tree to a temp dir owned by the unprivileged 'postgres'
+# user and runs the server-side stages as that user.  Every cluster it starts
+# lives in a temp dir with its own port and socket dir, and is stopped and
+# removed on exit, failure included.
+set -euo pipefail
+
+mode=${1:-test}
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+
+PG_MAJOR=15
+PGBIN=/usr/lib/postgresql/$PG_MAJOR/bin
+
+log() { printf '== %s\n' "$*"; }
+
+# --- set-up: packages, build, install (root) -------------------------------
+install_deps() {
+	local need=()
+	[ -f /usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/makefiles/pgxs.mk ] || need+=(postgresql-server-dev-$PG_MAJOR)
+	[ -x $PGBIN/postgres ] || need+=(postgresql-$PG_MAJOR)
+	[ -f /usr/share/postgresql/$PG_MAJOR/extension/pgcrypto.control ] || need+=(postgresql-contrib-$PG_MAJOR postgresql-$PG_MAJOR)
+	[ -x $PGBIN/pgbench ] || need+=(postgresql-client-$PG_MAJOR)
+	[ -f /usr/include/lz4.h ] || need+=(liblz4-dev)
+	[ -f /usr/include/openssl/evp.h ] || need+=(libssl-dev)
+	perl -MIPC::Run -e1 2>/dev/null || need+=(libipc-run-perl)
+	command -v gcc >/dev/null || need+=(gcc)
+	command -v make >/dev/null || need+=(make)
+	command -v clang >/dev/null || need+=(clang)
+	if [ ${#need[@]} -gt 0 ]; then
+		if [ "$(id -u)" != 0 ]; then
+			echo "missing packages: ${need[*]} (run as root, or install them)" >&2
+			exit 1
+		fi
+		log "installing: ${need[*]}"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq
+		apt-get install -y -qq "${need[@]}" >/dev/null
+	fi
+}
+
+build_and_install() {
+	export PG_CONFIG=$PGBIN/pg_config
+	log "building"
+	make -s clean >/dev/null 2>&1 || true
+	local blog
+	blog=$(mktemp)
+	if ! make -s PG_CONFIG=$PG_CONFIG >"$blog" 2>&1; then
+		cat "$blog"; echo "build failed" >&2; exit 1
+	fi
+	if grep -q 'warning:' "$blog"; then
+		cat "$blog"; echo "build printed compiler warnings" >&2; exit 1
+	fi
+	rm -f "$blog"
+	log "installing the extension"
+	make -s PG_CONFIG=$PG_CONFIG install >/dev/null
+}
+
+# --- throwaway cluster ------------------------------------------------------
+cluster_start() {
+	CLUSTER=$(mktemp -d /tmp/vault-cluster.XXXXXX)
+	PGPORT=$(( 20000 + RANDOM % 20000 ))
+	PGHOST=$CLUSTER/sock
+	mkdir -p "$PGHOST"
+	export PGPORT PGHOST
+	$PGBIN/initdb -D "$CLUSTER/data" -A trust -E UTF8 --no-locale --no-sync >"$CLUSTER/initdb.log" 2>&1 \
+		|| { cat "$CLUSTER/initdb.log"; exit 1; }
+	cat >>"$CLUSTER/data/postgresql.conf" <<CONF
+port = $PGPORT
+listen_addresses = ''
+unix_socket_directories = '$PGHOST'
+shared_preload_libraries = 'vault'
+fsync = off
+max_connections = 40
+max_prepared_transactions = 10
+log_line_prefix = '%m [%p] '
+CONF
+	$PGBIN/pg_ctl -D "$CLUSTER/data" -l "$CLUSTER/server.log" -w start >/dev/null
+	log "cluster up in $CLUSTER (port $PGPORT)"
+}
+
+cluster_stop() {
+	if [ -n "${CLUSTER:-}" ] && [ -d "$CLUSTER" ]; then
+		$PGBIN/pg_ctl -D "$CLUSTER/data" -m fast -w stop >/dev/null 2>&1 || true
+		rm -rf "$CLUSTER"
+	fi
+}
+
+# --- stages run as the unprivileged user ------------------------------------
+failures=()
+
+run_unit() {
+	log "unit tests (pure C)"
+	make -s unit || failures+=(unit)
+}
+
+run_fuzz() {
+	log "fuzz targets (bounded)"
+	local corpus
+	corpus=$(mktemp -d /tmp/vault-fuzz.XXXXXX)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc src/codec.c test/fuzz/fuzz_codec_open.c -llz4 -lcrypto -o "$corpus/fuzz_codec_open" &&
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc src/chunker.c test/fuzz/fuzz_chunker.c -o "$corpus/fuzz_chunker" || { failures+=(fuzz-build); return; }
+	mkdir -p "$corpus/c1" "$corpus/c2"
+	(cd "$corpus" && ./fuzz_codec_open -max_total_time=${FUZZ_SECONDS:-15} -print_final_stats=1 c1 "$here/test/fuzz/corpus_codec" >fuzz1.log 2>&1) \
+		|| { tail -40 "$corpus/fuzz1.log"; failures+=(fuzz_codec_open); }
+	(cd "$corpus" && ./fuzz_chunker -max_total_time=${FUZZ_SECONDS:-15} -print_final_stats=1 c2 "$here/test/fuzz/corpus_chunker" >fuzz2.log 2>&1) \
+		|| { tail -40 "$corpus/fuzz2.log"; failures+=(fuzz_chunker); }
+	grep -h 'stat::number_of_executed_runs' "$corpus"/fuzz*.log | sed 's/^/   /' || true
+	rm -rf "$corpus"
+}
+
+run_regress() {
+	local tests
+	tests=$(make -s -f Makefile print-regress 2>/dev/null || true)
+	[ -n "$tests" ] || return 0
+	log "pg_regress: $tests"
+	local out=$CLUSTER/regress
+	mkdir -p "$out"
+	if ! /usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/regress/pg_regress \
+			--host="$PGHOST" --port="$PGPORT" --bindir=$PGBIN \
+			--inputdir=. --outputdir="$out" --dbname=vault_regress \
+			--load-extension=pgcrypto --load-extension=vault $tests; then
+		[ -f "$out/regression.diffs" ] && head -300 "$out/regression.diffs"
+		failures+=(regress)
+	fi
+}
+
+run_isolation() {
+	local specs
+	specs=$(ls test/isolation/specs/*.spec 2>/dev/null | xargs -rn1 basename | sed 's/\.spec$//' | tr '\n' ' ')
+	[ -n "$specs" ] || return 0
+	log "isolation: $specs"
+	local out=$CLUSTER/isolation
+	mkdir -p "$out"
+	if ! /usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/isolation/pg_isolation_regress \
+			--host="$PGHOST" --port="$PGPORT" --bindir=$PGBIN \
+			--inputdir=test/isolation --outputdir="$out" --dbname=vault_isolation \
+			--load-extension=pgcrypto --load-extension=vault $specs; then
+		[ -f "$out/regression.diffs" ] && head -300 "$out/regression.diffs"
+		failures+=(isolation)
+	fi
+}
+
+run_tap() {
+	ls test/t/*.pl >/dev/null 2>&1 || return 0
+	log "TAP"
+	local tmp
+	tmp=$(mktemp -d /tmp/vault-tap.XXXXXX)
+	if ! PATH=$PGBIN:$PATH TESTDIR="$tmp" PG_REGRESS=/usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/regress/pg_regress \
+			prove -I /usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/perl -I test/perl test/t/; then
+		for f in "$tmp"/tmp_check/log/regress_log_*; do
+			[ -f "$f" ] && { echo "--- $f"; tail -60 "$f"; }
+		done
+		failures+=(tap)
+	fi
+	rm -rf "$tmp"
+}
+
+tests_as_user() {
+	trap cluster_stop EXIT
+	run_unit
+	run_fuzz
+	cluster_start
+	run_regress
+	run_isolation
+	cluster_stop
+	run_tap
+	if [ ${#failures[@]} -gt 0 ]; then
+		echo "FAILED: ${failures[*]}"
+		exit 1
+	fi
+	echo "all suites passed"
+}
+
+demo_as_user() {
+	trap cluster_stop EXIT
+	cluster_start
+	$PGBIN/psql -X -q -v ON_ERROR_STOP=1 -d postgres -f test/demo.sql
+}
+
+# --- dispatch ---------------------------------------------------------------
+case "$mode" in
+	test|demo)
+		install_deps
+		build_and_install
+		if [ "$(id -u)" = 0 ]; then
+			work=$(mktemp -d /tmp/vault-work.XXXXXX)
+			trap 'rm -rf "$work"' EXIT
+			tar --exclude=.git -cf - . | tar -xf - -C "$work"
+			chown -R postgres: "$work"
+			rc=0
+			(cd "$work" && runuser -u postgres -- bash test/run.sh "_$mode") || rc=$?
+			exit $rc
+		fi
+		cd "$here"
+		"${mode}_as_user"
+		;;
+	_test) tests_as_user ;;
+	_demo) demo_as_user ;;
+	*) echo "usage: $0 test|demo" >&2; exit 2 ;;
+esac
