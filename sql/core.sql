@@ -76,6 +76,7 @@ SELECT vault_restore(:p1);                        -- exists, no replace
 SELECT vault_restore(:p2, 'orders_restored', true);
 SELECT count(*) FROM public.orders_restored;
 SELECT vault_restore(:p1, 'other_schema_missing.t');
+SELECT vault_restore(:p1, 'vault_internal.orders');
 SELECT vault_restore(:p1, 'public.orders_copy');
 SELECT count(*) FROM public.orders_copy;
 
@@ -120,6 +121,8 @@ SELECT vault_backup('prod', 'scratch');
 SELECT vault_backup('prod', 'pg_catalog.pg_class');
 SELECT vault_backup('prod', 'public.orders_pkey');
 SELECT vault_backup('prod', 'public.nosuch');
+SELECT vault_backup('prod', 'vault_internal.chunks');
+SELECT vault_backup_schema('prod', 'vault_internal');
 
 -- a vault that holds points cannot be dropped
 SELECT vault_drop('prod');

@@ -63,6 +63,8 @@ SELECT vault_restore(:sp);
 SELECT vault_restore(:sp, 'shop_restored', true);
 SELECT count(*) FROM shop_restored.customers;
 SELECT vault_restore(:sp, 'a.b');
+SELECT vault_restore(:sp, 'public', true);
+SELECT vault_restore(:sp, 'vault_internal', true);
 
 -- one table out of a schema point
 SELECT vault_restore(:sp, source_table => 'orders');

@@ -130,6 +130,10 @@ check_source(VaultCall *call, Oid relid)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("cannot back up system catalog \"%s\"", label),
 				 errhint("Use pg_basebackup or pg_dump for the catalogs.")));
+	if (strcmp(get_namespace_name(cls->relnamespace), "vault_internal") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot back up \"%s\": it is part of the vault's own storage", label)));
 	ReleaseSysCache(tup);
 
 	/* SELECT on the table, or on every one of its columns */
@@ -373,7 +377,7 @@ vault_backup_schema(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_SCHEMA_NAME),
 				 errmsg("schema \"%s\" does not exist", schema)));
 	if (IsCatalogNamespace(nspoid) || IsToastNamespace(nspoid) ||
-		strcmp(schema, "information_schema") == 0)
+		strcmp(schema, "information_schema") == 0 || strcmp(schema, "vault_internal") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("cannot back up system schema \"%s\"", schema)));

@@ -16,6 +16,7 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
 #include "commands/copy.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -123,6 +124,20 @@ restore_pick_table(PointInfo *p, List *tables, const char *source_table)
 	return NULL;				/* keep compiler quiet */
 }
 
+/* Whether an extension (this one included) lives in the schema, or is it. */
+static bool
+schema_holds_extension(Oid nsp)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1];
+
+	values[0] = ObjectIdGetDatum(nsp);
+	if (strcmp(get_namespace_name(nsp), "vault_internal") == 0)
+		return true;
+	return spi_int64("SELECT 1 FROM pg_catalog.pg_extension e WHERE e.extnamespace = $1",
+					 1, types, values, NULL) > 0;
+}
+
 /* Drop what replace swaps out; the caller must own it. */
 static void
 drop_for_replace(VaultCall *call, Oid relid, const char *schema, const char *name)
@@ -161,6 +176,10 @@ restore_table(VaultCall *call, ChunkStore *store, PointInfo *p, PointTable *t,
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_SCHEMA_NAME),
 				 errmsg("schema \"%s\" does not exist", schema)));
+	if (strcmp(schema, "vault_internal") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot restore into schema \"vault_internal\", the vault's own storage")));
 	if (pg_namespace_aclcheck(nsp, call->caller, ACL_CREATE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -332,6 +351,11 @@ vault_restore(PG_FUNCTION_ARGS)
 							(errcode(ERRCODE_DUPLICATE_SCHEMA),
 							 errmsg("schema \"%s\" already exists", schema),
 							 errhint("Pass replace => true to swap it out, or give another target.")));
+				if (schema_holds_extension(nsp))
+					ereport(ERROR,
+							(errcode(ERRCODE_OBJECT_IN_USE),
+							 errmsg("cannot replace schema \"%s\": it holds an extension or the vault's storage", schema),
+							 errhint("Restore into another schema.")));
 				if (!pg_namespace_ownercheck(nsp, call.caller))
 					ereport(ERROR,
 							(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
