@@ -134,28 +134,30 @@ run_regress() {
 }
 
 run_isolation() {
-	local specs
-	specs=$(ls test/isolation/specs/*.spec 2>/dev/null | xargs -rn1 basename | sed 's/\.spec$//' | tr '\n' ' ')
-	[ -n "$specs" ] || return 0
-	log "isolation: $specs"
+	local specs=() f
+	for f in test/isolation/specs/*.spec; do
+		[ -e "$f" ] && specs+=("$(basename "$f" .spec)")
+	done
+	[ ${#specs[@]} -gt 0 ] || return 0
+	log "isolation: ${specs[*]}"
 	local out=$CLUSTER/isolation
 	mkdir -p "$out"
 	if ! /usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/isolation/pg_isolation_regress \
 			--host="$PGHOST" --port="$PGPORT" --bindir=$PGBIN \
 			--inputdir=test/isolation --outputdir="$out" --dbname=vault_isolation \
-			--load-extension=pgcrypto --load-extension=vault $specs; then
+			--load-extension=pgcrypto --load-extension=vault "${specs[@]}"; then
 		[ -f "$out/regression.diffs" ] && head -300 "$out/regression.diffs"
 		failures+=(isolation)
 	fi
 }
 
 run_tap() {
-	ls test/t/*.pl >/dev/null 2>&1 || return 0
+	compgen -G 'test/t/*.pl' >/dev/null || return 0
 	log "TAP"
 	local tmp
 	tmp=$(mktemp -d /tmp/vault-tap.XXXXXX)
 	if ! PATH=$PGBIN:$PATH TESTDIR="$tmp" PG_REGRESS=/usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/regress/pg_regress \
-			prove -I /usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/perl -I test/perl test/t/; then
+			prove -I /usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/perl -I test/perl test/t/*.pl; then
 		for f in "$tmp"/tmp_check/log/regress_log_*; do
 			[ -f "$f" ] && { echo "--- $f"; tail -60 "$f"; }
 		done
