@@ -40,12 +40,16 @@ unit:
 	$(CC) -O2 -Wall -Wextra -Isrc src/chunker.c src/codec.c test/unit/test_pure.c -llz4 -lcrypto -o test/unit/test_pure
 	./test/unit/test_pure
 
+# bounded fuzz runs; new inputs go to a temp dir, the seed corpora stay as they are
 FUZZ_SECONDS ?= 20
 fuzz:
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc src/codec.c test/fuzz/fuzz_codec_open.c -llz4 -lcrypto -o test/fuzz/fuzz_codec_open
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc src/chunker.c test/fuzz/fuzz_chunker.c -o test/fuzz/fuzz_chunker
-	./test/fuzz/fuzz_codec_open -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 test/fuzz/corpus_codec
-	./test/fuzz/fuzz_chunker -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 test/fuzz/corpus_chunker
+	@d=$$(mktemp -d) && \
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc src/codec.c test/fuzz/fuzz_codec_open.c -llz4 -lcrypto -o $$d/fuzz_codec_open && \
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc src/chunker.c test/fuzz/fuzz_chunker.c -o $$d/fuzz_chunker && \
+	mkdir $$d/c1 $$d/c2 && \
+	(cd $$d && ./fuzz_codec_open -max_total_time=$(FUZZ_SECONDS) c1 $(CURDIR)/test/fuzz/corpus_codec) && \
+	(cd $$d && ./fuzz_chunker -max_total_time=$(FUZZ_SECONDS) c2 $(CURDIR)/test/fuzz/corpus_chunker); \
+	rc=$$?; rm -rf $$d; exit $$rc
 
 print-regress:
 	@echo $(REGRESS)
