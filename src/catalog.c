@@ -243,9 +243,10 @@ vault_create(PG_FUNCTION_ARGS)
 
 	values[0] = CStringGetTextDatum(name);
 	values[1] = ObjectIdGetDatum(call.caller);
-	values[2] = PointerGetDatum(keys_create_wrapped(name));
-
 	vault_as_owner(&call);
+	values[2] = PointerGetDatum(keys_create_wrapped(name,
+													spi_int64("SELECT count(*) FROM vault_internal.vaults",
+															  0, NULL, NULL, NULL) == 0));
 	ret = SPI_execute_with_args("INSERT INTO vault_internal.vaults (name, owner, wrapped_keys) "
 								"VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
 								3, types, values, NULL, false, 0);

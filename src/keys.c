@@ -176,11 +176,15 @@ wrap_aad(const char *vault_name, uint8 *aad, size_t cap)
 	return plen + nlen;
 }
 
-/* Fresh random data and MAC keys for a new vault, wrapped by the platform key. */
+/*
+ * Fresh random data and MAC keys for a new vault, wrapped by the platform
+ * key.  The key file is created only for the first vault: once vaults
+ * exist, a missing key file is an error, never silently a new key.
+ */
 bytea *
-keys_create_wrapped(const char *vault_name)
+keys_create_wrapped(const char *vault_name, bool first_vault)
 {
-	const uint8 *kek = platform_key_get(true);
+	const uint8 *kek = platform_key_get(first_vault);
 	uint8		secret[2 * CODEC_KEY_LEN];
 	uint8		aad[256];
 	size_t		aadlen = wrap_aad(vault_name, aad, sizeof(aad));

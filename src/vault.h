@@ -86,7 +86,7 @@ typedef struct VaultKeys
 	uint8		mac_key[CODEC_KEY_LEN];
 } VaultKeys;
 
-extern bytea *keys_create_wrapped(const char *vault_name);
+extern bytea *keys_create_wrapped(const char *vault_name, bool first_vault);
 extern void keys_unwrap(VaultInfo *vault, VaultKeys *keys);
 extern void keys_gear_table(const VaultKeys *keys, uint64 gear[256]);
 
