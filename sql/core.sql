@@ -140,3 +140,50 @@ DROP FOREIGN TABLE public.orders_ft;
 DROP SERVER dummy_srv;
 DROP FOREIGN DATA WRAPPER dummy_fdw;
 DROP SEQUENCE public.some_seq;
+
+-- every refusal, with its SQLSTATE
+CREATE FUNCTION pg_temp.refusal(cmd text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE cmd;
+    RETURN 'accepted';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+CREATE VIEW public.orders_v AS SELECT * FROM public.orders;
+CREATE MATERIALIZED VIEW public.orders_mv AS SELECT id FROM public.orders;
+CREATE SEQUENCE public.some_seq;
+CREATE FOREIGN DATA WRAPPER dummy_fdw;
+CREATE SERVER dummy_srv FOREIGN DATA WRAPPER dummy_fdw;
+CREATE FOREIGN TABLE public.orders_ft (id int) SERVER dummy_srv;
+SELECT cmd, pg_temp.refusal(cmd) AS outcome FROM (VALUES
+    ($$SELECT vault_create('prod')$$),
+    ($$SELECT vault_create('')$$),
+    ($$SELECT vault_create(NULL)$$),
+    ($$SELECT vault_drop('nosuch')$$),
+    ($$SELECT vault_drop('prod')$$),
+    ($$SELECT vault_backup('nosuch', 'public.orders')$$),
+    ($$SELECT vault_backup('prod', NULL)$$),
+    ($$SELECT vault_backup('prod', 'public.orders', now() - interval '1 hour')$$),
+    ($$SELECT vault_backup('prod', 'public.orders_v')$$),
+    ($$SELECT vault_backup('prod', 'public.orders_mv')$$),
+    ($$SELECT vault_backup('prod', 'public.orders_ft')$$),
+    ($$SELECT vault_backup('prod', 'public.some_seq')$$),
+    ($$SELECT vault_backup('prod', 'scratch')$$),
+    ($$SELECT vault_backup('prod', 'pg_catalog.pg_class')$$),
+    ($$SELECT vault_backup_schema('prod', 'nosuch')$$),
+    ($$SELECT vault_backup_schema('prod', 'pg_catalog')$$),
+    ($$SELECT vault_restore(-1)$$),
+    ($$SELECT vault_restore(123456)$$),
+    ($$SELECT vault_restore(NULL)$$),
+    ($$SELECT vault_restore(1, 'public.orders_restored')$$),
+    ($$SELECT vault_restore(1, 'nosuch_schema.t')$$),
+    ($$SELECT vault_restore(1, source_table => 'nosuch')$$),
+    ($$SELECT vault_verify(-7)$$),
+    ($$SELECT vault_export(123456)$$)
+) AS c(cmd);
+DROP VIEW public.orders_v;
+DROP MATERIALIZED VIEW public.orders_mv;
+DROP FOREIGN TABLE public.orders_ft;
+DROP SERVER dummy_srv;
+DROP FOREIGN DATA WRAPPER dummy_fdw;
+DROP SEQUENCE public.some_seq;
