@@ -35,6 +35,10 @@ test:
 demo:
 	bash test/run.sh demo
 
+# the benchmark against pg_dump, restic and borg (not part of make test)
+bench:
+	bash test/run.sh bench
+
 # pure-C unit tests and fuzzers (no server needed)
 unit:
 	$(CC) -O2 -Wall -Wextra -Isrc src/chunker.c src/codec.c test/unit/test_pure.c -llz4 -lcrypto -o test/unit/test_pure

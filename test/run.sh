@@ -5,6 +5,7 @@
 #                           then run every suite (unit, fuzz, pg_regress,
 #                           isolation, TAP) against throwaway clusters
 #   bash test/run.sh demo   the same set-up, then test/demo.sql on a throwaway cluster
+#   bash test/run.sh bench  the same set-up plus the peers, then bench/bench.sh
 #
 # initdb refuses to run as root, so when started as root the script builds and
 # installs, copies the tree to a temp dir owned by the unprivileged 'postgres'
@@ -35,6 +36,11 @@ install_deps() {
 	command -v gcc >/dev/null || need+=(gcc)
 	command -v make >/dev/null || need+=(make)
 	command -v clang >/dev/null || need+=(clang)
+	if [ "$mode" = bench ]; then
+		command -v restic >/dev/null || need+=(restic)
+		command -v borg >/dev/null || need+=(borgbackup)
+		command -v lz4 >/dev/null || need+=(lz4)
+	fi
 	if [ ${#need[@]} -gt 0 ]; then
 		if [ "$(id -u)" != 0 ]; then
 			echo "missing packages: ${need[*]} (run as root, or install them)" >&2
@@ -176,6 +182,12 @@ tests_as_user() {
 	echo "suites: $total passed, 0 failed"
 }
 
+bench_as_user() {
+	trap cluster_stop EXIT
+	cluster_start
+	bash bench/bench.sh
+}
+
 demo_as_user() {
 	trap cluster_stop EXIT
 	cluster_start
@@ -184,7 +196,7 @@ demo_as_user() {
 
 # --- dispatch ---------------------------------------------------------------
 case "$mode" in
-	test|demo)
+	test|demo|bench)
 		install_deps
 		build_and_install
 		if [ "$(id -u)" = 0 ]; then
@@ -201,5 +213,6 @@ case "$mode" in
 		;;
 	_test) tests_as_user ;;
 	_demo) demo_as_user ;;
+	_bench) bench_as_user ;;
 	*) echo "usage: $0 test|demo" >&2; exit 2 ;;
 esac

@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# bench/bench.sh: the vault against its peers, side by side, in one run.
+#
+# Run through `make bench` (test/run.sh starts a throwaway cluster and calls
+# this as the postgres user with PGHOST/PGPORT set).  Parameters (env):
+#   BENCH_SCALE  pgbench scale of pgbench_accounts      (default 20, ~260 MB)
+#   BENCH_ROWS   rows of the mixed-entropy table         (default 2000000, ~430 MB)
+#   BENCH_PEERS  peers to run: copy pg_dump restic borg  (default: all installed)
+#   BENCH_OUT    where the Markdown report goes          (default: stdout only)
+# Prints one Markdown table of every measurement and one of the targets.
+set -euo pipefail
+
+SCALE=${BENCH_SCALE:-20}
+ROWS=${BENCH_ROWS:-2000000}
+PEERS=${BENCH_PEERS:-copy pg_dump restic borg}
+DB=vault_bench
+WORK=$(mktemp -d /tmp/vault-bench.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+export RESTIC_PASSWORD=bench BORG_PASSPHRASE=bench BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes
+export BORG_BASE_DIR=$WORK/borg-home RESTIC_CACHE_DIR=$WORK/restic-cache
+
+has_peer() { [[ " $PEERS " == *" $1 "* ]]; }
+for p in restic borg; do
+	if has_peer $p && ! command -v $p >/dev/null; then
+		echo "note: $p is not installed; skipped" >&2
+		PEERS=${PEERS/$p/}
+	fi
+done
+command -v lz4 >/dev/null || { echo "note: lz4 not installed; pg_dump -Z0 | lz4 skipped" >&2; }
+
+sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d $DB "$@"; }
+calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
+
+ROWS_OUT=()      # dataset|scenario|tool|secs|table_mb|new_bytes|total_bytes|peak_mb
+record() { ROWS_OUT+=("$*"); printf '   %s\n' "$*" >&2; }
+
+# Run a command with PGAPPNAME=$app; meanwhile sample the private memory
+# (RssAnon) of the backend(s) serving it every 50 ms.  Sets SECS and PEAK_MB
+# (largest growth of a backend's private memory over its first sample;
+# shared buffers are not private and do not count).
+measure() {
+	local app=$1; shift
+	local samples=$WORK/samples.$app
+	: >"$samples"
+	(
+		while :; do
+			for pid in $(psql -X -At -d $DB -c "SELECT pid FROM pg_stat_activity WHERE application_name = '$app'" 2>/dev/null); do
+				awk -v p=$pid '/^RssAnon/{print p, $2}' /proc/$pid/status 2>/dev/null >>"$samples" || true
+			done
+			sleep 0.05
+		done
+	) &
+	local sampler=$!
+	local t0 t1
+	t0=$(date +%s.%N)
+	PGAPPNAME=$app "$@"
+	t1=$(date +%s.%N)
+	kill $sampler 2>/dev/null; wait $sampler 2>/dev/null || true
+	SECS=$(calc "$t1 - $t0")
+	PEAK_MB=$(awk '{ if (!($1 in base)) base[$1] = $2; if ($2 - base[$1] > m) m = $2 - base[$1] } END { printf "%.1f", m / 1024 }' "$samples")
+}
+
+# The same for one SQL statement: the session idles 0.3 s first so the
+# sampler sees the backend before the work; the wall time is psql's \timing
+# of that statement alone.  The statement's result goes to $WORK/result.
+measure_sql() {
+	local app=$1 stmt=$2 out
+	printf 'SELECT pg_sleep(0.3);\n\\timing on\n%s;\n' "$stmt" >"$WORK/stmt.sql"
+	measure "$app" bash -c "psql -X -At -v ON_ERROR_STOP=1 -d $DB -f '$WORK/stmt.sql' >'$WORK/timing'"
+	out=$(cat "$WORK/timing")
+	SECS=$(printf '%s\n' "$out" | awk '/^Time: /{ print $2 / 1000 }' | tail -1)
+	printf '%s\n' "$out" | grep -v '^Time: ' | grep -v '^$' | tail -1 >"$WORK/result"
+}
+
+dir_bytes() { du -sb "$1" | cut -f1; }
+
+vault_point_bytes() { sql -c "SELECT new_bytes FROM vault_recovery_points WHERE recovery_point = $1"; }
+vault_total_bytes() { sql -c "SELECT stored_bytes FROM vault_vaults WHERE vault = 'bench'"; }
+
+setup_data() {
+	echo "== loading data sets (pgbench scale $SCALE, mixed $ROWS rows)" >&2
+	dropdb --if-exists $DB >/dev/null 2>&1 || true
+	createdb $DB
+	sql -c "CREATE EXTENSION vault CASCADE" 2>/dev/null
+	sql -c "SELECT vault_create('bench')" >/dev/null
+	pgbench -i -s "$SCALE" -q -I dtgvp $DB >/dev/null 2>&1
+	sql -c "DROP TABLE pgbench_history, pgbench_tellers, pgbench_branches"
+	sql <<SQL
+CREATE TABLE mixed (
+    id bigint PRIMARY KEY,
+    created timestamptz NOT NULL,
+    updated timestamptz,
+    status text NOT NULL,
+    amount numeric(14,2) NOT NULL,
+    note text,
+    attrs jsonb
+);
+INSERT INTO mixed
+SELECT i,
+       '2024-01-01'::timestamptz + random() * interval '700 days',
+       CASE WHEN random() < 0.5 THEN '2025-06-01'::timestamptz + random() * interval '100 days' END,
+       (ARRAY['new', 'paid', 'shipped', 'returned', 'void'])[1 + floor(random() * 5)::int],
+       round((random() * 10000)::numeric, 2),
+       substr(md5(random()::text) || md5(random()::text), 1, 20 + floor(random() * 40)::int),
+       jsonb_build_object('customer', floor(random() * 1e6)::int, 'score', round(random()::numeric, 4),
+                          'tags', jsonb_build_array(md5(random()::text), floor(random() * 100)::int),
+                          'region', (ARRAY['eu', 'us', 'apac'])[1 + floor(random() * 3)::int],
+                          'ref', md5(random()::text))
+FROM generate_series(1, $ROWS) i;
+VACUUM ANALYZE mixed;
+SQL
+}
+
+table_mb() { sql -c "SELECT round(pg_relation_size('$1') / 1048576.0, 1)"; }
+
+# one backup of every tool for a dataset and scenario
+backup_round() {
+	local tbl=$1 scen=$2 key=$3 mb p
+	mb=$(table_mb "$tbl")
+	measure_sql vault_backup "SELECT vault_backup('bench', '$tbl')"
+	p=$(cat "$WORK/result")
+	record "$tbl|$scen|vault|$SECS|$mb|$(vault_point_bytes "$p")|$(vault_total_bytes)|$PEAK_MB"
+	if has_peer restic; then
+		local before; before=$(dir_bytes "$WORK/restic-$tbl")
+		measure restic_copy bash -c "psql -X -d $DB -c \"COPY $tbl TO STDOUT (FORMAT binary)\" | restic -q -r '$WORK/restic-$tbl' backup --stdin --stdin-filename $tbl.copy >/dev/null"
+		record "$tbl|$scen|restic|$SECS|$mb|$(( $(dir_bytes "$WORK/restic-$tbl") - before ))|$(dir_bytes "$WORK/restic-$tbl")|$PEAK_MB"
+	fi
+	if has_peer borg; then
+		local before; before=$(dir_bytes "$WORK/borg-$tbl")
+		measure borg_copy bash -c "psql -X -d $DB -c \"COPY $tbl TO STDOUT (FORMAT binary)\" | borg create --compression lz4 '$WORK/borg-$tbl::$scen' - >/dev/null 2>&1"
+		record "$tbl|$scen|borg|$SECS|$mb|$(( $(dir_bytes "$WORK/borg-$tbl") - before ))|$(dir_bytes "$WORK/borg-$tbl")|$PEAK_MB"
+	fi
+}
+
+bench_table() {
+	local tbl=$1 key=$2 n mb
+	n=$(sql -c "SELECT count(*) FROM $tbl")
+	mb=$(table_mb "$tbl")
+	echo "== $tbl: $n rows, $mb MB" >&2
+	has_peer restic && restic -q -r "$WORK/restic-$tbl" init >/dev/null
+	has_peer borg && borg init --encryption=none "$WORK/borg-$tbl" >/dev/null 2>&1
+
+	if has_peer copy; then
+		measure_sql copy_floor "COPY $tbl TO '/dev/null' (FORMAT binary)"
+		record "$tbl|full|COPY TO /dev/null (floor)|$SECS|$mb|0|0|$PEAK_MB"
+	fi
+	if has_peer pg_dump; then
+		measure pg_dump pg_dump -Fc -Z1 -t "$tbl" -f "$WORK/$tbl.z1.dump" $DB
+		record "$tbl|full|pg_dump -Fc -Z1|$SECS|$mb|$(stat -c %s "$WORK/$tbl.z1.dump")|$(stat -c %s "$WORK/$tbl.z1.dump")|$PEAK_MB"
+		if command -v lz4 >/dev/null; then
+			measure pg_dump_lz4 bash -c "pg_dump -Fc -Z0 -t $tbl $DB | lz4 -1 -q > '$WORK/$tbl.lz4.dump'"
+			record "$tbl|full|pg_dump -Fc -Z0 \\| lz4 -1|$SECS|$mb|$(stat -c %s "$WORK/$tbl.lz4.dump")|$(stat -c %s "$WORK/$tbl.lz4.dump")|$PEAK_MB"
+		fi
+	fi
+	backup_round "$tbl" full "$key"
+	backup_round "$tbl" unchanged "$key"
+
+	local max; max=$(sql -c "SELECT max($key) FROM $tbl")
+	local one=$(( n / 100 ))
+	append_rows "$tbl" "$key" "$max" "$one"
+	backup_round "$tbl" "1% appended" "$key"
+
+	local lo=$(( n / 2 ))
+	hot_update "$tbl" "$key" "$lo" "$(( lo + one ))"
+	backup_round "$tbl" "1% hot-set update" "$key"
+
+	scattered_update "$tbl" "$key"
+	backup_round "$tbl" "1% scattered update" "$key"
+
+	# restore of the latest point into a new table (with its primary key)
+	local p; p=$(sql -c "SELECT max(recovery_point) FROM vault_recovery_points WHERE item = 'public.$tbl'")
+	measure_sql vault_restore "SELECT vault_restore($p, '${tbl}_restored')"
+	record "$tbl|restore|vault|$SECS|$mb|0|0|$PEAK_MB"
+	sql -c "DROP TABLE ${tbl}_restored"
+	if has_peer pg_dump; then
+		pg_dump -Fc -Z1 -t "$tbl" -f "$WORK/$tbl.latest.dump" $DB
+		dropdb --if-exists ${DB}_r >/dev/null 2>&1 || true
+		createdb ${DB}_r
+		measure pg_restore pg_restore -d ${DB}_r "$WORK/$tbl.latest.dump"
+		record "$tbl|restore|pg_restore (-Z1 dump)|$SECS|$mb|0|0|$PEAK_MB"
+		dropdb ${DB}_r
+	fi
+}
+
+append_rows() {
+	local tbl=$1 key=$2 max=$3 n=$4
+	if [ "$tbl" = pgbench_accounts ]; then
+		sql -c "INSERT INTO pgbench_accounts SELECT aid + $max, bid, abalance, filler FROM pgbench_accounts WHERE aid <= $n"
+	else
+		sql -c "INSERT INTO mixed SELECT id + $max, created, updated, status, amount, note, attrs FROM mixed WHERE id <= $n"
+	fi
+}
+
+hot_update() {
+	local tbl=$1 key=$2 lo=$3 hi=$4
+	if [ "$tbl" = pgbench_accounts ]; then
+		sql -c "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid BETWEEN $lo AND $hi"
+	else
+		sql -c "UPDATE mixed SET status = 'paid', updated = now() WHERE id BETWEEN $lo AND $hi"
+	fi
+}
+
+scattered_update() {
+	local tbl=$1 key=$2
+	if [ "$tbl" = pgbench_accounts ]; then
+		sql -c "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid % 100 = 7"
+	else
+		sql -c "UPDATE mixed SET status = 'void', updated = now() WHERE id % 100 = 7"
+	fi
+}
+
+setup_data
+bench_table pgbench_accounts aid
+bench_table mixed id
+
+# ---------------------------------------------------------------- report
+report=$WORK/report.md
+{
+	echo "| data set | scenario | tool | wall s | MB/s | new MB | total MB | backend private mem growth MB |"
+	echo "|---|---|---|---:|---:|---:|---:|---:|"
+	for r in "${ROWS_OUT[@]}"; do
+		IFS='|' read -r ds scen tool secs mb new total peak <<<"${r//\\|/¦}"
+		printf '| %s | %s | %s | %.2f | %.0f | %.1f | %.1f | %s |\n' "$ds" "$scen" "${tool//¦/\\|}" "$secs" \
+			"$(calc "$mb / $secs")" "$(calc "$new / 1048576")" "$(calc "$total / 1048576")" "$peak"
+	done
+} >"$report"
+
+get() {   # get dataset scenario tool field(4=secs,6=new,7=total,8=peak)
+	for r in "${ROWS_OUT[@]}"; do
+		IFS='|' read -r -a f <<<"${r//\\|/¦}"
+		if [ "${f[0]}" = "$1" ] && [ "${f[1]}" = "$2" ] && [[ "${f[2]}" == "$3"* ]]; then echo "${f[$4]}"; return; fi
+	done
+	echo ""
+}
+ratio() { if [ -n "$1" ] && [ -n "$2" ] && [ "$2" != 0 ]; then awk "BEGIN { printf \"%.3f\", $1 / $2 }"; else echo "n/a"; fi; }
+check() { if [ "$1" = n/a ] || [ -z "$1" ]; then echo "n/a"; elif awk "BEGIN { exit !($1 <= $2) }"; then echo met; else echo missed; fi; }
+
+{
+	echo
+	echo "| data set | target | measured | limit | |"
+	echo "|---|---|---:|---:|---|"
+	for ds in pgbench_accounts mixed; do
+		full=$(get $ds full vault 3); fulln=$(get $ds full vault 5)
+		r=$(ratio "$full" "$(get $ds full 'pg_dump -Fc -Z1' 3)"); echo "| $ds | full backup wall / pg_dump -Fc -Z1 | $r | 1.0 | $(check $r 1.0) |"
+		r=$(ratio "$full" "$(get $ds full 'COPY' 3)"); echo "| $ds | full backup wall / COPY floor | $r | 2.0 | $(check $r 2.0) |"
+		r=$(ratio "$(get $ds unchanged vault 3)" "$full"); echo "| $ds | unchanged re-backup wall / full | $r | 0.6 | $(check $r 0.6) |"
+		r=$(ratio "$(get $ds unchanged vault 5)" "$fulln"); echo "| $ds | unchanged re-backup new bytes / full | $r | 0.005 | $(check $r 0.005) |"
+		r=$(ratio "$(get $ds '1% appended' vault 5)" "$fulln"); echo "| $ds | 1% appended new bytes / full | $r | 0.03 | $(check $r 0.03) |"
+		r=$(ratio "$(get $ds '1% hot-set update' vault 5)" "$fulln"); echo "| $ds | 1% hot-set update new bytes / full | $r | 0.05 | $(check $r 0.05) |"
+		v=$(get $ds '1% scattered update' vault 5)
+		r=$(ratio "$v" "$(get $ds '1% scattered update' restic 5)"); echo "| $ds | 1% scattered update new bytes / restic's | $r | 1.0 | $(check $r 0.999) |"
+		r=$(ratio "$v" "$(get $ds '1% scattered update' borg 5)"); echo "| $ds | 1% scattered update new bytes / borg's | $r | 1.0 | $(check $r 0.999) |"
+		r=$(ratio "$fulln" "$(get $ds full borg 5)"); echo "| $ds | full point stored bytes / borg lz4 repository | $r | 1.0 | $(check $r 1.0) |"
+		r=$(ratio "$(get $ds restore vault 3)" "$(get $ds restore pg_restore 3)"); echo "| $ds | restore wall / pg_restore | $r | 1.0 | $(check $r 1.0) |"
+		for scen in full unchanged '1% appended' restore; do
+			pk=$(get $ds "$scen" vault 7)
+			lim=64; [ "$scen" = restore ] && lim=$(( 64 + $(sql -c "SELECT setting::int / 1024 FROM pg_settings WHERE name = 'maintenance_work_mem'") ))
+			echo "| $ds | backend private memory growth, $scen (MB) | $pk | $lim | $(check "$pk" $lim) |"
+		done
+	done
+} >>"$report"
+
+cat "$report"
+if [ -n "${BENCH_OUT:-}" ]; then cp "$report" "$BENCH_OUT"; fi
+dropdb $DB
