@@ -134,12 +134,6 @@ SELECT vault_backup('prod', 'public.orders') > 0 AS made;
 ROLLBACK;
 SELECT count(*) = :points_before AS nothing_left FROM vault_recovery_points;
 
-DROP VIEW public.orders_v;
-DROP MATERIALIZED VIEW public.orders_mv;
-DROP FOREIGN TABLE public.orders_ft;
-DROP SERVER dummy_srv;
-DROP FOREIGN DATA WRAPPER dummy_fdw;
-DROP SEQUENCE public.some_seq;
 
 -- every refusal, with its SQLSTATE
 CREATE FUNCTION pg_temp.refusal(cmd text) RETURNS text LANGUAGE plpgsql AS $$
@@ -149,12 +143,6 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
     RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
-CREATE VIEW public.orders_v AS SELECT * FROM public.orders;
-CREATE MATERIALIZED VIEW public.orders_mv AS SELECT id FROM public.orders;
-CREATE SEQUENCE public.some_seq;
-CREATE FOREIGN DATA WRAPPER dummy_fdw;
-CREATE SERVER dummy_srv FOREIGN DATA WRAPPER dummy_fdw;
-CREATE FOREIGN TABLE public.orders_ft (id int) SERVER dummy_srv;
 SELECT cmd, pg_temp.refusal(cmd) AS outcome FROM (VALUES
     ($$SELECT vault_create('prod')$$),
     ($$SELECT vault_create('')$$),

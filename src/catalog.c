@@ -71,14 +71,32 @@ spi_int64(const char *sql, int nargs, Oid *types, Datum *values, bool *isnull)
 	return DatumGetInt64(d);
 }
 
+/*
+ * The vault row matching "column = value", share-locked so that it cannot
+ * be dropped under the caller; NULL if there is none.
+ */
 static VaultInfo *
-vault_from_tuple(void)
+vault_fetch(VaultCall *call, const char *column, Oid type, Datum value)
 {
-	VaultInfo  *v = palloc0(sizeof(VaultInfo));
-	HeapTuple	tup = SPI_tuptable->vals[0];
-	TupleDesc	desc = SPI_tuptable->tupdesc;
+	VaultInfo  *v;
+	HeapTuple	tup;
+	TupleDesc	desc;
 	bool		isnull;
+	int			ret;
 
+	vault_as_owner(call);
+	ret = SPI_execute_with_args(psprintf("SELECT vault_id, name, owner, wrapped_keys "
+										 "FROM vault_internal.vaults WHERE %s = $1 FOR SHARE",
+										 column),
+								1, &type, &value, NULL, false, 1);
+	vault_as_caller(call);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "vault lookup failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return NULL;
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	v = palloc0(sizeof(VaultInfo));
 	v->vault_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 	v->name = SPI_getvalue(tup, desc, 2);
 	v->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
@@ -89,42 +107,24 @@ vault_from_tuple(void)
 VaultInfo *
 vault_lookup(VaultCall *call, const char *name)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
-	int			ret;
+	VaultInfo  *v = vault_fetch(call, "name", TEXTOID, CStringGetTextDatum(name));
 
-	values[0] = CStringGetTextDatum(name);
-	vault_as_owner(call);
-	ret = SPI_execute_with_args("SELECT vault_id, name, owner, wrapped_keys "
-								"FROM vault_internal.vaults WHERE name = $1 FOR SHARE",
-								1, types, values, NULL, false, 1);
-	vault_as_caller(call);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "vault lookup failed");
-	if (SPI_processed == 0)
+	if (v == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("vault \"%s\" does not exist", name),
 				 errhint("The vaults you can use are listed in the view vault_vaults.")));
-	return vault_from_tuple();
+	return v;
 }
 
 VaultInfo *
 vault_lookup_by_id(VaultCall *call, int64 vault_id)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		values[1];
-	int			ret;
+	VaultInfo  *v = vault_fetch(call, "vault_id", INT8OID, Int64GetDatum(vault_id));
 
-	values[0] = Int64GetDatum(vault_id);
-	vault_as_owner(call);
-	ret = SPI_execute_with_args("SELECT vault_id, name, owner, wrapped_keys "
-								"FROM vault_internal.vaults WHERE vault_id = $1 FOR SHARE",
-								1, types, values, NULL, false, 1);
-	vault_as_caller(call);
-	if (ret != SPI_OK_SELECT || SPI_processed == 0)
+	if (v == NULL)
 		elog(ERROR, "vault %lld vanished", (long long) vault_id);
-	return vault_from_tuple();
+	return v;
 }
 
 /*

@@ -306,9 +306,19 @@ writer_cut(ChunkWriter *w, bool final)
 	}
 }
 
+/*
+ * SPI calls return with CurrentMemoryContext set to the SPI procedure
+ * context.  Every entry point below may run inside someone else's loop (the
+ * table scan, COPY FROM's per-tuple context), so each one puts the caller's
+ * context back before returning: otherwise the caller's later allocations
+ * would pile up in the SPI context until the end of the call.
+ */
+
 void
 chunk_writer_write(ChunkWriter *w, const char *data, size_t len)
 {
+	MemoryContext cxt = CurrentMemoryContext;
+
 	vault_as_owner(w->store->call);
 	w->stats.logical_bytes += len;
 	while (len > 0)
@@ -323,15 +333,19 @@ chunk_writer_write(ChunkWriter *w, const char *data, size_t len)
 			writer_cut(w, false);
 	}
 	vault_as_caller(w->store->call);
+	MemoryContextSwitchTo(cxt);
 }
 
 void
 chunk_writer_finish(ChunkWriter *w, ChunkWriterStats *stats)
 {
+	MemoryContext cxt = CurrentMemoryContext;
+
 	vault_as_owner(w->store->call);
 	writer_cut(w, true);
 	segment_flush(w);
 	vault_as_caller(w->store->call);
+	MemoryContextSwitchTo(cxt);
 	*stats = w->stats;
 	pfree(w->buf);
 }
@@ -395,9 +409,12 @@ manifest_chunk_nos(ChunkStore *store, int64 point_id, int ordinal, int segment, 
 	List	   *result = NIL;
 	int			i;
 
+	MemoryContext cxt = CurrentMemoryContext;
+
 	vault_as_owner(store->call);
 	nos = segment_get(store, point_id, ordinal, segment, &n);
 	vault_as_caller(store->call);
+	MemoryContextSwitchTo(cxt);
 	*found = (n >= 0);
 	for (i = 0; i < n; i++)
 	{
@@ -493,10 +510,12 @@ chunk_store_check(ChunkStore *store, int64 chunk_no, const char **why)
 	const char *data;
 	size_t		len;
 	ChunkCheck	res;
+	MemoryContext cxt = CurrentMemoryContext;
 
 	vault_as_owner(store->call);
 	res = chunk_open(store, chunk_no, &data, &len, why);
 	vault_as_caller(store->call);
+	MemoryContextSwitchTo(cxt);
 	return res;
 }
 
@@ -507,6 +526,7 @@ chunk_reader_next(ChunkReader *r, const char **data, size_t *len)
 	ChunkStore *s = r->store;
 	const char *why;
 	int64		chunk_no;
+	MemoryContext cxt = CurrentMemoryContext;
 
 	if (r->done)
 		return false;
@@ -522,6 +542,7 @@ chunk_reader_next(ChunkReader *r, const char **data, size_t *len)
 		{
 			r->done = true;
 			vault_as_caller(s->call);
+			MemoryContextSwitchTo(cxt);
 			return false;
 		}
 	}
@@ -537,6 +558,7 @@ chunk_reader_next(ChunkReader *r, const char **data, size_t *len)
 				 errhint("Run vault_verify(%lld) to list every damaged chunk, and restore from another recovery point.",
 						 (long long) r->point_id)));
 	vault_as_caller(s->call);
+	MemoryContextSwitchTo(cxt);
 	return true;
 }
 

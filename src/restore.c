@@ -77,11 +77,30 @@ restore_check_read_rights(VaultCall *call, int64 point_id, PointTable *t)
 					   GetUserNameFromId(t->source_owner, true) ? GetUserNameFromId(t->source_owner, true) : "?")));
 }
 
+/* "name" or "schema.name", quoted as SQL quotes identifiers; schema NULL if absent. */
+static void
+parse_table_name(const char *text, const char *what, char **schema, char **name)
+{
+	List	   *names = stringToQualifiedNameList(text);
+
+	*schema = NULL;
+	if (list_length(names) == 2)
+	{
+		*schema = strVal(linitial(names));
+		*name = strVal(lsecond(names));
+	}
+	else if (list_length(names) == 1)
+		*name = strVal(linitial(names));
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("improper %s \"%s\"", what, text)));
+}
+
 /* The table of a point that source_table names (schema-qualified or not). */
 PointTable *
 restore_pick_table(PointInfo *p, List *tables, const char *source_table)
 {
-	List	   *names;
 	char	   *want_schema = NULL;
 	char	   *want_name;
 	ListCell   *lc;
@@ -96,18 +115,7 @@ restore_pick_table(PointInfo *p, List *tables, const char *source_table)
 						(long long) p->point_id, list_length(tables), p->item_name),
 				 errhint("Name one with source_table, or restore the whole schema.")));
 	}
-	names = stringToQualifiedNameList(source_table);
-	if (list_length(names) == 2)
-	{
-		want_schema = strVal(linitial(names));
-		want_name = strVal(lsecond(names));
-	}
-	else if (list_length(names) == 1)
-		want_name = strVal(linitial(names));
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_NAME),
-				 errmsg("improper table name \"%s\"", source_table)));
+	parse_table_name(source_table, "table name", &want_schema, &want_name);
 
 	foreach(lc, tables)
 	{
@@ -297,19 +305,11 @@ vault_restore(PG_FUNCTION_ARGS)
 			restore_check_read_rights(&call, point_id, t);
 			if (target != NULL)
 			{
-				List	   *names = stringToQualifiedNameList(target);
+				char	   *target_schema = NULL;
 
-				if (list_length(names) == 2)
-				{
-					schema = strVal(linitial(names));
-					name = strVal(lsecond(names));
-				}
-				else if (list_length(names) == 1)
-					name = strVal(linitial(names));
-				else
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_NAME),
-							 errmsg("improper target table name \"%s\"", target)));
+				parse_table_name(target, "target table name", &target_schema, &name);
+				if (target_schema)
+					schema = target_schema;
 			}
 			else
 				name = psprintf("%.*s_restored", NAMEDATALEN - 10, t->table_name);
