@@ -30,18 +30,39 @@
 #include "utils/syscache.h"
 #include "utils/fmgroids.h"
 #include "utils/typcache.h"
+#include "utils/uuid.h"
 #include "fmgr.h"
 
 #define STREAM_FLUSH_BYTES	(256 * 1024)
 
 static const char copy_signature[11] = "PGCOPY\n\377\r\n\0";
 
+/*
+ * How a column's values are written.  The common fixed-width and text-like
+ * types are written directly, byte for byte what their send functions would
+ * produce, without a function call and a palloc per value; every other type
+ * goes through its send function, or its output function as text.
+ */
+typedef enum StreamKind
+{
+	SK_SEND,					/* binary send function */
+	SK_TEXT_OUT,				/* no binary I/O: text output function */
+	SK_BOOL,					/* boolsend: one byte 0/1 */
+	SK_INT2,					/* int2send */
+	SK_INT4,					/* int4send, oidsend, date_send, float4send */
+	SK_INT8,					/* int8send, time/timestamp(tz)_send,
+								 * cash_send, float8send */
+	SK_VARLENA,					/* textsend, varcharsend, bpcharsend,
+								 * byteasend, json_send: the bytes as stored */
+	SK_UUID						/* uuid_send: 16 raw bytes */
+} StreamKind;
+
 typedef struct StreamColumn
 {
 	char	   *name;
 	Oid			typid;
-	bool		binary;			/* send function, else text output */
-	FmgrInfo	func;
+	StreamKind	kind;
+	FmgrInfo	func;			/* for SK_SEND and SK_TEXT_OUT */
 } StreamColumn;
 
 typedef struct StreamState
@@ -52,10 +73,21 @@ typedef struct StreamState
 	TableStreamStats *stats;
 } StreamState;
 
+/*
+ * Append bytes.  The buffer is sized for a flush's worth plus slack, so the
+ * common case is one memcpy; only a value larger than the room left grows
+ * it.  (The buffer is binary: its trailing NUL is not maintained.)
+ */
 static inline void
 stream_append(StreamState *st, const void *data, int len)
 {
-	appendBinaryStringInfo(&st->buf, data, len);
+	if (likely(st->buf.maxlen - st->buf.len > len))
+	{
+		memcpy(st->buf.data + st->buf.len, data, len);
+		st->buf.len += len;
+	}
+	else
+		appendBinaryStringInfo(&st->buf, data, len);
 }
 
 static void
@@ -83,6 +115,115 @@ stream_int32(StreamState *st, int32 v)
 	uint32		n = pg_hton32((uint32) v);
 
 	stream_append(st, &n, 4);
+}
+
+static inline void
+stream_int64(StreamState *st, int64 v)
+{
+	uint64		n = pg_hton64((uint64) v);
+
+	stream_append(st, &n, 8);
+}
+
+/* The direct writer for a type, if its send function is one we mirror. */
+static StreamKind
+stream_kind_for(Oid typid)
+{
+	switch (getBaseType(typid))
+	{
+		case BOOLOID:
+			return SK_BOOL;
+		case INT2OID:
+			return SK_INT2;
+		case INT4OID:
+		case OIDOID:
+		case DATEOID:
+		case FLOAT4OID:
+			return SK_INT4;
+		case INT8OID:
+		case TIMEOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+		case CASHOID:
+		case FLOAT8OID:
+			return SK_INT8;
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+		case BYTEAOID:
+		case JSONOID:
+			return SK_VARLENA;
+		case UUIDOID:
+			return SK_UUID;
+		default:
+			return SK_SEND;
+	}
+}
+
+/*
+ * One non-null value.  The direct cases write exactly what the type's send
+ * function would: fixed-width values in network byte order (float4/float8
+ * by their bit patterns, as pq_sendfloat4/8 do), text-like values as their
+ * stored bytes (textsend converts to the client encoding, which is the
+ * database encoding while streaming, so it converts nothing).
+ */
+static inline void
+stream_value(StreamState *st, StreamColumn *col, Datum value)
+{
+	switch (col->kind)
+	{
+		case SK_BOOL:
+			{
+				char		b = DatumGetBool(value) ? 1 : 0;
+
+				stream_int32(st, 1);
+				stream_append(st, &b, 1);
+				break;
+			}
+		case SK_INT2:
+			stream_int32(st, 2);
+			stream_int16(st, DatumGetInt16(value));
+			break;
+		case SK_INT4:
+			stream_int32(st, 4);
+			stream_int32(st, (int32) DatumGetUInt32(value));
+			break;
+		case SK_INT8:
+			stream_int32(st, 8);
+			stream_int64(st, DatumGetInt64(value));
+			break;
+		case SK_VARLENA:
+			{
+				struct varlena *v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(value));
+				int			len = VARSIZE_ANY_EXHDR(v);
+
+				stream_int32(st, len);
+				stream_append(st, VARDATA_ANY(v), len);
+				break;
+			}
+		case SK_UUID:
+			stream_int32(st, UUID_LEN);
+			stream_append(st, DatumGetPointer(value), UUID_LEN);
+			break;
+		case SK_SEND:
+			{
+				bytea	   *out = SendFunctionCall(&col->func, value);
+				int			len = VARSIZE(out) - VARHDRSZ;
+
+				stream_int32(st, len);
+				stream_append(st, VARDATA(out), len);
+				break;
+			}
+		case SK_TEXT_OUT:
+			{
+				char	   *out = OutputFunctionCall(&col->func, value);
+				int			len = strlen(out);
+
+				stream_int32(st, len);
+				stream_append(st, out, len);
+				break;
+			}
+	}
 }
 
 /*
@@ -169,17 +310,17 @@ stream_columns(Relation rel, int *ncols)
 		/* the definition's text_fallback flag is computed the same way */
 		if (stream_type_binary_io(att->atttypid))
 		{
+			cols[n].kind = stream_kind_for(att->atttypid);
 			getTypeBinaryOutputInfo(att->atttypid, &sendfn, &isvarlena);
 			fmgr_info(sendfn, &cols[n].func);
-			cols[n].binary = true;
 		}
 		else
 		{
 			Oid			outfn;
 
+			cols[n].kind = SK_TEXT_OUT;
 			getTypeOutputInfo(att->atttypid, &outfn, &isvarlena);
 			fmgr_info(outfn, &cols[n].func);
-			cols[n].binary = false;
 		}
 		n++;
 	}
@@ -224,22 +365,8 @@ stream_scan(StreamState *st, Relation rel, Snapshot snapshot,
 
 			if (slot->tts_isnull[a])
 				stream_int32(st, -1);
-			else if (cols[i].binary)
-			{
-				bytea	   *out = SendFunctionCall(&cols[i].func, slot->tts_values[a]);
-				int			len = VARSIZE(out) - VARHDRSZ;
-
-				stream_int32(st, len);
-				stream_append(st, VARDATA(out), len);
-			}
 			else
-			{
-				char	   *out = OutputFunctionCall(&cols[i].func, slot->tts_values[a]);
-				int			len = strlen(out);
-
-				stream_int32(st, len);
-				stream_append(st, out, len);
-			}
+				stream_value(st, &cols[i], slot->tts_values[a]);
 		}
 		MemoryContextSwitchTo(old);
 		st->stats->rows++;

@@ -178,6 +178,84 @@ test_chunker(void)
 	free(h1);
 }
 
+/*
+ * The plain one-byte-per-step FastCDC loop, as a reference: the chunker's
+ * two-bytes-per-step loop must cut exactly where this does.
+ */
+static size_t
+reference_cut(const Chunker *c, const uint8_t *buf, size_t len)
+{
+	uint64_t	h = 0;
+	size_t		i = c->min_size;
+	size_t		normal = c->avg_size;
+	size_t		end = len < c->max_size ? len : c->max_size;
+
+	if (len <= c->min_size)
+		return len;
+	if (normal > end)
+		normal = end;
+	for (; i < normal; i++)
+	{
+		h = (h << 1) + c->gear[buf[i]];
+		if ((h & c->mask_s) == 0)
+			return i + 1;
+	}
+	for (; i < end; i++)
+	{
+		h = (h << 1) + c->gear[buf[i]];
+		if ((h & c->mask_l) == 0)
+			return i + 1;
+	}
+	return end;
+}
+
+static void
+test_chunker_reference(void)
+{
+	uint64_t	gear[256];
+	Chunker		c;
+	size_t		len = 4 * 1024 * 1024;
+	uint8_t    *buf = malloc(len);
+	size_t		pos;
+	size_t		mismatches = 0;
+	size_t		cuts = 0;
+	size_t		odd = 0;
+	int			round;
+
+	make_gear(gear, 99);
+	chunker_init(&c, gear, CHUNKER_DEFAULT_MIN, CHUNKER_DEFAULT_AVG, CHUNKER_DEFAULT_MAX);
+	for (round = 0; round < 3; round++)
+	{
+		size_t		i;
+
+		/* random, then text-like low entropy, then runs */
+		for (i = 0; i < len; i++)
+			buf[i] = round == 0 ? (uint8_t) rng() :
+				round == 1 ? (uint8_t) ('a' + rng() % 7) : (uint8_t) ((i / 4000) + (rng() % 50 == 0));
+		for (pos = 0; pos < len;)
+		{
+			size_t		want = reference_cut(&c, buf + pos, len - pos);
+			size_t		got = chunker_next_cut(&c, buf + pos, len - pos);
+
+			mismatches += want != got;
+			odd += want & 1;
+			cuts++;
+			pos += want;
+		}
+		/* every length near the min/avg/max edges, odd and even */
+		for (i = CHUNKER_DEFAULT_MIN - 3; i < CHUNKER_DEFAULT_MIN + 5; i++)
+			mismatches += reference_cut(&c, buf, i) != chunker_next_cut(&c, buf, i);
+		for (i = CHUNKER_DEFAULT_AVG - 3; i < CHUNKER_DEFAULT_AVG + 5; i++)
+			mismatches += reference_cut(&c, buf + 1, i) != chunker_next_cut(&c, buf + 1, i);
+		for (i = CHUNKER_DEFAULT_MAX - 3; i < CHUNKER_DEFAULT_MAX + 5; i++)
+			mismatches += reference_cut(&c, buf + 7, i) != chunker_next_cut(&c, buf + 7, i);
+	}
+	CHECK(mismatches == 0, "two-byte loop cuts where the one-byte loop does (%zu mismatches of %zu cuts)",
+		  mismatches, cuts);
+	CHECK(odd > 0 && odd < cuts, "cuts fall at both odd and even lengths (%zu odd of %zu)", odd, cuts);
+	free(buf);
+}
+
 static void
 test_codec(void)
 {
@@ -335,6 +413,7 @@ int
 main(void)
 {
 	test_chunker();
+	test_chunker_reference();
 	test_codec();
 	test_ids_and_wrap();
 	printf("%d passed, %d failed\n", passed, failed);
