@@ -49,7 +49,12 @@ CREATE TABLE vault_internal.points (
 	logical_bytes	bigint NOT NULL DEFAULT 0,
 	new_bytes		bigint NOT NULL DEFAULT 0,
 	chunks			bigint NOT NULL DEFAULT 0,
-	new_chunks		bigint NOT NULL DEFAULT 0
+	new_chunks		bigint NOT NULL DEFAULT 0,
+	-- evidence for proving a table unchanged later (see src/unchanged.c):
+	-- the WAL insert position read before the snapshot, and the transactions
+	-- the snapshot saw as running; NULL when the backup cannot give a proof
+	scan_lsn		pg_lsn,
+	scan_xids		bigint[]
 );
 CREATE INDEX ON vault_internal.points (item_id, created_at);
 
@@ -65,8 +70,11 @@ CREATE TABLE vault_internal.point_tables (
 	rows			bigint NOT NULL DEFAULT 0,
 	logical_bytes	bigint NOT NULL DEFAULT 0,
 	chunks			bigint NOT NULL DEFAULT 0,
+	page_digest		bytea,			-- pages and column signature (src/unchanged.c)
+	unchanged_since	bigint,			-- point whose stream this one reuses, unread
 	PRIMARY KEY (point_id, ordinal)
 );
+CREATE INDEX ON vault_internal.point_tables (source_oid);
 
 -- manifest: the chunk numbers of each table's stream, in order, in segments
 CREATE TABLE vault_internal.manifests (
@@ -164,7 +172,9 @@ CREATE VIEW vault_recovery_points AS
 SELECT p.point_id AS recovery_point, v.name AS vault, i.name AS item, i.kind,
 	   p.trigger, p.created_at, p.retain_until AS expires_at, p.state,
 	   p.tables, p.rows, p.logical_bytes, p.new_bytes, p.chunks, p.new_chunks,
-	   pg_catalog.pg_get_userbyid(p.created_by)::name AS created_by
+	   pg_catalog.pg_get_userbyid(p.created_by)::name AS created_by,
+	   (SELECT count(*) FROM vault_internal.point_tables t
+		WHERE t.point_id = p.point_id AND t.unchanged_since IS NOT NULL) AS unchanged_tables
 FROM vault_internal.points p
 JOIN vault_internal.items i USING (item_id)
 JOIN vault_internal.vaults v ON v.vault_id = p.vault_id

@@ -175,11 +175,12 @@ item_upsert(VaultCall *call, VaultInfo *vault, const char *kind, const char *nam
 
 static int64
 point_insert(VaultCall *call, VaultInfo *vault, int64 item_id, TimestampTz created,
-			 FunctionCallInfo fcinfo, int retain_arg)
+			 FunctionCallInfo fcinfo, int retain_arg, ScanProof *proof)
 {
-	Oid			types[5] = {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, OIDOID};
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
+	Oid			types[7] = {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, OIDOID,
+	PG_LSNOID, INT8ARRAYOID};
+	Datum		values[7];
+	bool		nulls[7] = {false, false, false, false, false, false, false};
 	int64		point_id;
 
 	values[0] = Int64GetDatum(vault->vault_id);
@@ -193,11 +194,12 @@ point_insert(VaultCall *call, VaultInfo *vault, int64 item_id, TimestampTz creat
 	else
 		values[3] = PG_GETARG_DATUM(retain_arg);
 	values[4] = ObjectIdGetDatum(call->caller);
+	proof_datums(proof, &values[5], &nulls[5], &values[6], &nulls[6]);
 	vault_as_owner(call);
 	point_id = spi_int64("INSERT INTO vault_internal.points "
-						 "(vault_id, item_id, created_at, retain_until, created_by) "
-						 "VALUES ($1, $2, $3, $4, $5) RETURNING point_id",
-						 5, types, values, nulls);
+						 "(vault_id, item_id, created_at, retain_until, created_by, scan_lsn, scan_xids) "
+						 "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING point_id",
+						 7, types, values, nulls);
 	vault_as_caller(call);
 	return point_id;
 }
@@ -208,20 +210,66 @@ emit_to_writer(void *arg, const char *data, size_t len)
 	chunk_writer_write((ChunkWriter *) arg, data, len);
 }
 
-/* Capture one table's definition and stream its rows into the point. */
+/*
+ * Reference an earlier point's stream of this table (proven identical by
+ * unchanged.c) instead of reading it: copy that manifest.
+ */
 static void
-backup_table(VaultCall *call, ChunkStore *store, int64 point_id, int ordinal,
-			 Oid relid, Snapshot snapshot, BackupTotals *totals)
+reuse_stream(VaultCall *call, int64 point_id, int ordinal, ProofMatch *prev,
+			 TableStreamStats *ts, ChunkWriterStats *ws)
+{
+	Oid			types[4] = {INT8OID, INT4OID, INT8OID, INT4OID};
+	Datum		values[4];
+
+	values[0] = Int64GetDatum(point_id);
+	values[1] = Int32GetDatum(ordinal);
+	values[2] = Int64GetDatum(prev->point_id);
+	values[3] = Int32GetDatum(prev->ordinal);
+	vault_as_owner(call);
+	/* new bytes: the manifest, counted as the writer counts it */
+	ws->new_bytes = spi_int64("WITH c AS (INSERT INTO vault_internal.manifests "
+							  "  (point_id, ordinal, segment, chunk_nos) "
+							  "  SELECT $1, $2, segment, chunk_nos FROM vault_internal.manifests "
+							  "  WHERE point_id = $3 AND ordinal = $4 RETURNING chunk_nos) "
+							  "SELECT coalesce(sum(24 + 8 * cardinality(chunk_nos)), 0)::bigint FROM c",
+							  4, types, values, NULL);
+	vault_as_caller(call);
+	ts->rows = prev->rows;
+	ts->bytes = prev->logical_bytes;
+	ws->logical_bytes = prev->logical_bytes;
+	ws->chunks = prev->chunks;
+	ws->new_chunks = 0;
+}
+
+/*
+ * Capture one table's definition and stream its rows into the point, or,
+ * if the table is provably unchanged since an earlier point of this vault,
+ * reference that point's stream.
+ */
+static void
+backup_table(VaultCall *call, VaultInfo *vault, ChunkStore *store, int64 point_id,
+			 int ordinal, Oid relid, Snapshot snapshot, ScanProof *proof,
+			 BackupTotals *totals)
 {
 	Relation	rel = table_open(relid, AccessShareLock);
 	Jsonb	   *def = tabledef_capture(call, relid);
-	ChunkWriter *w;
 	ChunkWriterStats ws;
 	TableStreamStats ts;
-	Oid			types[7] = {INT8OID, INT4OID, TEXTOID, TEXTOID, OIDOID, OIDOID, JSONBOID};
-	Datum		values[7];
+	uint8		digest[PROOF_DIGEST_LEN];
+	XLogRecPtr	maxlsn;
+	bool		have_digest;
+	ProofMatch	prev;
+	bool		reuse = false;
+	Oid			types[9] = {INT8OID, INT4OID, TEXTOID, TEXTOID, OIDOID, OIDOID, JSONBOID,
+	BYTEAOID, INT8OID};
+	Datum		values[9];
+	bool		nulls[9] = {false, false, false, false, false, false, false, false, true};
 	Oid			utypes[5] = {INT8OID, INT4OID, INT8OID, INT8OID, INT8OID};
 	Datum		uvalues[5];
+
+	have_digest = proof->usable && proof_table_digest(rel, digest, &maxlsn);
+	if (have_digest)
+		reuse = proof_find_unchanged(call, vault, relid, def, digest, maxlsn, &prev);
 
 	values[0] = Int64GetDatum(point_id);
 	values[1] = Int32GetDatum(ordinal);
@@ -230,15 +278,41 @@ backup_table(VaultCall *call, ChunkStore *store, int64 point_id, int ordinal,
 	values[4] = ObjectIdGetDatum(relid);
 	values[5] = ObjectIdGetDatum(rel->rd_rel->relowner);
 	values[6] = JsonbPGetDatum(def);
+	nulls[7] = !have_digest;
+	if (have_digest)
+	{
+		bytea	   *d = palloc(VARHDRSZ + PROOF_DIGEST_LEN);
+
+		SET_VARSIZE(d, VARHDRSZ + PROOF_DIGEST_LEN);
+		memcpy(VARDATA(d), digest, PROOF_DIGEST_LEN);
+		values[7] = PointerGetDatum(d);
+	}
+	if (reuse)
+	{
+		values[8] = Int64GetDatum(prev.point_id);
+		nulls[8] = false;
+	}
 	vault_as_owner(call);
 	(void) spi_int64("INSERT INTO vault_internal.point_tables "
-					 "(point_id, ordinal, schema_name, table_name, source_oid, source_owner, definition) "
-					 "VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types, values, NULL);
+					 "(point_id, ordinal, schema_name, table_name, source_oid, source_owner, definition, "
+					 " page_digest, unchanged_since) "
+					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9, types, values, nulls);
 	vault_as_caller(call);
 
-	w = chunk_writer_begin(store, point_id, ordinal);
-	table_stream_write(rel, snapshot, emit_to_writer, w, &ts);
-	chunk_writer_finish(w, &ws);
+	if (reuse)
+	{
+		ereport(DEBUG1,
+				(errmsg("table \"%s\" is unchanged since recovery point " INT64_FORMAT ": its chunks are referenced, no row is read",
+						RelationGetRelationName(rel), prev.point_id)));
+		reuse_stream(call, point_id, ordinal, &prev, &ts, &ws);
+	}
+	else
+	{
+		ChunkWriter *w = chunk_writer_begin(store, point_id, ordinal);
+
+		table_stream_write(rel, snapshot, emit_to_writer, w, &ts);
+		chunk_writer_finish(w, &ws);
+	}
 	table_close(rel, NoLock);
 
 	uvalues[0] = Int64GetDatum(point_id);
@@ -289,18 +363,28 @@ backup_item(VaultCall *call, VaultInfo *vault, const char *kind, const char *ite
 {
 	ChunkStore *store = chunk_store_open(call, vault);
 	int64		item_id = item_upsert(call, vault, kind, item_name, item_oid);
-	Snapshot	snapshot = RegisterSnapshot(GetTransactionSnapshot());
-	TimestampTz created = GetCurrentTimestamp();
-	int64		point_id = point_insert(call, vault, item_id, created, fcinfo, retain_arg);
+	ScanProof	proof;
+	Snapshot	snapshot;
+	TimestampTz created;
+	int64		point_id;
 	BackupTotals totals = {0};
-	int			saved_encoding = stream_encoding_begin();
+	int			saved_encoding;
 	ListCell   *lc;
 	int			ordinal = 0;
 
+	/* the proof's WAL position must be read before the snapshot is taken */
+	proof_begin(&proof);
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	proof_snapshot(&proof, snapshot);
+	created = GetCurrentTimestamp();
+	point_id = point_insert(call, vault, item_id, created, fcinfo, retain_arg, &proof);
+
+	saved_encoding = stream_encoding_begin();
 	PG_TRY();
 	{
 		foreach(lc, relids)
-			backup_table(call, store, point_id, ++ordinal, lfirst_oid(lc), snapshot, &totals);
+			backup_table(call, vault, store, point_id, ++ordinal, lfirst_oid(lc), snapshot,
+						 &proof, &totals);
 	}
 	PG_FINALLY();
 	{

@@ -46,20 +46,22 @@ vault_check_name(const char *name)
 				 errdetail("A vault name has 1 to 63 characters; this one has %d.", len)));
 }
 
+#define SPI_INT64_MAX_ARGS 16
+
 /* Run one statement; its first column of its first row as int8 (-1 if none). */
 int64
 spi_int64(const char *sql, int nargs, Oid *types, Datum *values, bool *isnull)
 {
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	char		nulls[SPI_INT64_MAX_ARGS] = {0};
 	int			i;
 	int			ret;
 	bool		null;
 	Datum		d;
 
-	Assert(nargs <= 8);
+	if (nargs > SPI_INT64_MAX_ARGS)
+		elog(ERROR, "spi_int64 takes at most %d arguments", SPI_INT64_MAX_ARGS);
 	for (i = 0; i < nargs; i++)
-		if (isnull && isnull[i])
-			nulls[i] = 'n';
+		nulls[i] = (isnull && isnull[i]) ? 'n' : ' ';
 	ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 1);
 	if (ret < 0)
 		elog(ERROR, "SPI failed (%d) on: %s", ret, sql);

@@ -14,7 +14,9 @@
 #include "chunker.h"
 #include "codec.h"
 #include "executor/spi.h"
+#include "access/xlogdefs.h"
 #include "utils/jsonb.h"
+#include "utils/relcache.h"
 #include "utils/snapshot.h"
 
 /* ---- vault.c: module set-up and GUCs ---- */
@@ -138,6 +140,34 @@ extern void table_stream_write(Relation rel, Snapshot snapshot,
 extern bool stream_type_binary_io(Oid typid);
 extern int	stream_encoding_begin(void);
 extern void stream_encoding_end(int saved);
+
+/* ---- unchanged.c: proving a table unchanged since an earlier point ---- */
+#define PROOF_DIGEST_LEN 32
+
+typedef struct ScanProof
+{
+	bool		usable;			/* this backup can record a proof */
+	XLogRecPtr	lsn;			/* WAL insert position before the snapshot */
+	int			nxids;
+	int64	   *xids;			/* full ids possibly invisible yet written */
+} ScanProof;
+
+typedef struct ProofMatch
+{
+	int64		point_id;		/* earlier point whose stream is reused */
+	int			ordinal;
+	int64		rows;
+	int64		logical_bytes;
+	int64		chunks;
+} ProofMatch;
+
+extern void proof_begin(ScanProof *proof);
+extern void proof_snapshot(ScanProof *proof, Snapshot snapshot);
+extern bool proof_table_digest(Relation rel, uint8 digest[PROOF_DIGEST_LEN], XLogRecPtr *maxlsn);
+extern bool proof_find_unchanged(VaultCall *call, VaultInfo *vault, Oid relid, Jsonb *def,
+								 const uint8 digest[PROOF_DIGEST_LEN], XLogRecPtr maxlsn,
+								 ProofMatch *prev);
+extern void proof_datums(ScanProof *proof, Datum *lsn, bool *lsn_null, Datum *xids, bool *xids_null);
 
 /* ---- restore.c: rights and choices shared with export ---- */
 extern void restore_check_read_rights(VaultCall *call, int64 point_id, PointTable *t);
