@@ -153,6 +153,24 @@ SELECT pg_temp.bk('calm.a') AS table_item_after_schema_point;
 SELECT bool_and(ok) AS all_verify
   FROM vault_recovery_points r, LATERAL vault_verify(r.recovery_point) v WHERE r.vault = 'fast';
 
+-- restores load frozen (COPY FREEZE): every page all-visible and all-frozen
+-- at once.  Where COPY would refuse FREEZE (an open cursor could see the
+-- rows early) the restore still works, unfrozen.
+CREATE EXTENSION pg_visibility;
+SELECT vault_restore(max(recovery_point), 'calm.a_restored') FROM vault_recovery_points
+ WHERE vault = 'fast' AND item = 'calm.a';
+SELECT count(*) > 0 AS has_pages, bool_and(all_visible AND all_frozen) AS all_frozen
+  FROM pg_visibility_map('calm.a_restored');
+BEGIN;
+DECLARE early CURSOR FOR SELECT 1;
+SELECT vault_restore(max(recovery_point), 'calm.a_beside_cursor') FROM vault_recovery_points
+ WHERE vault = 'fast' AND item = 'calm.a';
+SELECT count(*) > 0 AS has_pages, bool_or(all_frozen) AS any_frozen
+  FROM pg_visibility_map('calm.a_beside_cursor');
+COMMIT;
+SELECT (SELECT count(*) FROM calm.a_restored) AS restored, (SELECT count(*) FROM calm.a_beside_cursor) AS beside_cursor;
+DROP EXTENSION pg_visibility;
+
 DROP SCHEMA calm CASCADE;
 DROP TABLE keep;
 DROP SCHEMA fp CASCADE;

@@ -14,6 +14,7 @@
 #include "vault.h"
 
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
@@ -28,6 +29,8 @@
 #include "utils/json.h"
 #include "utils/regproc.h"
 #include "utils/lsyscache.h"
+#include "utils/portal.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/varlena.h"
 
@@ -179,6 +182,7 @@ restore_table(VaultCall *call, ChunkStore *store, PointInfo *p, PointTable *t,
 	CopyFromState cstate;
 	List	   *options;
 	uint64		rows;
+	bool		freeze;
 
 	if (!OidIsValid(nsp))
 		ereport(ERROR,
@@ -210,6 +214,19 @@ restore_table(VaultCall *call, ChunkStore *store, PointInfo *p, PointTable *t,
 	pstate = make_parsestate(NULL);
 	(void) addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, NULL, false, false);
 	options = list_make1(makeDefElem("format", (Node *) makeString("binary"), -1));
+
+	/*
+	 * The table is new in this subtransaction, so its rows can be loaded
+	 * frozen (COPY FREEZE): no later pass re-writes every page to set hint
+	 * bits or to freeze it against wraparound.  COPY refuses FREEZE for a
+	 * partitioned table, and when older snapshots or open portals of this
+	 * transaction could see the rows early; ask only when none of that holds.
+	 */
+	freeze = rel->rd_rel->relkind == RELKIND_RELATION &&
+		rel->rd_createSubid == GetCurrentSubTransactionId() &&
+		ThereAreNoPriorRegisteredSnapshots() && ThereAreNoReadyPortals();
+	if (freeze)
+		options = lappend(options, makeDefElem("freeze", (Node *) makeBoolean(true), -1));
 	copy_reader = chunk_reader_begin(store, p->point_id, t->ordinal, table_label(t));
 	PushActiveSnapshot(GetTransactionSnapshot());
 	cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false, copy_read_cb, NIL, options);
