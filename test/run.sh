@@ -26,7 +26,10 @@ log() { printf '== %s\n' "$*"; }
 # --- set-up: packages, build, install (root) -------------------------------
 install_deps() {
 	local need=()
-	[ -f /usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/makefiles/pgxs.mk ] || need+=(postgresql-server-dev-$PG_MAJOR)
+	# pgxs.mk alone is not enough: the postgresql-15 package ships it too, but the
+	# server headers come only with postgresql-server-dev-15
+	{ [ -f /usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/makefiles/pgxs.mk ] &&
+	  [ -f /usr/include/postgresql/$PG_MAJOR/server/postgres.h ]; } || need+=(postgresql-server-dev-$PG_MAJOR)
 	[ -x $PGBIN/postgres ] || need+=(postgresql-$PG_MAJOR)
 	[ -f /usr/share/postgresql/$PG_MAJOR/extension/pgcrypto.control ] || need+=(postgresql-contrib-$PG_MAJOR postgresql-$PG_MAJOR)
 	[ -x $PGBIN/pgbench ] || need+=(postgresql-client-$PG_MAJOR)
