@@ -40,9 +40,13 @@ bench:
 	bash test/run.sh bench
 
 # pure-C unit tests and fuzzers (no server needed)
+POLICY_SRC = src/civil.c src/policy_lex.c src/schedule.c src/retention.c
+
 unit:
 	$(CC) -O2 -Wall -Wextra -Isrc src/chunker.c src/codec.c test/unit/test_pure.c -llz4 -lcrypto -o test/unit/test_pure
+	$(CC) -O2 -Wall -Wextra -Isrc $(POLICY_SRC) test/unit/test_policy.c -o test/unit/test_policy
 	./test/unit/test_pure
+	./test/unit/test_policy
 
 # bounded fuzz runs; new inputs go to a temp dir, the seed corpora stay as they are
 FUZZ_SECONDS ?= 20
@@ -50,9 +54,13 @@ fuzz:
 	@d=$$(mktemp -d) && \
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc src/codec.c test/fuzz/fuzz_codec_open.c -llz4 -lcrypto -o $$d/fuzz_codec_open && \
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc src/chunker.c test/fuzz/fuzz_chunker.c -o $$d/fuzz_chunker && \
-	mkdir $$d/c1 $$d/c2 && \
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc $(POLICY_SRC) test/fuzz/fuzz_schedule.c -o $$d/fuzz_schedule && \
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc $(POLICY_SRC) test/fuzz/fuzz_retention.c -o $$d/fuzz_retention && \
+	mkdir $$d/c1 $$d/c2 $$d/c3 $$d/c4 && \
 	(cd $$d && ./fuzz_codec_open -max_total_time=$(FUZZ_SECONDS) c1 $(CURDIR)/test/fuzz/corpus_codec) && \
-	(cd $$d && ./fuzz_chunker -max_total_time=$(FUZZ_SECONDS) c2 $(CURDIR)/test/fuzz/corpus_chunker); \
+	(cd $$d && ./fuzz_chunker -max_total_time=$(FUZZ_SECONDS) c2 $(CURDIR)/test/fuzz/corpus_chunker) && \
+	(cd $$d && ./fuzz_schedule -max_total_time=$(FUZZ_SECONDS) c3 $(CURDIR)/test/fuzz/corpus_schedule) && \
+	(cd $$d && ./fuzz_retention -max_total_time=$(FUZZ_SECONDS) c4 $(CURDIR)/test/fuzz/corpus_retention); \
 	rc=$$?; rm -rf $$d; exit $$rc
 
 print-regress:

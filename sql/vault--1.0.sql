@@ -189,6 +189,59 @@ REVOKE ALL ON FUNCTION vault_create(text), vault_drop(text),
 GRANT SELECT ON vault_vaults, vault_items, vault_recovery_points TO PUBLIC;
 
 -- ---------------------------------------------------------------------------
+-- policy types: a schedule (when to back up) and a retention rule (how long
+-- each point lives).  A value is stored as its canonical text, checked and
+-- normalised on input (src/policy_types.c), so what one reads back is what runs.
+-- ---------------------------------------------------------------------------
+
+CREATE TYPE vault_schedule;
+CREATE FUNCTION vault_schedule_in(cstring) RETURNS vault_schedule
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vault_schedule_out(vault_schedule) RETURNS cstring
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vault_schedule_recv(internal) RETURNS vault_schedule
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vault_schedule_send(vault_schedule) RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE vault_schedule (
+	INPUT = vault_schedule_in, OUTPUT = vault_schedule_out,
+	RECEIVE = vault_schedule_recv, SEND = vault_schedule_send,
+	INTERNALLENGTH = VARIABLE, STORAGE = extended, CATEGORY = 'U');
+CREATE CAST (vault_schedule AS text) WITH INOUT AS ASSIGNMENT;
+CREATE CAST (text AS vault_schedule) WITH INOUT AS ASSIGNMENT;
+
+CREATE TYPE vault_retention;
+CREATE FUNCTION vault_retention_in(cstring) RETURNS vault_retention
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vault_retention_out(vault_retention) RETURNS cstring
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vault_retention_recv(internal) RETURNS vault_retention
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vault_retention_send(vault_retention) RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE vault_retention (
+	INPUT = vault_retention_in, OUTPUT = vault_retention_out,
+	RECEIVE = vault_retention_recv, SEND = vault_retention_send,
+	INTERNALLENGTH = VARIABLE, STORAGE = extended, CATEGORY = 'U');
+CREATE CAST (vault_retention AS text) WITH INOUT AS ASSIGNMENT;
+CREATE CAST (text AS vault_retention) WITH INOUT AS ASSIGNMENT;
+
+-- the first run strictly after 'after', wall-clock times read in 'timezone'
+CREATE FUNCTION vault_next_run(schedule vault_schedule, after timestamptz,
+							   timezone text DEFAULT 'UTC') RETURNS timestamptz
+	AS 'MODULE_PATHNAME', 'vault_next_run' LANGUAGE C STABLE PARALLEL SAFE;
+
+-- for a set of point times and a 'now': which rules select each point, which
+-- of them still keep it at 'now', and until when it is kept
+CREATE FUNCTION vault_retention_keep(rule vault_retention, points timestamptz[],
+									 now timestamptz, timezone text DEFAULT 'UTC',
+									 OUT point_time timestamptz, OUT kept boolean,
+									 OUT kept_by text[], OUT selected_by text[],
+									 OUT keep_until timestamptz)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'vault_retention_keep' LANGUAGE C STABLE PARALLEL SAFE;
+
+-- ---------------------------------------------------------------------------
 -- table definitions: captured at backup as jsonb, turned back into DDL at
 -- restore.  Run with search_path = pg_catalog so that every name that
 -- format_type, pg_get_expr and friends print is schema-qualified.

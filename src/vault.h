@@ -13,8 +13,12 @@
 
 #include "chunker.h"
 #include "codec.h"
+#include "retention.h"
+#include "schedule.h"
 #include "executor/spi.h"
 #include "access/xlogdefs.h"
+#include "datatype/timestamp.h"
+#include "pgtime.h"
 #include "utils/jsonb.h"
 #include "utils/relcache.h"
 #include "utils/snapshot.h"
@@ -179,5 +183,17 @@ extern Oid	tabledef_create(VaultCall *call, Jsonb *def, const char *schema, cons
 extern void tabledef_finish(VaultCall *call, Jsonb *def, const char *schema, const char *name);
 extern void tabledef_foreign_keys(VaultCall *call, Jsonb *def, const char *schema,
 								  const char *name, const char *point_schema, Jsonb *siblings);
+
+/* ---- policy_types.c: schedules and retention rules in SQL and time zones ---- */
+extern void policy_parse_schedule(const char *text, size_t len, VaultSchedule *out);
+extern void policy_parse_retention(const char *text, size_t len, VaultRetention *out);
+extern void policy_schedule_from_datum(Datum d, VaultSchedule *out);
+extern void policy_retention_from_datum(Datum d, VaultRetention *out);
+extern pg_tz *policy_timezone(const char *name);
+extern void policy_civil_at(TimestampTz ts, pg_tz *tz, VaultCivil *c);
+extern TimestampTz policy_instant_of(const VaultCivil *c, pg_tz *tz);
+extern TimestampTz policy_next_run(const VaultSchedule *s, TimestampTz after, pg_tz *tz);
+extern void policy_retention_keep(const VaultRetention *r, const TimestampTz *times, int n,
+								  pg_tz *tz, RetentionKeep *keep);
 
 #endif							/* VAULT_H */
