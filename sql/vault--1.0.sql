@@ -28,8 +28,13 @@ CREATE TABLE vault_internal.items (
 	kind			text NOT NULL CHECK (kind IN ('table', 'schema')),
 	name			text NOT NULL,		-- qualified table name, or schema name
 	source_oid		oid,
-	state			text NOT NULL DEFAULT 'protected',
+	-- protected: under a policy; on-demand: backed up only on demand;
+	-- stopped: protection stopped, its points kept (they still expire by the policy)
+	state			text NOT NULL DEFAULT 'on-demand'
+		CHECK (state IN ('protected', 'on-demand', 'stopped')),
 	protected_at	timestamptz NOT NULL DEFAULT now(),
+	policy_id		bigint,			-- REFERENCES policies, added below
+	next_run_at		timestamptz,	-- protected items: the next scheduled backup
 	UNIQUE (vault_id, kind, name)
 );
 
@@ -41,7 +46,9 @@ CREATE TABLE vault_internal.points (
 	trigger			text NOT NULL DEFAULT 'on-demand'
 		CHECK (trigger IN ('on-demand', 'scheduled')),
 	created_at		timestamptz NOT NULL,
-	retain_until	timestamptz,
+	retain_until	timestamptz,	-- on-demand: kept at least until then (NULL: until deleted)
+	expires_at		timestamptz,	-- scheduled: when the item's retention rule lets it go
+	scheduled_for	timestamptz,	-- scheduled: the slot it serves (retention dates by it)
 	state			text NOT NULL DEFAULT 'available',
 	created_by		oid NOT NULL,
 	tables			integer NOT NULL DEFAULT 0,
@@ -99,7 +106,102 @@ CREATE TABLE vault_internal.chunks (
 ALTER TABLE vault_internal.chunks ALTER COLUMN data SET STORAGE EXTERNAL;
 ALTER TABLE vault_internal.chunks ALTER COLUMN chunk_id SET STORAGE PLAIN;
 
+-- backup policies: when to back up, how long points live, in which time zone
+CREATE TABLE vault_internal.policies (
+	policy_id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	name			text NOT NULL UNIQUE
+		CHECK (length(name) BETWEEN 1 AND 63),
+	owner			oid NOT NULL,		-- scheduled backups run as this role
+	schedule		text NOT NULL,		-- vault_schedule, canonical text
+	retention		text NOT NULL,		-- vault_retention, canonical text
+	timezone		text NOT NULL,
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	changed_at		timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE vault_internal.items
+	ADD FOREIGN KEY (policy_id) REFERENCES vault_internal.policies;
+CREATE INDEX ON vault_internal.items (policy_id);
+
+-- jobs: the durable record of every backup, restore, retention run and expiry
+CREATE TABLE vault_internal.jobs (
+	job_id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	vault_id		bigint,				-- no foreign keys: the history outlives
+	vault_name		text,				-- the vaults and items it names
+	item_id			bigint,
+	item_name		text,
+	operation		text NOT NULL
+		CHECK (operation IN ('backup', 'restore', 'retention', 'expiry', 'delete')),
+	trigger			text NOT NULL CHECK (trigger IN ('scheduled', 'on-demand')),
+	state			text NOT NULL
+		CHECK (state IN ('in-progress', 'completed', 'failed', 'cancelled')),
+	run_as			oid,
+	pid				integer,			-- backend running it, while in progress
+	started_at		timestamptz NOT NULL,
+	ended_at		timestamptz,
+	recovery_point	bigint,
+	rows			bigint,
+	logical_bytes	bigint,
+	new_bytes		bigint,
+	freed_bytes		bigint,
+	error			text
+);
+CREATE INDEX ON vault_internal.jobs (state) WHERE state = 'in-progress';
+CREATE INDEX ON vault_internal.jobs (vault_id, started_at);
+
 REVOKE ALL ON ALL TABLES IN SCHEMA vault_internal FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- policy types: a schedule (when to back up) and a retention rule (how long
+-- each point lives).  A value is stored as its canonical text, checked and
+-- normalised on input (src/policy_types.c), so what one reads back is what runs.
+-- ---------------------------------------------------------------------------
+
+CREATE TYPE vault_schedule;
+CREATE FUNCTION vault_schedule_in(cstring) RETURNS vault_schedule
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vault_schedule_out(vault_schedule) RETURNS cstring
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vault_schedule_recv(internal) RETURNS vault_schedule
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vault_schedule_send(vault_schedule) RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE vault_schedule (
+	INPUT = vault_schedule_in, OUTPUT = vault_schedule_out,
+	RECEIVE = vault_schedule_recv, SEND = vault_schedule_send,
+	INTERNALLENGTH = VARIABLE, STORAGE = extended, CATEGORY = 'U');
+CREATE CAST (vault_schedule AS text) WITH INOUT AS ASSIGNMENT;
+CREATE CAST (text AS vault_schedule) WITH INOUT AS ASSIGNMENT;
+
+CREATE TYPE vault_retention;
+CREATE FUNCTION vault_retention_in(cstring) RETURNS vault_retention
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vault_retention_out(vault_retention) RETURNS cstring
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vault_retention_recv(internal) RETURNS vault_retention
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vault_retention_send(vault_retention) RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE vault_retention (
+	INPUT = vault_retention_in, OUTPUT = vault_retention_out,
+	RECEIVE = vault_retention_recv, SEND = vault_retention_send,
+	INTERNALLENGTH = VARIABLE, STORAGE = extended, CATEGORY = 'U');
+CREATE CAST (vault_retention AS text) WITH INOUT AS ASSIGNMENT;
+CREATE CAST (text AS vault_retention) WITH INOUT AS ASSIGNMENT;
+
+-- the first run strictly after 'after', wall-clock times read in 'timezone'
+CREATE FUNCTION vault_next_run(schedule vault_schedule, after timestamptz,
+							   timezone text DEFAULT 'UTC') RETURNS timestamptz
+	AS 'MODULE_PATHNAME', 'vault_next_run' LANGUAGE C STABLE PARALLEL SAFE;
+
+-- for a set of point times and a 'now': which rules select each point, which
+-- of them still keep it at 'now', and until when it is kept
+CREATE FUNCTION vault_retention_keep(rule vault_retention, points timestamptz[],
+									 now timestamptz, timezone text DEFAULT 'UTC',
+									 OUT point_time timestamptz, OUT kept boolean,
+									 OUT kept_by text[], OUT selected_by text[],
+									 OUT keep_until timestamptz)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'vault_retention_keep' LANGUAGE C STABLE PARALLEL SAFE;
 
 -- ---------------------------------------------------------------------------
 -- functions (C); each checks the calling role on entry and does its storage
@@ -161,16 +263,23 @@ WHERE vault_internal.can_see(v.owner);
 
 CREATE VIEW vault_items AS
 SELECT i.item_id, v.name AS vault, i.kind, i.name,
-	   NULL::text AS policy, i.state, i.protected_at,
+	   (SELECT po.name FROM vault_internal.policies po WHERE po.policy_id = i.policy_id) AS policy,
+	   i.state, i.protected_at,
 	   (SELECT max(p.created_at) FROM vault_internal.points p WHERE p.item_id = i.item_id) AS last_backup_at,
-	   (SELECT count(*) FROM vault_internal.points p WHERE p.item_id = i.item_id) AS recovery_points
+	   (SELECT count(*) FROM vault_internal.points p WHERE p.item_id = i.item_id) AS recovery_points,
+	   i.next_run_at
 FROM vault_internal.items i
 JOIN vault_internal.vaults v USING (vault_id)
 WHERE vault_internal.can_see(v.owner);
 
 CREATE VIEW vault_recovery_points AS
 SELECT p.point_id AS recovery_point, v.name AS vault, i.name AS item, i.kind,
-	   p.trigger, p.created_at, p.retain_until AS expires_at, p.state,
+	   p.trigger, p.created_at,
+	   CASE WHEN p.trigger = 'scheduled' AND p.retain_until IS NOT NULL
+			THEN greatest(p.expires_at, p.retain_until)
+			WHEN p.trigger = 'scheduled' THEN p.expires_at
+			ELSE p.retain_until END AS expires_at,
+	   p.state, p.scheduled_for,
 	   p.tables, p.rows, p.logical_bytes, p.new_bytes, p.chunks, p.new_chunks,
 	   pg_catalog.pg_get_userbyid(p.created_by)::name AS created_by,
 	   (SELECT count(*) FROM vault_internal.point_tables t
@@ -180,66 +289,64 @@ JOIN vault_internal.items i USING (item_id)
 JOIN vault_internal.vaults v ON v.vault_id = p.vault_id
 WHERE vault_internal.can_see(v.owner);
 
+CREATE VIEW vault_policies AS
+SELECT po.name AS policy, pg_catalog.pg_get_userbyid(po.owner)::name AS owner,
+	   po.schedule::vault_schedule AS schedule, po.retention::vault_retention AS retention,
+	   po.timezone, po.created_at, po.changed_at,
+	   (SELECT count(*) FROM vault_internal.items i
+		WHERE i.policy_id = po.policy_id AND i.state = 'protected') AS protected_items
+FROM vault_internal.policies po;
+
+CREATE VIEW vault_jobs AS
+SELECT j.job_id, j.vault_name AS vault, j.item_name AS item, j.operation, j.trigger, j.state,
+	   j.started_at, j.ended_at, j.recovery_point, j.rows, j.logical_bytes, j.new_bytes,
+	   j.freed_bytes, j.error, pg_catalog.pg_get_userbyid(j.run_as)::name AS run_as
+FROM vault_internal.jobs j
+LEFT JOIN vault_internal.vaults v ON v.vault_id = j.vault_id
+WHERE vault_internal.can_see(coalesce(v.owner, 10));
+
+-- policies (src/policy.c)
+CREATE FUNCTION vault_policy_create(policy text, schedule vault_schedule, retention vault_retention,
+									timezone text DEFAULT 'UTC') RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_policy_create' LANGUAGE C VOLATILE;
+CREATE FUNCTION vault_policy_alter(policy text, schedule vault_schedule DEFAULT NULL,
+								   retention vault_retention DEFAULT NULL,
+								   timezone text DEFAULT NULL) RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_policy_alter' LANGUAGE C VOLATILE;
+CREATE FUNCTION vault_policy_drop(policy text) RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_policy_drop' LANGUAGE C VOLATILE;
+CREATE FUNCTION vault_protect(vault text, source regclass, policy text) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'vault_protect' LANGUAGE C VOLATILE;
+CREATE FUNCTION vault_protect_schema(vault text, source name, policy text) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'vault_protect_schema' LANGUAGE C VOLATILE;
+CREATE FUNCTION vault_unprotect(vault text, item text, delete_data boolean DEFAULT false) RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_unprotect' LANGUAGE C VOLATILE;
+
+-- the periodic work with an explicit clock (src/periodic.c); the workers call the same
+CREATE FUNCTION vault_run_due(now timestamptz,
+							  OUT job_id bigint, OUT vault text, OUT item text, OUT state text,
+							  OUT recovery_point bigint, OUT error text)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'vault_run_due' LANGUAGE C VOLATILE;
+CREATE FUNCTION vault_apply_retention(now timestamptz,
+									  OUT vault text, OUT points_examined bigint,
+									  OUT points_expired bigint, OUT chunks_removed bigint,
+									  OUT freed_bytes bigint)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'vault_apply_retention' LANGUAGE C VOLATILE;
+
 -- until the access capability maps these onto vault roles, only superusers
 -- and roles they grant may call the vault
 REVOKE ALL ON FUNCTION vault_create(text), vault_drop(text),
 	vault_backup(text, regclass, timestamptz), vault_backup_schema(text, name, timestamptz),
-	vault_restore(bigint, text, boolean, text), vault_verify(bigint), vault_export(bigint, text)
+	vault_restore(bigint, text, boolean, text), vault_verify(bigint), vault_export(bigint, text),
+	vault_policy_create(text, vault_schedule, vault_retention, text),
+	vault_policy_alter(text, vault_schedule, vault_retention, text), vault_policy_drop(text),
+	vault_protect(text, regclass, text), vault_protect_schema(text, name, text),
+	vault_unprotect(text, text, boolean), vault_run_due(timestamptz),
+	vault_apply_retention(timestamptz)
 	FROM PUBLIC;
-GRANT SELECT ON vault_vaults, vault_items, vault_recovery_points TO PUBLIC;
-
--- ---------------------------------------------------------------------------
--- policy types: a schedule (when to back up) and a retention rule (how long
--- each point lives).  A value is stored as its canonical text, checked and
--- normalised on input (src/policy_types.c), so what one reads back is what runs.
--- ---------------------------------------------------------------------------
-
-CREATE TYPE vault_schedule;
-CREATE FUNCTION vault_schedule_in(cstring) RETURNS vault_schedule
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION vault_schedule_out(vault_schedule) RETURNS cstring
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION vault_schedule_recv(internal) RETURNS vault_schedule
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION vault_schedule_send(vault_schedule) RETURNS bytea
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE TYPE vault_schedule (
-	INPUT = vault_schedule_in, OUTPUT = vault_schedule_out,
-	RECEIVE = vault_schedule_recv, SEND = vault_schedule_send,
-	INTERNALLENGTH = VARIABLE, STORAGE = extended, CATEGORY = 'U');
-CREATE CAST (vault_schedule AS text) WITH INOUT AS ASSIGNMENT;
-CREATE CAST (text AS vault_schedule) WITH INOUT AS ASSIGNMENT;
-
-CREATE TYPE vault_retention;
-CREATE FUNCTION vault_retention_in(cstring) RETURNS vault_retention
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION vault_retention_out(vault_retention) RETURNS cstring
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION vault_retention_recv(internal) RETURNS vault_retention
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION vault_retention_send(vault_retention) RETURNS bytea
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE TYPE vault_retention (
-	INPUT = vault_retention_in, OUTPUT = vault_retention_out,
-	RECEIVE = vault_retention_recv, SEND = vault_retention_send,
-	INTERNALLENGTH = VARIABLE, STORAGE = extended, CATEGORY = 'U');
-CREATE CAST (vault_retention AS text) WITH INOUT AS ASSIGNMENT;
-CREATE CAST (text AS vault_retention) WITH INOUT AS ASSIGNMENT;
-
--- the first run strictly after 'after', wall-clock times read in 'timezone'
-CREATE FUNCTION vault_next_run(schedule vault_schedule, after timestamptz,
-							   timezone text DEFAULT 'UTC') RETURNS timestamptz
-	AS 'MODULE_PATHNAME', 'vault_next_run' LANGUAGE C STABLE PARALLEL SAFE;
-
--- for a set of point times and a 'now': which rules select each point, which
--- of them still keep it at 'now', and until when it is kept
-CREATE FUNCTION vault_retention_keep(rule vault_retention, points timestamptz[],
-									 now timestamptz, timezone text DEFAULT 'UTC',
-									 OUT point_time timestamptz, OUT kept boolean,
-									 OUT kept_by text[], OUT selected_by text[],
-									 OUT keep_until timestamptz)
-	RETURNS SETOF record
-	AS 'MODULE_PATHNAME', 'vault_retention_keep' LANGUAGE C STABLE PARALLEL SAFE;
+GRANT SELECT ON vault_vaults, vault_items, vault_recovery_points, vault_policies, vault_jobs TO PUBLIC;
 
 -- ---------------------------------------------------------------------------
 -- table definitions: captured at backup as jsonb, turned back into DDL at
@@ -542,3 +649,10 @@ $$;
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA vault_internal FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION vault_internal.can_see(oid) TO PUBLIC;
+
+-- the background workers: ask the launcher to start this database's scheduler
+-- now (a no-op when the library is not in shared_preload_libraries)
+CREATE FUNCTION vault_internal.scheduler_wake() RETURNS boolean
+	AS 'MODULE_PATHNAME', 'vault_scheduler_wake' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION vault_internal.scheduler_wake() FROM PUBLIC;
+SELECT vault_internal.scheduler_wake();

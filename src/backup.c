@@ -58,8 +58,8 @@ check_retain_until(FunctionCallInfo fcinfo, int argno)
 				 errhint("Give a time in the future, or NULL to keep the point until it is deleted.")));
 }
 
-static char *
-relation_label(Oid relid)
+char *
+backup_table_label(Oid relid)
 {
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 									  get_rel_name(relid));
@@ -69,8 +69,8 @@ relation_label(Oid relid)
  * Refuse a source that is not an ordinary or partitioned table the caller
  * may read in full.  The caller holds AccessShareLock on it.
  */
-static void
-check_source(VaultCall *call, Oid relid)
+void
+backup_check_table(VaultCall *call, Oid relid)
 {
 	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	Form_pg_class cls;
@@ -82,7 +82,7 @@ check_source(VaultCall *call, Oid relid)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
 	cls = (Form_pg_class) GETSTRUCT(tup);
-	label = relation_label(relid);
+	label = backup_table_label(relid);
 
 	switch (cls->relkind)
 	{
@@ -175,31 +175,30 @@ item_upsert(VaultCall *call, VaultInfo *vault, const char *kind, const char *nam
 
 static int64
 point_insert(VaultCall *call, VaultInfo *vault, int64 item_id, TimestampTz created,
-			 FunctionCallInfo fcinfo, int retain_arg, ScanProof *proof)
+			 const BackupRequest *req, ScanProof *proof)
 {
-	Oid			types[7] = {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, OIDOID,
-	PG_LSNOID, INT8ARRAYOID};
-	Datum		values[7];
-	bool		nulls[7] = {false, false, false, false, false, false, false};
+	Oid			types[9] = {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, OIDOID,
+	PG_LSNOID, INT8ARRAYOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[9];
+	bool		nulls[9] = {false, false, false, false, false, false, false, false, false};
 	int64		point_id;
 
 	values[0] = Int64GetDatum(vault->vault_id);
 	values[1] = Int64GetDatum(item_id);
 	values[2] = TimestampTzGetDatum(created);
-	if (PG_ARGISNULL(retain_arg))
-	{
-		values[3] = (Datum) 0;
-		nulls[3] = true;
-	}
-	else
-		values[3] = PG_GETARG_DATUM(retain_arg);
+	values[3] = TimestampTzGetDatum(req->retain_until);
+	nulls[3] = !req->has_retain;
 	values[4] = ObjectIdGetDatum(call->caller);
 	proof_datums(proof, &values[5], &nulls[5], &values[6], &nulls[6]);
+	values[7] = CStringGetTextDatum(req->trigger);
+	values[8] = TimestampTzGetDatum(req->scheduled_for);
+	nulls[8] = req->scheduled_for == 0;
 	vault_as_owner(call);
 	point_id = spi_int64("INSERT INTO vault_internal.points "
-						 "(vault_id, item_id, created_at, retain_until, created_by, scan_lsn, scan_xids) "
-						 "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING point_id",
-						 7, types, values, nulls);
+						 "(vault_id, item_id, created_at, retain_until, created_by, scan_lsn, scan_xids, "
+						 " trigger, scheduled_for) "
+						 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING point_id",
+						 9, types, values, nulls);
 	vault_as_caller(call);
 	return point_id;
 }
@@ -357,9 +356,9 @@ point_finish(VaultCall *call, int64 point_id, BackupTotals *t)
  * The common path: the sources are locked and checked; take one snapshot,
  * write the point, every table under that snapshot.
  */
-static int64
+static void
 backup_item(VaultCall *call, VaultInfo *vault, const char *kind, const char *item_name,
-			Oid item_oid, List *relids, FunctionCallInfo fcinfo, int retain_arg)
+			Oid item_oid, List *relids, const BackupRequest *req, BackupResult *result)
 {
 	ChunkStore *store = chunk_store_open(call, vault);
 	int64		item_id = item_upsert(call, vault, kind, item_name, item_oid);
@@ -376,8 +375,8 @@ backup_item(VaultCall *call, VaultInfo *vault, const char *kind, const char *ite
 	proof_begin(&proof);
 	snapshot = RegisterSnapshot(GetTransactionSnapshot());
 	proof_snapshot(&proof, snapshot);
-	created = GetCurrentTimestamp();
-	point_id = point_insert(call, vault, item_id, created, fcinfo, retain_arg, &proof);
+	created = req->created_at != 0 ? req->created_at : GetCurrentTimestamp();
+	point_id = point_insert(call, vault, item_id, created, req, &proof);
 
 	saved_encoding = stream_encoding_begin();
 	PG_TRY();
@@ -394,7 +393,58 @@ backup_item(VaultCall *call, VaultInfo *vault, const char *kind, const char *ite
 
 	point_finish(call, point_id, &totals);
 	UnregisterSnapshot(snapshot);
-	return point_id;
+
+	result->point_id = point_id;
+	result->item_id = item_id;
+	result->tables = totals.tables;
+	result->rows = totals.rows;
+	result->logical_bytes = totals.logical_bytes;
+	result->new_bytes = totals.new_bytes;
+}
+
+/* A table: locked, checked, backed up as the call's caller. */
+void
+backup_run_table(VaultCall *call, VaultInfo *vault, Oid relid, const BackupRequest *req,
+				 BackupResult *result)
+{
+	LockRelationOid(relid, AccessShareLock);
+	backup_check_table(call, relid);
+	backup_item(call, vault, "table", backup_table_label(relid), relid, list_make1_oid(relid),
+				req, result);
+}
+
+/* The job record of an on-demand backup, in the caller's transaction. */
+static void
+record_on_demand(VaultCall *call, VaultInfo *vault, const char *item_name,
+				 TimestampTz started, BackupResult *result)
+{
+	JobInfo		job = {0};
+	JobOutcome	out = {0};
+
+	job.vault_id = vault->vault_id;
+	job.vault_name = vault->name;
+	job.item_id = result->item_id;
+	job.item_name = item_name;
+	job.operation = "backup";
+	job.trigger = "on-demand";
+	job.run_as = call->caller;
+	job.started_at = started;
+	out.recovery_point = result->point_id;
+	out.rows = result->rows;
+	out.logical_bytes = result->logical_bytes;
+	out.new_bytes = result->new_bytes;
+	out.freed_bytes = -1;
+	(void) job_record(call, &job, &out);
+}
+
+static void
+on_demand_request(FunctionCallInfo fcinfo, int retain_arg, BackupRequest *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->trigger = "on-demand";
+	req->has_retain = !PG_ARGISNULL(retain_arg);
+	if (req->has_retain)
+		req->retain_until = PG_GETARG_TIMESTAMPTZ(retain_arg);
 }
 
 /* vault_backup(vault text, source regclass, retain_until timestamptz) */
@@ -405,7 +455,9 @@ vault_backup(PG_FUNCTION_ARGS)
 	Oid			relid;
 	VaultCall	call;
 	VaultInfo  *vault;
-	int64		point_id;
+	BackupRequest req;
+	BackupResult result;
+	TimestampTz started = GetCurrentTimestamp();
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -413,18 +465,15 @@ vault_backup(PG_FUNCTION_ARGS)
 				 errmsg("source table must not be NULL")));
 	relid = PG_GETARG_OID(1);
 	check_retain_until(fcinfo, 2);
+	on_demand_request(fcinfo, 2, &req);
 
 	vault_call_begin(&call);
 	vault = vault_lookup(&call, vname);
 	vault_check_access(&call, vault, "back up");
-
-	LockRelationOid(relid, AccessShareLock);
-	check_source(&call, relid);
-
-	point_id = backup_item(&call, vault, "table", relation_label(relid), relid,
-						   list_make1_oid(relid), fcinfo, 2);
+	backup_run_table(&call, vault, relid, &req, &result);
+	record_on_demand(&call, vault, backup_table_label(relid), started, &result);
 	vault_call_end(&call);
-	PG_RETURN_INT64(point_id);
+	PG_RETURN_INT64(result.point_id);
 }
 
 /* vault_backup_schema(vault text, source name, retain_until timestamptz) */
@@ -433,16 +482,11 @@ vault_backup_schema(PG_FUNCTION_ARGS)
 {
 	char	   *vname = vault_arg_text(fcinfo, 0, "vault name");
 	char	   *schema;
-	Oid			nspoid;
 	VaultCall	call;
 	VaultInfo  *vault;
-	List	   *relids = NIL;
-	ListCell   *lc;
-	Oid			types[1] = {OIDOID};
-	Datum		values[1];
-	int			ret;
-	uint64		i;
-	int64		point_id;
+	BackupRequest req;
+	BackupResult result;
+	TimestampTz started = GetCurrentTimestamp();
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -450,10 +494,22 @@ vault_backup_schema(PG_FUNCTION_ARGS)
 				 errmsg("source schema must not be NULL")));
 	schema = pstrdup(NameStr(*PG_GETARG_NAME(1)));
 	check_retain_until(fcinfo, 2);
+	on_demand_request(fcinfo, 2, &req);
 
 	vault_call_begin(&call);
 	vault = vault_lookup(&call, vname);
 	vault_check_access(&call, vault, "back up");
+	backup_run_schema(&call, vault, schema, &req, &result);
+	record_on_demand(&call, vault, schema, started, &result);
+	vault_call_end(&call);
+	PG_RETURN_INT64(result.point_id);
+}
+
+/* A schema that may be backed up by the call's caller; its oid. */
+Oid
+backup_check_schema(VaultCall *call, const char *schema)
+{
+	Oid			nspoid;
 
 	nspoid = get_namespace_oid(schema, true);
 	if (!OidIsValid(nspoid))
@@ -469,10 +525,28 @@ vault_backup_schema(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("cannot back up temporary schema \"%s\"", schema)));
-	if (pg_namespace_aclcheck(nspoid, call.caller, ACL_USAGE) != ACLCHECK_OK)
+	if (pg_namespace_aclcheck(nspoid, call->caller, ACL_USAGE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for schema %s", schema)));
+
+	return nspoid;
+}
+
+/* Every table of a schema under one snapshot, as the call's caller. */
+void
+backup_run_schema(VaultCall *call, VaultInfo *vault, const char *schema,
+				  const BackupRequest *req, BackupResult *result)
+{
+	Oid			nspoid;
+	List	   *relids = NIL;
+	ListCell   *lc;
+	Oid			types[1] = {OIDOID};
+	Datum		values[1];
+	int			ret;
+	uint64		i;
+
+	nspoid = backup_check_schema(call, schema);
 
 	/*
 	 * Its tables: plain and partitioned roots (a partition comes with its
@@ -500,9 +574,7 @@ vault_backup_schema(PG_FUNCTION_ARGS)
 	foreach(lc, relids)
 		LockRelationOid(lfirst_oid(lc), AccessShareLock);
 	foreach(lc, relids)
-		check_source(&call, lfirst_oid(lc));
+		backup_check_table(call, lfirst_oid(lc));
 
-	point_id = backup_item(&call, vault, "schema", schema, nspoid, relids, fcinfo, 2);
-	vault_call_end(&call);
-	PG_RETURN_INT64(point_id);
+	backup_item(call, vault, "schema", schema, nspoid, relids, req, result);
 }

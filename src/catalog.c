@@ -26,11 +26,18 @@ PG_FUNCTION_INFO_V1(vault_drop);
 char *
 vault_arg_text(FunctionCallInfo fcinfo, int argno, const char *what)
 {
+	vault_arg_not_null(fcinfo, argno, what);
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+/* An argument that must not be NULL. */
+void
+vault_arg_not_null(FunctionCallInfo fcinfo, int argno, const char *what)
+{
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be NULL", what)));
-	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
 }
 
 /* Vault names: 1-63 characters, case sensitive, compared exactly. */

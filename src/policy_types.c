@@ -296,6 +296,13 @@ policy_instant_of(const VaultCivil *c, pg_tz *tz)
 	return 0;					/* keep compiler quiet */
 }
 
+/* the microseconds past the whole second that civil times drop */
+TimestampTz
+policy_subsecond(TimestampTz ts)
+{
+	return ((ts % USECS_PER_SEC) + USECS_PER_SEC) % USECS_PER_SEC;
+}
+
 /* The first run of s strictly after 'after', in time zone tz. */
 TimestampTz
 policy_next_run(const VaultSchedule *s, TimestampTz after, pg_tz *tz)
@@ -325,21 +332,6 @@ policy_next_run(const VaultSchedule *s, TimestampTz after, pg_tz *tz)
 
 /* ---- SQL functions ---- */
 
-static char *
-arg_cstring(FunctionCallInfo fcinfo, int argno, const char *what)
-{
-	return vault_arg_text(fcinfo, argno, what);
-}
-
-static void
-arg_not_null(FunctionCallInfo fcinfo, int argno, const char *what)
-{
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be NULL", what)));
-}
-
 /* vault_next_run(schedule, after, timezone) -> timestamptz */
 Datum
 vault_next_run(PG_FUNCTION_ARGS)
@@ -348,9 +340,9 @@ vault_next_run(PG_FUNCTION_ARGS)
 	TimestampTz after;
 	pg_tz	   *tz;
 
-	arg_not_null(fcinfo, 0, "schedule");
-	arg_not_null(fcinfo, 1, "after");
-	tz = policy_timezone(arg_cstring(fcinfo, 2, "timezone"));
+	vault_arg_not_null(fcinfo, 0, "schedule");
+	vault_arg_not_null(fcinfo, 1, "after");
+	tz = policy_timezone(vault_arg_text(fcinfo, 2, "timezone"));
 	policy_schedule_from_datum(PG_GETARG_DATUM(0), &s);
 	after = PG_GETARG_TIMESTAMPTZ(1);
 	check_finite(after, "after");
@@ -395,10 +387,10 @@ vault_retention_keep(PG_FUNCTION_ARGS)
 	pg_tz	   *tz;
 	int			i;
 
-	arg_not_null(fcinfo, 0, "retention rule");
-	arg_not_null(fcinfo, 1, "points");
-	arg_not_null(fcinfo, 2, "now");
-	tz = policy_timezone(arg_cstring(fcinfo, 3, "timezone"));
+	vault_arg_not_null(fcinfo, 0, "retention rule");
+	vault_arg_not_null(fcinfo, 1, "points");
+	vault_arg_not_null(fcinfo, 2, "now");
+	tz = policy_timezone(vault_arg_text(fcinfo, 3, "timezone"));
 	policy_retention_from_datum(PG_GETARG_DATUM(0), &r);
 	now = PG_GETARG_TIMESTAMPTZ(2);
 	check_finite(now, "now");
@@ -434,7 +426,7 @@ vault_retention_keep(PG_FUNCTION_ARGS)
 			if (!(keep[i].rules & (1 << b)))
 				continue;
 			selected_by[nsel++] = CStringGetTextDatum(rule_names[b]);
-			if (policy_instant_of(&keep[i].rule_until[b], tz) > now)
+			if (policy_instant_of(&keep[i].rule_until[b], tz) + policy_subsecond(times[i]) > now)
 				kept_by[nkept++] = CStringGetTextDatum(rule_names[b]);
 		}
 		values[0] = TimestampTzGetDatum(times[i]);
@@ -442,7 +434,8 @@ vault_retention_keep(PG_FUNCTION_ARGS)
 		values[2] = PointerGetDatum(construct_array(kept_by, nkept, TEXTOID, -1, false, TYPALIGN_INT));
 		values[3] = PointerGetDatum(construct_array(selected_by, nsel, TEXTOID, -1, false, TYPALIGN_INT));
 		if (keep[i].rules)
-			values[4] = TimestampTzGetDatum(policy_instant_of(&keep[i].until, tz));
+			values[4] = TimestampTzGetDatum(policy_instant_of(&keep[i].until, tz) +
+											policy_subsecond(times[i]));
 		else
 			nulls[4] = true;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

@@ -32,6 +32,7 @@
 #include "utils/portal.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 #include "utils/varlena.h"
 
 PG_FUNCTION_INFO_V1(vault_restore);
@@ -274,6 +275,26 @@ siblings_json(List *tables, const char *schema, PointTable *only, const char *on
 }
 
 /* vault_restore(recovery_point, target, replace, source_table) */
+/* The job record of a restore, in the caller's transaction. */
+static void
+record_restore_job(VaultCall *call, VaultInfo *vault, PointInfo *p, TimestampTz started)
+{
+	JobInfo		job = {0};
+	JobOutcome	out = {0};
+
+	job.vault_id = vault->vault_id;
+	job.vault_name = vault->name;
+	job.item_id = p->item_id;
+	job.item_name = p->item_name;
+	job.operation = "restore";
+	job.trigger = "on-demand";
+	job.run_as = call->caller;
+	job.started_at = started;
+	out.recovery_point = p->point_id;
+	out.freed_bytes = -1;
+	(void) job_record(call, &job, &out);
+}
+
 Datum
 vault_restore(PG_FUNCTION_ARGS)
 {
@@ -289,6 +310,7 @@ vault_restore(PG_FUNCTION_ARGS)
 	ChunkStore *store;
 	char	   *volatile result = NULL;
 	int			saved_encoding;
+	TimestampTz started = GetCurrentTimestamp();
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -410,6 +432,7 @@ vault_restore(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 
+	record_restore_job(&call, vault, p, started);
 	result = MemoryContextStrdup(fn_cxt, result);
 	vault_call_end(&call);
 	PG_RETURN_TEXT_P(cstring_to_text(result));

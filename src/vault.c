@@ -2,17 +2,22 @@
  * vault.c
  *	  Module entry: PG_MODULE_MAGIC, _PG_init and the GUCs.
  *
- * Owns only the settings; every capability lives in its own file.
+ * Owns only the settings and the start of the workers (launcher.c);
+ * every capability lives in its own file.
  *-------------------------------------------------------------------------
  */
 #include "vault.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 PG_MODULE_MAGIC;
 
 char	   *vault_platform_key_file = NULL;
+bool		vault_workers_enabled = true;
+int			vault_naptime = 60;
+int			vault_max_concurrent_backups = 2;
 
 void		_PG_init(void);
 
@@ -28,5 +33,34 @@ _PG_init(void)
 							   PGC_SIGHUP,
 							   GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
+	DefineCustomBoolVariable("vault.scheduler",
+							 "Runs scheduled backups and retention in background workers.",
+							 "Off: the workers idle; vault_run_due and vault_apply_retention "
+							 "still work when called.",
+							 &vault_workers_enabled,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("vault.naptime",
+							"How long each database's scheduler sleeps between rounds.",
+							NULL,
+							&vault_naptime,
+							60, 1, 86400,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("vault.max_concurrent_backups",
+							"Scheduled backups that may run at once, across all databases.",
+							NULL,
+							&vault_max_concurrent_backups,
+							2, 1, 64,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("vault");
+
+	/* the workers exist only when the library is preloaded */
+	if (process_shared_preload_libraries_in_progress)
+		launcher_init();
 }

@@ -19,12 +19,42 @@
 #include "access/xlogdefs.h"
 #include "datatype/timestamp.h"
 #include "pgtime.h"
+#include "storage/s_lock.h"
 #include "utils/jsonb.h"
 #include "utils/relcache.h"
 #include "utils/snapshot.h"
 
 /* ---- vault.c: module set-up and GUCs ---- */
 extern char *vault_platform_key_file;
+extern bool vault_workers_enabled;
+extern int	vault_naptime;
+extern int	vault_max_concurrent_backups;
+
+/* ---- launcher.c: the workers' shared state and the launcher ---- */
+#define VAULT_MAX_DATABASES 64
+
+typedef struct DbSlot
+{
+	Oid			dboid;			/* InvalidOid: free */
+	pid_t		pid;			/* its scheduler, 0 if none runs */
+	bool		absent;			/* the extension is not installed there */
+	TimestampTz absent_since;
+	bool		wake;			/* CREATE EXTENSION asked for a scheduler */
+} DbSlot;
+
+typedef struct VaultShared
+{
+	slock_t		mutex;
+	struct Latch *launcher_latch;
+	int			running_backups;	/* scheduled backups running, cluster-wide */
+	DbSlot		dbs[VAULT_MAX_DATABASES];
+} VaultShared;
+
+extern void launcher_init(void);
+extern VaultShared *vault_shared(void);
+extern DbSlot *vault_db_slot(Oid dboid, bool create);
+extern PGDLLEXPORT void vault_launcher_main(Datum main_arg);
+extern PGDLLEXPORT void vault_scheduler_main(Datum main_arg);
 
 /* ---- access.c: who is calling, and acting as the extension owner ---- */
 typedef struct VaultCall
@@ -76,6 +106,7 @@ typedef struct PointTable
 } PointTable;
 
 extern char *vault_arg_text(FunctionCallInfo fcinfo, int argno, const char *what);
+extern void vault_arg_not_null(FunctionCallInfo fcinfo, int argno, const char *what);
 extern void vault_check_name(const char *name);
 extern VaultInfo *vault_lookup(VaultCall *call, const char *name);
 extern void vault_check_access(VaultCall *call, VaultInfo *vault, const char *action);
@@ -184,6 +215,93 @@ extern void tabledef_finish(VaultCall *call, Jsonb *def, const char *schema, con
 extern void tabledef_foreign_keys(VaultCall *call, Jsonb *def, const char *schema,
 								  const char *name, const char *point_schema, Jsonb *siblings);
 
+/* ---- backup.c: one snapshot -> one recovery point ---- */
+typedef struct BackupRequest
+{
+	const char *trigger;		/* "on-demand" or "scheduled" */
+	TimestampTz created_at;		/* the point's time; 0: now */
+	TimestampTz scheduled_for;	/* scheduled: the slot served; 0: none */
+	bool		has_retain;
+	TimestampTz retain_until;
+} BackupRequest;
+
+typedef struct BackupResult
+{
+	int64		point_id;
+	int64		item_id;
+	int			tables;
+	int64		rows;
+	int64		logical_bytes;
+	int64		new_bytes;
+} BackupResult;
+
+extern char *backup_table_label(Oid relid);
+extern void backup_check_table(VaultCall *call, Oid relid);
+extern Oid	backup_check_schema(VaultCall *call, const char *schema);
+extern void backup_run_table(VaultCall *call, VaultInfo *vault, Oid relid,
+							 const BackupRequest *req, BackupResult *result);
+extern void backup_run_schema(VaultCall *call, VaultInfo *vault, const char *schema,
+							  const BackupRequest *req, BackupResult *result);
+
+/* ---- jobs.c: the job records ---- */
+typedef struct JobInfo
+{
+	int64		vault_id;
+	const char *vault_name;
+	int64		item_id;
+	const char *item_name;
+	const char *operation;		/* backup, restore, retention, expiry */
+	const char *trigger;		/* scheduled, on-demand */
+	Oid			run_as;
+	TimestampTz started_at;
+} JobInfo;
+
+typedef struct JobOutcome
+{
+	int64		recovery_point;
+	int64		rows;
+	int64		logical_bytes;
+	int64		new_bytes;
+	int64		freed_bytes;	/* -1: not applicable */
+} JobOutcome;
+
+extern int64 job_begin(VaultCall *call, const JobInfo *job);
+extern int64 job_record(VaultCall *call, const JobInfo *job, const JobOutcome *out);
+extern void job_end(VaultCall *call, int64 job_id, const JobOutcome *out, const char *error);
+extern int64 jobs_mark_interrupted(VaultCall *call);
+
+/* ---- policy.c: policies and protected items ---- */
+typedef struct PolicyInfo
+{
+	int64		policy_id;
+	char	   *name;
+	Oid			owner;
+	char	   *schedule;		/* canonical text */
+	char	   *retention;		/* canonical text */
+	char	   *timezone;
+} PolicyInfo;
+
+extern PolicyInfo *policy_lookup(VaultCall *call, const char *name, const char *lock);
+
+/* ---- periodic.c: due scheduled backups ---- */
+typedef struct DueItem DueItem;
+
+extern TimestampTz periodic_arg_now(FunctionCallInfo fcinfo);
+extern List *periodic_due_items(VaultCall *call, TimestampTz now, int limit);
+extern DueItem *periodic_item(VaultCall *call, int64 item_id);
+extern int64 periodic_job_begin(VaultCall *call, DueItem *item);
+extern void periodic_backup(DueItem *item, TimestampTz now, BackupResult *result);
+extern void periodic_job_end(VaultCall *call, DueItem *item, int64 job_id, TimestampTz now,
+							 BackupResult *result, const char *error);
+extern char *periodic_error_text(ErrorData *edata);
+extern int64 periodic_item_id(DueItem *item);
+
+/* ---- expiry.c: retention, expiry, removal of unreferenced chunks ---- */
+extern void expiry_apply_retention(TimestampTz now);
+extern void expiry_refresh_item(VaultCall *call, int64 item_id);
+extern void expiry_delete_item(VaultCall *call, VaultInfo *vault, int64 item_id,
+								 const char *item_name);
+
 /* ---- policy_types.c: schedules and retention rules in SQL and time zones ---- */
 extern void policy_parse_schedule(const char *text, size_t len, VaultSchedule *out);
 extern void policy_parse_retention(const char *text, size_t len, VaultRetention *out);
@@ -192,6 +310,7 @@ extern void policy_retention_from_datum(Datum d, VaultRetention *out);
 extern pg_tz *policy_timezone(const char *name);
 extern void policy_civil_at(TimestampTz ts, pg_tz *tz, VaultCivil *c);
 extern TimestampTz policy_instant_of(const VaultCivil *c, pg_tz *tz);
+extern TimestampTz policy_subsecond(TimestampTz ts);
 extern TimestampTz policy_next_run(const VaultSchedule *s, TimestampTz after, pg_tz *tz);
 extern void policy_retention_keep(const VaultRetention *r, const TimestampTz *times, int n,
 								  pg_tz *tz, RetentionKeep *keep);

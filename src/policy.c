@@ -1,0 +1,439 @@
+/*-------------------------------------------------------------------------
+ * policy.c
+ *	  Backup policies and protected items: vault_policy_create / _alter /
+ *	  _drop, vault_protect, vault_protect_schema, vault_unprotect.
+ *
+ * Owns: the policies table, attaching an item to a policy (and checking
+ * that both the caller and the policy's owner, as whom scheduled backups
+ * run, may back the item up), stopping protection, and deleting an item's
+ * data.  Running due backups and expiring points is periodic.c's.
+ *-------------------------------------------------------------------------
+ */
+#include "vault.h"
+
+#include "catalog/catalog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(vault_policy_create);
+PG_FUNCTION_INFO_V1(vault_policy_alter);
+PG_FUNCTION_INFO_V1(vault_policy_drop);
+PG_FUNCTION_INFO_V1(vault_protect);
+PG_FUNCTION_INFO_V1(vault_protect_schema);
+PG_FUNCTION_INFO_V1(vault_unprotect);
+
+static void
+check_policy_name(const char *name)
+{
+	int			len = pg_mbstrlen(name);
+
+	if (len < 1 || len > 63)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid policy name \"%s\"", name),
+				 errdetail("A policy name has 1 to 63 characters; this one has %d.", len)));
+}
+
+/* the zone's canonical name, or an error naming the bad one */
+static char *
+canonical_timezone(const char *name)
+{
+	return pstrdup(pg_get_timezone_name(policy_timezone(name)));
+}
+
+/* The policy row by name, locked as asked; error if there is none. */
+PolicyInfo *
+policy_lookup(VaultCall *call, const char *name, const char *lock)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	PolicyInfo *p;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	int			ret;
+
+	values[0] = CStringGetTextDatum(name);
+	vault_as_owner(call);
+	ret = SPI_execute_with_args(psprintf("SELECT policy_id, name, owner, schedule, retention, timezone "
+										 "FROM vault_internal.policies WHERE name = $1 %s", lock),
+								1, types, values, NULL, false, 1);
+	vault_as_caller(call);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "policy lookup failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("policy \"%s\" does not exist", name),
+				 errhint("The policies are listed in the view vault_policies.")));
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	p = palloc0(sizeof(PolicyInfo));
+	p->policy_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	p->name = SPI_getvalue(tup, desc, 2);
+	p->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+	p->schedule = SPI_getvalue(tup, desc, 4);
+	p->retention = SPI_getvalue(tup, desc, 5);
+	p->timezone = SPI_getvalue(tup, desc, 6);
+	return p;
+}
+
+static void
+check_policy_owner(VaultCall *call, PolicyInfo *p, const char *action)
+{
+	if (superuser_arg(call->caller) || has_privs_of_role(call->caller, p->owner))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to %s policy \"%s\"", action, p->name),
+			 errdetail("Only the policy's owner or a superuser may %s it.", action)));
+}
+
+/* the next scheduled run after now, for a policy's schedule and zone */
+static TimestampTz
+policy_first_run(PolicyInfo *p, TimestampTz now)
+{
+	VaultSchedule s;
+
+	policy_parse_schedule(p->schedule, strlen(p->schedule), &s);
+	return policy_next_run(&s, now, policy_timezone(p->timezone));
+}
+
+/* vault_policy_create(policy, schedule, retention, timezone) */
+Datum
+vault_policy_create(PG_FUNCTION_ARGS)
+{
+	char	   *name = vault_arg_text(fcinfo, 0, "policy name");
+	char	   *tz;
+	VaultCall	call;
+	Oid			types[5] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[5];
+	int			ret;
+
+	vault_arg_not_null(fcinfo, 1, "schedule");
+	vault_arg_not_null(fcinfo, 2, "retention");
+	check_policy_name(name);
+	tz = canonical_timezone(vault_arg_text(fcinfo, 3, "timezone"));
+
+	vault_call_begin(&call);
+	values[0] = CStringGetTextDatum(name);
+	values[1] = ObjectIdGetDatum(call.caller);
+	values[2] = PG_GETARG_DATUM(1);	/* canonical text already */
+	values[3] = PG_GETARG_DATUM(2);
+	values[4] = CStringGetTextDatum(tz);
+	vault_as_owner(&call);
+	ret = SPI_execute_with_args("INSERT INTO vault_internal.policies "
+								"(name, owner, schedule, retention, timezone) "
+								"VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
+								5, types, values, NULL, false, 0);
+	vault_as_caller(&call);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not insert policy");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("policy \"%s\" already exists", name)));
+	vault_call_end(&call);
+	PG_RETURN_VOID();
+}
+
+/*
+ * vault_policy_alter(policy, schedule, retention, timezone): NULL keeps a
+ * setting.  A new schedule or zone reschedules the protected items; a new
+ * retention rule or zone re-applies to the points of every item under it.
+ */
+Datum
+vault_policy_alter(PG_FUNCTION_ARGS)
+{
+	char	   *name = vault_arg_text(fcinfo, 0, "policy name");
+	char	   *tz = PG_ARGISNULL(3) ? NULL : canonical_timezone(text_to_cstring(PG_GETARG_TEXT_PP(3)));
+	VaultCall	call;
+	PolicyInfo *p;
+	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	bool		nulls[4] = {false, PG_ARGISNULL(1), PG_ARGISNULL(2), tz == NULL};
+	int			ret;
+	uint64		i;
+
+	if (PG_ARGISNULL(1) && PG_ARGISNULL(2) && PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("nothing to change in policy \"%s\"", name),
+				 errhint("Give a new schedule, retention or timezone.")));
+
+	vault_call_begin(&call);
+	p = policy_lookup(&call, name, "FOR UPDATE");
+	check_policy_owner(&call, p, "alter");
+
+	values[0] = Int64GetDatum(p->policy_id);
+	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+	values[2] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+	values[3] = tz ? CStringGetTextDatum(tz) : (Datum) 0;
+	vault_as_owner(&call);
+	(void) spi_int64("UPDATE vault_internal.policies SET schedule = coalesce($2, schedule), "
+					 "retention = coalesce($3, retention), timezone = coalesce($4, timezone), "
+					 "changed_at = now() WHERE policy_id = $1",
+					 4, types, values, nulls);
+	vault_as_caller(&call);
+	p = policy_lookup(&call, name, "");
+
+	/* reschedule: the next run after now, under the new schedule and zone */
+	if (!PG_ARGISNULL(1) || tz != NULL)
+	{
+		Oid			t2[2] = {INT8OID, TIMESTAMPTZOID};
+		Datum		v2[2];
+
+		v2[0] = Int64GetDatum(p->policy_id);
+		v2[1] = TimestampTzGetDatum(policy_first_run(p, GetCurrentTimestamp()));
+		vault_as_owner(&call);
+		(void) spi_int64("UPDATE vault_internal.items SET next_run_at = $2 "
+						 "WHERE policy_id = $1 AND state = 'protected'", 2, t2, v2, NULL);
+		vault_as_caller(&call);
+	}
+
+	/* re-apply retention to the existing points of every item under the policy */
+	if (!PG_ARGISNULL(2) || tz != NULL)
+	{
+		List	   *items = NIL;
+		ListCell   *lc;
+
+		vault_as_owner(&call);
+		ret = SPI_execute_with_args("SELECT item_id FROM vault_internal.items WHERE policy_id = $1",
+									1, types, values, NULL, false, 0);
+		vault_as_caller(&call);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not list the items of policy \"%s\"", name);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			int64	   *id = palloc(sizeof(int64));
+
+			*id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+			items = lappend(items, id);
+		}
+		foreach(lc, items)
+			expiry_refresh_item(&call, *(int64 *) lfirst(lc));
+	}
+	vault_call_end(&call);
+	PG_RETURN_VOID();
+}
+
+/* vault_policy_drop(policy): refused while items use it */
+Datum
+vault_policy_drop(PG_FUNCTION_ARGS)
+{
+	char	   *name = vault_arg_text(fcinfo, 0, "policy name");
+	VaultCall	call;
+	PolicyInfo *p;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	int64		protected_items;
+	int64		stopped_items;
+
+	vault_call_begin(&call);
+	p = policy_lookup(&call, name, "FOR UPDATE");
+	check_policy_owner(&call, p, "drop");
+	values[0] = Int64GetDatum(p->policy_id);
+	vault_as_owner(&call);
+	protected_items = spi_int64("SELECT count(*) FROM vault_internal.items "
+								"WHERE policy_id = $1 AND state = 'protected'", 1, types, values, NULL);
+	stopped_items = spi_int64("SELECT count(*) FROM vault_internal.items "
+							  "WHERE policy_id = $1 AND state <> 'protected'", 1, types, values, NULL);
+	vault_as_caller(&call);
+	if (protected_items > 0 || stopped_items > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot drop policy \"%s\" because %lld item(s) use it",
+						name, (long long) (protected_items + stopped_items)),
+				 errdetail("%lld item(s) are protected by it; the points of %lld item(s) whose protection "
+						   "stopped still expire by its retention rule.",
+						   (long long) protected_items, (long long) stopped_items),
+				 errhint("Move the items to another policy with vault_protect, or delete their data "
+						 "with vault_unprotect(..., delete_data => true).")));
+	vault_as_owner(&call);
+	(void) spi_int64("DELETE FROM vault_internal.policies WHERE policy_id = $1", 1, types, values, NULL);
+	vault_as_caller(&call);
+	vault_call_end(&call);
+	PG_RETURN_VOID();
+}
+
+/* Attach (or move) an item to a policy; returns its item id. */
+static int64
+protect_item(VaultCall *call, VaultInfo *vault, const char *kind, const char *name, Oid source,
+			 PolicyInfo *p)
+{
+	Oid			types[6] = {INT8OID, TEXTOID, TEXTOID, OIDOID, INT8OID, TIMESTAMPTZOID};
+	Datum		values[6];
+	int64		item_id;
+
+	values[0] = Int64GetDatum(vault->vault_id);
+	values[1] = CStringGetTextDatum(kind);
+	values[2] = CStringGetTextDatum(name);
+	values[3] = ObjectIdGetDatum(source);
+	values[4] = Int64GetDatum(p->policy_id);
+	values[5] = TimestampTzGetDatum(policy_first_run(p, GetCurrentTimestamp()));
+	vault_as_owner(call);
+	item_id = spi_int64("INSERT INTO vault_internal.items "
+						"(vault_id, kind, name, source_oid, state, policy_id, next_run_at) "
+						"VALUES ($1, $2, $3, $4, 'protected', $5, $6) "
+						"ON CONFLICT (vault_id, kind, name) DO UPDATE SET "
+						"  source_oid = EXCLUDED.source_oid, state = 'protected', "
+						"  policy_id = EXCLUDED.policy_id, next_run_at = EXCLUDED.next_run_at, "
+						"  protected_at = CASE WHEN items.state = 'protected' THEN items.protected_at "
+						"                      ELSE now() END "
+						"RETURNING item_id",
+						6, types, values, NULL);
+	vault_as_caller(call);
+	expiry_refresh_item(call, item_id);
+	return item_id;
+}
+
+/* vault_protect(vault, source regclass, policy) -> item id */
+Datum
+vault_protect(PG_FUNCTION_ARGS)
+{
+	char	   *vname = vault_arg_text(fcinfo, 0, "vault name");
+	char	   *pname = vault_arg_text(fcinfo, 2, "policy name");
+	Oid			relid;
+	VaultCall	call;
+	VaultCall	as_policy_owner;
+	VaultInfo  *vault;
+	PolicyInfo *p;
+	int64		item_id;
+
+	vault_arg_not_null(fcinfo, 1, "source table");
+	relid = PG_GETARG_OID(1);
+
+	vault_call_begin(&call);
+	vault = vault_lookup(&call, vname);
+	vault_check_access(&call, vault, "protect items");
+	p = policy_lookup(&call, pname, "FOR SHARE");
+
+	/* the caller and the policy's owner (who runs the backups) must both be able to */
+	LockRelationOid(relid, AccessShareLock);
+	backup_check_table(&call, relid);
+	as_policy_owner = call;
+	as_policy_owner.caller = p->owner;
+	backup_check_table(&as_policy_owner, relid);
+	vault_check_access(&as_policy_owner, vault, "back up (as owner of the policy)");
+
+	item_id = protect_item(&call, vault, "table", backup_table_label(relid), relid, p);
+	vault_call_end(&call);
+	PG_RETURN_INT64(item_id);
+}
+
+/* vault_protect_schema(vault, source name, policy) -> item id */
+Datum
+vault_protect_schema(PG_FUNCTION_ARGS)
+{
+	char	   *vname = vault_arg_text(fcinfo, 0, "vault name");
+	char	   *pname = vault_arg_text(fcinfo, 2, "policy name");
+	char	   *schema;
+	Oid			nspoid;
+	VaultCall	call;
+	VaultCall	as_policy_owner;
+	VaultInfo  *vault;
+	PolicyInfo *p;
+	int64		item_id;
+
+	vault_arg_not_null(fcinfo, 1, "source schema");
+	schema = pstrdup(NameStr(*PG_GETARG_NAME(1)));
+
+	vault_call_begin(&call);
+	vault = vault_lookup(&call, vname);
+	vault_check_access(&call, vault, "protect items");
+	p = policy_lookup(&call, pname, "FOR SHARE");
+	nspoid = backup_check_schema(&call, schema);
+	as_policy_owner = call;
+	as_policy_owner.caller = p->owner;
+	(void) backup_check_schema(&as_policy_owner, schema);
+	vault_check_access(&as_policy_owner, vault, "back up (as owner of the policy)");
+
+	item_id = protect_item(&call, vault, "schema", schema, nspoid, p);
+	vault_call_end(&call);
+	PG_RETURN_INT64(item_id);
+}
+
+/*
+ * vault_unprotect(vault, item, delete_data): stop scheduled backups of an
+ * item.  Its points stay and still expire by the policy's retention rule;
+ * with delete_data they are deleted now, with the chunks no other point
+ * references, and the item goes.
+ */
+Datum
+vault_unprotect(PG_FUNCTION_ARGS)
+{
+	char	   *vname = vault_arg_text(fcinfo, 0, "vault name");
+	char	   *iname = vault_arg_text(fcinfo, 1, "item name");
+	bool		delete_data;
+	VaultCall	call;
+	VaultInfo  *vault;
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
+	int64		item_id;
+	int64		items;
+	char	   *state;
+	int			ret;
+
+	vault_arg_not_null(fcinfo, 2, "delete_data");
+	delete_data = PG_GETARG_BOOL(2);
+
+	vault_call_begin(&call);
+	vault = vault_lookup(&call, vname);
+	vault_check_access(&call, vault, delete_data ? "delete backup data" : "unprotect items");
+
+	values[0] = Int64GetDatum(vault->vault_id);
+	values[1] = CStringGetTextDatum(iname);
+	vault_as_owner(&call);
+	items = spi_int64("SELECT count(*) FROM vault_internal.items WHERE vault_id = $1 AND name = $2",
+					  2, types, values, NULL);
+	ret = SPI_execute_with_args("SELECT item_id, state FROM vault_internal.items "
+								"WHERE vault_id = $1 AND name = $2 FOR UPDATE",
+								2, types, values, NULL, false, 1);
+	vault_as_caller(&call);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "item lookup failed");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("vault \"%s\" has no item \"%s\"", vault->name, iname),
+				 errhint("Items are named as in the view vault_items: a schema-qualified table, or a schema.")));
+	if (items > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_AMBIGUOUS_PARAMETER),
+				 errmsg("item name \"%s\" is ambiguous in vault \"%s\"", iname, vault->name)));
+	{
+		bool		isnull;
+
+		item_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	}
+
+	if (!delete_data)
+	{
+		if (strcmp(state, "protected") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("item \"%s\" of vault \"%s\" is not protected", iname, vault->name),
+					 errdetail("Its state is \"%s\".", state),
+					 errhint("To delete its recovery points, pass delete_data => true.")));
+		values[0] = Int64GetDatum(item_id);
+		vault_as_owner(&call);
+		(void) spi_int64("UPDATE vault_internal.items SET state = 'stopped', next_run_at = NULL "
+						 "WHERE item_id = $1", 1, types, values, NULL);
+		vault_as_caller(&call);
+	}
+	else
+		expiry_delete_item(&call, vault, item_id, iname);
+
+	vault_call_end(&call);
+	PG_RETURN_VOID();
+}
