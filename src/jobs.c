@@ -93,7 +93,10 @@ job_record(VaultCall *call, const JobInfo *job, const JobOutcome *out)
 	return job_insert(call, job, "completed", out);
 }
 
-/* Close an in-progress job: completed with its figures, or failed with error. */
+/*
+ * Close an in-progress job: completed with its figures, or failed with
+ * error (cancelled when the error starts with JOB_CANCELLED_PREFIX).
+ */
 void
 job_end(VaultCall *call, int64 job_id, const JobOutcome *out, const char *error)
 {
@@ -106,7 +109,8 @@ job_end(VaultCall *call, int64 job_id, const JobOutcome *out, const char *error)
 	outcome_params(out, &values[2], &nulls[2]);
 	vault_as_owner(call);
 	(void) spi_int64("UPDATE vault_internal.jobs SET "
-					 "  state = CASE WHEN $2 IS NULL THEN 'completed' ELSE 'failed' END, "
+					 "  state = CASE WHEN $2 IS NULL THEN 'completed' "
+					 "    WHEN starts_with($2, '" JOB_CANCELLED_PREFIX "') THEN 'cancelled' ELSE 'failed' END, "
 					 "  error = $2, recovery_point = $3, rows = $4, logical_bytes = $5, "
 					 "  new_bytes = $6, freed_bytes = $7, pid = NULL, "
 					 "  ended_at = pg_catalog.clock_timestamp() "

@@ -237,8 +237,13 @@ periodic_job_end(VaultCall *call, DueItem *d, int64 job_id, TimestampTz now,
 char *
 periodic_error_text(ErrorData *edata)
 {
-	return edata->detail ? psprintf("%s (%s)", edata->message, edata->detail)
+	char	   *text = edata->detail ? psprintf("%s (%s)", edata->message, edata->detail)
 		: pstrdup(edata->message);
+
+	/* a cancelled statement (pg_cancel_backend) makes a cancelled job */
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		text = psprintf("%s%s", JOB_CANCELLED_PREFIX, text);
+	return text;
 }
 
 /*

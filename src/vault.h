@@ -265,6 +265,8 @@ typedef struct JobOutcome
 	int64		freed_bytes;	/* -1: not applicable */
 } JobOutcome;
 
+#define JOB_CANCELLED_PREFIX "cancelled: "
+
 extern int64 job_begin(VaultCall *call, const JobInfo *job);
 extern int64 job_record(VaultCall *call, const JobInfo *job, const JobOutcome *out);
 extern void job_end(VaultCall *call, int64 job_id, const JobOutcome *out, const char *error);

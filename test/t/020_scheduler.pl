@@ -3,7 +3,7 @@
 # failing item (its table dropped) becomes a failed job without stopping the
 # others; kill -9 of the scheduler in the middle of a scheduled backup
 # restarts the server, that job shows as failed ("interrupted"), the next one
-# succeeds; a SIGHUP with a new vault.naptime is obeyed; dropping the
+# succeeds; pg_cancel_backend makes a cancelled job; a SIGHUP with a new vault.naptime is obeyed; dropping the
 # extension stops the scheduler, and creating it starts one.
 use strict;
 use warnings;
@@ -89,6 +89,24 @@ ok(wait_for($completed->('public.big') . ' >= 1', 120), 'the next scheduled back
 my $big_point = $node->safe_psql('postgres',
 	q{SELECT max(recovery_point) FROM vault_recovery_points WHERE item = 'public.big'});
 is($node->safe_psql('postgres', "SELECT ok FROM vault_verify($big_point)"), 't', 'and verifies');
+
+# --- pg_cancel_backend during a scheduled backup: a cancelled job, the scheduler goes on
+my ($cpid, $cjob);
+$deadline = time() + 90;
+while (time() < $deadline)
+{
+	($cpid, $cjob) = split /\|/, $node->safe_psql('postgres',
+		q{SELECT pid || '|' || job_id FROM vault_internal.jobs
+		  WHERE item_name = 'public.big' AND state = 'in-progress'});
+	last if $cpid;
+	usleep(50_000);
+}
+ok($cpid, 'another scheduled backup of big is in progress');
+usleep(300_000);
+$node->safe_psql('postgres', "SELECT pg_cancel_backend($cpid)");
+ok(wait_for("SELECT state = 'cancelled' FROM vault_jobs WHERE job_id = $cjob", 30),
+	'pg_cancel_backend makes it a cancelled job');
+is($node->safe_psql('postgres', "SELECT $schedulers"), '1', 'and the scheduler goes on');
 
 # --- SIGHUP: a long naptime is obeyed (nothing runs though due), a short one again
 $node->safe_psql('postgres', 'ALTER SYSTEM SET vault.naptime = 3600');
