@@ -251,6 +251,16 @@ parse_at_times(PolicyLexer *lx, VaultSchedule *s, PolicyError *err)
 	return true;
 }
 
+/*
+ * "every N hours from HH:MM" without "for": the window runs to the end of
+ * the day (whole hours; 24 from midnight).  Printed back without "for".
+ */
+static int
+default_window(int from_minute)
+{
+	return 24 - (from_minute + 59) / 60;
+}
+
 static bool
 parse_every(PolicyLexer *lx, VaultSchedule *s, PolicyError *err)
 {
@@ -302,7 +312,7 @@ parse_every(PolicyLexer *lx, VaultSchedule *s, PolicyError *err)
 				policy_lex_next(lx);
 			}
 			else
-				span = 24 - (from + 59) / 60;	/* to the end of the day */
+				span = default_window(from);
 		}
 		if (from + span * 60 > 24 * 60)
 			return policy_fail(err, &from_tok, "the window from %02d:%02d for %d hours crosses midnight",
@@ -564,7 +574,10 @@ schedule_format(const VaultSchedule *s, char *buf, size_t buflen)
 			break;
 		case SCHED_HOURS:
 			out_add(&o, "every %d hours from %02d:", s->every, s->from_minute / 60);
-			out_add(&o, "%02d for %d hours", s->from_minute % 60, s->for_hours);
+			if (s->for_hours == default_window(s->from_minute))
+				out_add(&o, "%02d", s->from_minute % 60, 0);
+			else
+				out_add(&o, "%02d for %d hours", s->from_minute % 60, s->for_hours);
 			break;
 		case SCHED_MINUTES:
 			out_add(&o, "every %d minutes", s->every, 0);

@@ -168,8 +168,11 @@ test_schedule(void)
 	check_canonical("weekly on sun,wed at 23:30", "weekly on sun,wed at 23:30");
 	check_canonical("weekly on Wednesday,sunday at 23:30", "weekly on sun,wed at 23:30");
 	check_canonical("every 4 hours from 08:00 for 12 hours", "every 4 hours from 08:00 for 12 hours");
-	check_canonical("every 4 hours", "every 4 hours from 00:00 for 24 hours");
-	check_canonical("hourly", "every 1 hours from 00:00 for 24 hours");
+	check_canonical("every 4 hours", "every 4 hours from 00:00");
+	check_canonical("every 4 hours from 08:00 for 16 hours", "every 4 hours from 08:00");
+	check_canonical("hourly", "every 1 hours from 00:00");
+	/* found by the fuzzer: a start in the last hour leaves a window of 0 hours */
+	check_canonical("every3 hours from 23:02", "every 3 hours from 23:02");
 	check_canonical("every 15 minutes", "every 15 minutes");
 	check_canonical("every 1 minute", "every 1 minutes");
 
