@@ -57,7 +57,7 @@ SELECT vault_protect_schema('pol', 'pg_catalog', 'gfs');
 SELECT vault_protect_schema('pol', NULL, 'gfs');
 -- the policy's owner runs the backups: it must be able to read the table
 CREATE ROLE pol_owner;
-GRANT EXECUTE ON FUNCTION vault_policy_create(text, vault_schedule, vault_retention, text) TO pol_owner;
+GRANT vault_contributor TO pol_owner;
 SET ROLE pol_owner;
 SELECT vault_policy_create('weak', 'hourly', 'daily 7');
 RESET ROLE;
@@ -193,5 +193,5 @@ ROLLBACK;
 DROP VIEW pol_orders_view;
 DROP TABLE pol_orders, pol_orders_feb1;
 DROP SCHEMA pol_shop CASCADE;
-REVOKE EXECUTE ON FUNCTION vault_policy_create(text, vault_schedule, vault_retention, text) FROM pol_owner;
+REVOKE vault_contributor FROM pol_owner;
 DROP ROLE pol_owner;

@@ -2,17 +2,15 @@
 SET client_min_messages = notice;
 CREATE ROLE vault_alice LOGIN;
 CREATE ROLE vault_bob LOGIN;
-GRANT EXECUTE ON FUNCTION vault_create(text), vault_drop(text),
-    vault_backup(text, regclass, timestamptz), vault_backup_schema(text, name, timestamptz),
-    vault_restore(bigint, text, boolean, text), vault_verify(bigint), vault_export(bigint, text)
-    TO vault_alice, vault_bob;
+-- alice may create vaults (and owns those she creates); bob holds no vault role
+GRANT vault_contributor TO vault_alice;
 GRANT CREATE ON SCHEMA public TO vault_alice, vault_bob;
 
 CREATE TABLE public.secret (id int PRIMARY KEY, owner_name text, payload text);
 INSERT INTO public.secret SELECT i, CASE WHEN i % 2 = 0 THEN 'vault_alice' ELSE 'other' END, 'row ' || i
   FROM generate_series(1, 100) i;
 
--- without the function grant nobody gets in
+-- without a vault role nobody gets in
 CREATE ROLE vault_nobody;
 SET ROLE vault_nobody;
 SELECT vault_create('nope');
@@ -90,4 +88,5 @@ DROP TABLE public.secret_alice;
 DROP SCHEMA locked;
 DROP TABLE public.secret;
 DROP OWNED BY vault_alice, vault_bob, vault_nobody;
+REVOKE vault_contributor FROM vault_alice;
 DROP ROLE vault_alice, vault_bob, vault_nobody;

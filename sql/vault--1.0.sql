@@ -148,7 +148,36 @@ CREATE TABLE vault_internal.jobs (
 CREATE INDEX ON vault_internal.jobs (state) WHERE state = 'in-progress';
 CREATE INDEX ON vault_internal.jobs (vault_id, started_at);
 
+-- per-vault access: a level granted to a role (and so to its members)
+CREATE TABLE vault_internal.grants (
+	vault_id		bigint NOT NULL REFERENCES vault_internal.vaults ON DELETE CASCADE,
+	role			oid NOT NULL,
+	level			text NOT NULL CHECK (level IN ('reader', 'operator', 'contributor')),
+	granted_by		oid NOT NULL,
+	granted_at		timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (vault_id, role)
+);
+
 REVOKE ALL ON ALL TABLES IN SCHEMA vault_internal FROM PUBLIC;
+
+-- the built-in roles: each level holds the one below; they apply to every vault
+DO $$
+DECLARE
+	r text;
+BEGIN
+	FOREACH r IN ARRAY ARRAY['vault_reader', 'vault_operator', 'vault_contributor'] LOOP
+		IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+			EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+		END IF;
+	END LOOP;
+	IF NOT pg_catalog.pg_has_role('vault_operator', 'vault_reader', 'MEMBER') THEN
+		GRANT vault_reader TO vault_operator;
+	END IF;
+	IF NOT pg_catalog.pg_has_role('vault_contributor', 'vault_operator', 'MEMBER') THEN
+		GRANT vault_operator TO vault_contributor;
+	END IF;
+END
+$$;
 
 -- ---------------------------------------------------------------------------
 -- policy types: a schedule (when to back up) and a retention rule (how long
@@ -238,12 +267,19 @@ CREATE FUNCTION vault_export(recovery_point bigint,
 							 source_table text DEFAULT NULL) RETURNS SETOF bytea
 	AS 'MODULE_PATHNAME', 'vault_export' LANGUAGE C VOLATILE;
 
--- views: a caller sees only the vaults it may use (its own, or all for a superuser)
-CREATE FUNCTION vault_internal.can_see(vault_owner oid) RETURNS boolean
-	LANGUAGE sql STABLE
+-- views: a role sees a vault when it holds any level on it (src/roles.c has the
+-- same rule): superuser, member of its owner, of a built-in vault role, or of a
+-- role with a grant on it.  Runs as the extension owner to read the grants; the
+-- views pass current_user.
+CREATE FUNCTION vault_internal.can_see(vault_id bigint, vault_owner oid, who name) RETURNS boolean
+	LANGUAGE sql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
-	AS $$ SELECT pg_catalog.pg_has_role(current_user, vault_owner, 'USAGE')
-				  OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) $$;
+	AS $$ SELECT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = who)
+				  OR pg_catalog.pg_has_role(who, vault_owner, 'USAGE')
+				  OR pg_catalog.pg_has_role(who, 'vault_reader', 'USAGE')
+				  OR EXISTS (SELECT 1 FROM vault_internal.grants g
+							 WHERE g.vault_id = can_see.vault_id
+							   AND pg_catalog.pg_has_role(who, g.role, 'USAGE')) $$;
 
 CREATE VIEW vault_vaults AS
 SELECT v.name AS vault,
@@ -259,7 +295,7 @@ SELECT v.name AS vault,
 	   (SELECT count(*) FROM vault_internal.chunks c WHERE c.vault_id = v.vault_id) AS chunks,
 	   v.key_source AS encryption
 FROM vault_internal.vaults v
-WHERE vault_internal.can_see(v.owner);
+WHERE vault_internal.can_see(v.vault_id, v.owner, current_user);
 
 CREATE VIEW vault_items AS
 SELECT i.item_id, v.name AS vault, i.kind, i.name,
@@ -270,7 +306,7 @@ SELECT i.item_id, v.name AS vault, i.kind, i.name,
 	   i.next_run_at
 FROM vault_internal.items i
 JOIN vault_internal.vaults v USING (vault_id)
-WHERE vault_internal.can_see(v.owner);
+WHERE vault_internal.can_see(v.vault_id, v.owner, current_user);
 
 CREATE VIEW vault_recovery_points AS
 SELECT p.point_id AS recovery_point, v.name AS vault, i.name AS item, i.kind,
@@ -287,7 +323,7 @@ SELECT p.point_id AS recovery_point, v.name AS vault, i.name AS item, i.kind,
 FROM vault_internal.points p
 JOIN vault_internal.items i USING (item_id)
 JOIN vault_internal.vaults v ON v.vault_id = p.vault_id
-WHERE vault_internal.can_see(v.owner);
+WHERE vault_internal.can_see(v.vault_id, v.owner, current_user);
 
 CREATE VIEW vault_policies AS
 SELECT po.name AS policy, pg_catalog.pg_get_userbyid(po.owner)::name AS owner,
@@ -295,7 +331,41 @@ SELECT po.name AS policy, pg_catalog.pg_get_userbyid(po.owner)::name AS owner,
 	   po.timezone, po.created_at, po.changed_at,
 	   (SELECT count(*) FROM vault_internal.items i
 		WHERE i.policy_id = po.policy_id AND i.state = 'protected') AS protected_items
-FROM vault_internal.policies po;
+FROM vault_internal.policies po
+WHERE pg_catalog.pg_has_role(current_user, po.owner, 'USAGE')
+   OR pg_catalog.pg_has_role(current_user, 'vault_reader', 'USAGE')
+   OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)
+   OR EXISTS (SELECT 1 FROM vault_internal.items i JOIN vault_internal.vaults v USING (vault_id)
+			  WHERE i.policy_id = po.policy_id
+				AND vault_internal.can_see(v.vault_id, v.owner, current_user));
+
+-- who holds what: each vault's owner and grants, and the members of the built-in
+-- roles (scope global, vault NULL: they apply to every vault)
+CREATE VIEW vault_access AS
+SELECT v.name AS vault, pg_catalog.pg_get_userbyid(v.owner)::name AS role, 'owner'::text AS level,
+	   'vault'::text AS scope, NULL::name AS granted_by, v.created_at AS granted_at
+FROM vault_internal.vaults v
+WHERE vault_internal.can_see(v.vault_id, v.owner, current_user)
+UNION ALL
+SELECT v.name, pg_catalog.pg_get_userbyid(g.role)::name, g.level, 'vault',
+	   pg_catalog.pg_get_userbyid(g.granted_by)::name, g.granted_at
+FROM vault_internal.grants g JOIN vault_internal.vaults v USING (vault_id)
+WHERE vault_internal.can_see(v.vault_id, v.owner, current_user)
+UNION ALL
+SELECT NULL, m.rolname, substr(b.rolname, 7), 'global', NULL, NULL
+FROM pg_catalog.pg_auth_members am
+JOIN pg_catalog.pg_roles b ON b.oid = am.roleid
+JOIN pg_catalog.pg_roles m ON m.oid = am.member
+WHERE b.rolname IN ('vault_reader', 'vault_operator', 'vault_contributor')
+  AND m.rolname NOT IN ('vault_reader', 'vault_operator', 'vault_contributor')
+  AND (pg_catalog.pg_has_role(current_user, 'vault_reader', 'USAGE')
+	   OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user));
+
+-- access (src/roles.c)
+CREATE FUNCTION vault_grant(vault text, role regrole, level text) RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_grant' LANGUAGE C VOLATILE;
+CREATE FUNCTION vault_revoke(vault text, role regrole, level text DEFAULT NULL) RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_revoke' LANGUAGE C VOLATILE;
 
 CREATE VIEW vault_jobs AS
 SELECT j.job_id, j.vault_name AS vault, j.item_name AS item, j.operation, j.trigger, j.state,
@@ -303,7 +373,7 @@ SELECT j.job_id, j.vault_name AS vault, j.item_name AS item, j.operation, j.trig
 	   j.freed_bytes, j.error, pg_catalog.pg_get_userbyid(j.run_as)::name AS run_as
 FROM vault_internal.jobs j
 LEFT JOIN vault_internal.vaults v ON v.vault_id = j.vault_id
-WHERE vault_internal.can_see(coalesce(v.owner, 10));
+WHERE vault_internal.can_see(v.vault_id, coalesce(v.owner, 10), current_user);
 
 -- policies (src/policy.c)
 CREATE FUNCTION vault_policy_create(policy text, schedule vault_schedule, retention vault_retention,
@@ -335,18 +405,10 @@ CREATE FUNCTION vault_apply_retention(now timestamptz,
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'vault_apply_retention' LANGUAGE C VOLATILE;
 
--- until the access capability maps these onto vault roles, only superusers
--- and roles they grant may call the vault
-REVOKE ALL ON FUNCTION vault_create(text), vault_drop(text),
-	vault_backup(text, regclass, timestamptz), vault_backup_schema(text, name, timestamptz),
-	vault_restore(bigint, text, boolean, text), vault_verify(bigint), vault_export(bigint, text),
-	vault_policy_create(text, vault_schedule, vault_retention, text),
-	vault_policy_alter(text, vault_schedule, vault_retention, text), vault_policy_drop(text),
-	vault_protect(text, regclass, text), vault_protect_schema(text, name, text),
-	vault_unprotect(text, text, boolean), vault_run_due(timestamptz),
-	vault_apply_retention(timestamptz)
-	FROM PUBLIC;
-GRANT SELECT ON vault_vaults, vault_items, vault_recovery_points, vault_policies, vault_jobs TO PUBLIC;
+-- every function checks the caller's level on entry (src/roles.c) and refuses
+-- with 42501 naming the vault and the level it lacks, so all may call them
+GRANT SELECT ON vault_vaults, vault_items, vault_recovery_points, vault_policies, vault_jobs,
+	vault_access TO PUBLIC;
 
 -- ---------------------------------------------------------------------------
 -- table definitions: captured at backup as jsonb, turned back into DDL at
@@ -648,7 +710,7 @@ END
 $$;
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA vault_internal FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION vault_internal.can_see(oid) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION vault_internal.can_see(bigint, oid, name) TO PUBLIC;
 
 -- the background workers: ask the launcher to start this database's scheduler
 -- now (a no-op when the library is not in shared_preload_libraries)

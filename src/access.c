@@ -5,9 +5,9 @@
  * Every vault_* entry point opens a VaultCall: it records the calling role,
  * locks search_path to pg_catalog for the duration of the call (so objects a
  * caller plants in other schemas never run), and lets the code switch to the
- * extension owner for storage work and back.  Rights checks on the caller
- * live next to the objects they guard (catalog.c, backup.c, restore.c);
- * this file must not touch storage itself.
+ * extension owner for storage work and back.  The caller's level on a
+ * vault is roles.c's; rights on the data itself live next to the objects
+ * they guard (backup.c, restore.c).  This file must not touch storage.
  *-------------------------------------------------------------------------
  */
 #include "vault.h"

@@ -469,7 +469,7 @@ vault_backup(PG_FUNCTION_ARGS)
 
 	vault_call_begin(&call);
 	vault = vault_lookup(&call, vname);
-	vault_check_access(&call, vault, "back up");
+	vault_require(&call, vault, VAULT_OPERATOR, "backing up");
 	backup_run_table(&call, vault, relid, &req, &result);
 	record_on_demand(&call, vault, backup_table_label(relid), started, &result);
 	vault_call_end(&call);
@@ -498,7 +498,7 @@ vault_backup_schema(PG_FUNCTION_ARGS)
 
 	vault_call_begin(&call);
 	vault = vault_lookup(&call, vname);
-	vault_check_access(&call, vault, "back up");
+	vault_require(&call, vault, VAULT_OPERATOR, "backing up");
 	backup_run_schema(&call, vault, schema, &req, &result);
 	record_on_demand(&call, vault, schema, started, &result);
 	vault_call_end(&call);

@@ -4,8 +4,8 @@
  *	  SQL functions vault_create / vault_drop.
  *
  * Owns: argument checks shared by all entry points, lookups that turn a
- * vault name or point id into its row (with the error a user should see),
- * and the vault-level rights check.  Reads and writes vault_internal only
+ * vault name or point id into its row (with the error a user should see).
+ * Reads and writes vault_internal only
  * as the extension owner; must not touch chunk data (chunk_store.c).
  *-------------------------------------------------------------------------
  */
@@ -136,22 +136,6 @@ vault_lookup_by_id(VaultCall *call, int64 vault_id)
 	return v;
 }
 
-/*
- * The caller may use this vault: a superuser, or a member of its owner.
- * (Built-in vault roles and per-vault grants extend this later.)
- */
-void
-vault_check_access(VaultCall *call, VaultInfo *vault, const char *action)
-{
-	if (superuser_arg(call->caller) || has_privs_of_role(call->caller, vault->owner))
-		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("permission denied for vault \"%s\"", vault->name),
-			 errdetail("Role \"%s\" may not %s in this vault.",
-					   GetUserNameFromId(call->caller, false), action)));
-}
-
 PointInfo *
 point_lookup(VaultCall *call, int64 point_id)
 {
@@ -249,6 +233,7 @@ vault_create(PG_FUNCTION_ARGS)
 
 	vault_check_name(name);
 	vault_call_begin(&call);
+	vault_require_global(&call, VAULT_CONTRIBUTOR, "creating a vault");
 
 	values[0] = CStringGetTextDatum(name);
 	values[1] = ObjectIdGetDatum(call.caller);
@@ -288,11 +273,7 @@ vault_drop(PG_FUNCTION_ARGS)
 
 	vault_call_begin(&call);
 	vault = vault_lookup(&call, name);
-	if (!superuser_arg(call.caller) && !has_privs_of_role(call.caller, vault->owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to drop vault \"%s\"", name),
-				 errdetail("Only the vault's owner or a superuser may drop it.")));
+	vault_require(&call, vault, VAULT_OWNER, "dropping the vault");
 
 	values[0] = Int64GetDatum(vault->vault_id);
 	vault_as_owner(&call);

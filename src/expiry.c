@@ -392,6 +392,7 @@ vault_apply_retention(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	vault_call_begin(&call);
+	vault_require_global(&call, VAULT_CONTRIBUTOR, "applying retention");
 	retention_run_all(&call, now, "on-demand", false, emit_retention_row, fcinfo->resultinfo);
 	vault_call_end(&call);
 	return (Datum) 0;

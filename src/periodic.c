@@ -167,7 +167,7 @@ run_scheduled_backup(DueItem *d, TimestampTz now, BackupResult *result)
 	SetUserIdAndSecContext(d->policy_owner, saved_sec | SECURITY_LOCAL_USERID_CHANGE);
 	vault_call_begin(&call);
 	vault = vault_lookup(&call, d->vault_name);
-	vault_check_access(&call, vault, "back up");
+	vault_require(&call, vault, VAULT_OPERATOR, "a scheduled backup (as the policy's owner)");
 	req.trigger = "scheduled";
 	req.created_at = now;
 	req.scheduled_for = served_slot(d, now);
@@ -324,6 +324,7 @@ vault_run_due(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	vault_call_begin(&call);
+	vault_require_global(&call, VAULT_CONTRIBUTOR, "running due backups");
 	items = due_items(&call, now, INT_MAX, 0);
 	foreach(lc, items)
 	{

@@ -86,17 +86,6 @@ policy_lookup(VaultCall *call, const char *name, const char *lock)
 	return p;
 }
 
-static void
-check_policy_owner(VaultCall *call, PolicyInfo *p, const char *action)
-{
-	if (superuser_arg(call->caller) || has_privs_of_role(call->caller, p->owner))
-		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("permission denied to %s policy \"%s\"", action, p->name),
-			 errdetail("Only the policy's owner or a superuser may %s it.", action)));
-}
-
 /* the next scheduled run after now, for a policy's schedule and zone */
 static TimestampTz
 policy_first_run(PolicyInfo *p, TimestampTz now)
@@ -124,6 +113,7 @@ vault_policy_create(PG_FUNCTION_ARGS)
 	tz = canonical_timezone(vault_arg_text(fcinfo, 3, "timezone"));
 
 	vault_call_begin(&call);
+	vault_require_global(&call, VAULT_CONTRIBUTOR, "creating a policy");
 	values[0] = CStringGetTextDatum(name);
 	values[1] = ObjectIdGetDatum(call.caller);
 	values[2] = PG_GETARG_DATUM(1);	/* canonical text already */
@@ -170,8 +160,8 @@ vault_policy_alter(PG_FUNCTION_ARGS)
 				 errhint("Give a new schedule, retention or timezone.")));
 
 	vault_call_begin(&call);
+	vault_require_global(&call, VAULT_CONTRIBUTOR, "altering a policy");
 	p = policy_lookup(&call, name, "FOR UPDATE");
-	check_policy_owner(&call, p, "alter");
 
 	values[0] = Int64GetDatum(p->policy_id);
 	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
@@ -239,8 +229,8 @@ vault_policy_drop(PG_FUNCTION_ARGS)
 	int64		stopped_items;
 
 	vault_call_begin(&call);
+	vault_require_global(&call, VAULT_CONTRIBUTOR, "dropping a policy");
 	p = policy_lookup(&call, name, "FOR UPDATE");
-	check_policy_owner(&call, p, "drop");
 	values[0] = Int64GetDatum(p->policy_id);
 	vault_as_owner(&call);
 	protected_items = spi_int64("SELECT count(*) FROM vault_internal.items "
@@ -314,7 +304,7 @@ vault_protect(PG_FUNCTION_ARGS)
 
 	vault_call_begin(&call);
 	vault = vault_lookup(&call, vname);
-	vault_check_access(&call, vault, "protect items");
+	vault_require(&call, vault, VAULT_OPERATOR, "protecting items");
 	p = policy_lookup(&call, pname, "FOR SHARE");
 
 	/* the caller and the policy's owner (who runs the backups) must both be able to */
@@ -323,7 +313,7 @@ vault_protect(PG_FUNCTION_ARGS)
 	as_policy_owner = call;
 	as_policy_owner.caller = p->owner;
 	backup_check_table(&as_policy_owner, relid);
-	vault_check_access(&as_policy_owner, vault, "back up (as owner of the policy)");
+	vault_require(&as_policy_owner, vault, VAULT_OPERATOR, "backing up as the policy's owner");
 
 	item_id = protect_item(&call, vault, "table", backup_table_label(relid), relid, p);
 	vault_call_end(&call);
@@ -349,13 +339,13 @@ vault_protect_schema(PG_FUNCTION_ARGS)
 
 	vault_call_begin(&call);
 	vault = vault_lookup(&call, vname);
-	vault_check_access(&call, vault, "protect items");
+	vault_require(&call, vault, VAULT_OPERATOR, "protecting items");
 	p = policy_lookup(&call, pname, "FOR SHARE");
 	nspoid = backup_check_schema(&call, schema);
 	as_policy_owner = call;
 	as_policy_owner.caller = p->owner;
 	(void) backup_check_schema(&as_policy_owner, schema);
-	vault_check_access(&as_policy_owner, vault, "back up (as owner of the policy)");
+	vault_require(&as_policy_owner, vault, VAULT_OPERATOR, "backing up as the policy's owner");
 
 	item_id = protect_item(&call, vault, "schema", schema, nspoid, p);
 	vault_call_end(&call);
@@ -388,7 +378,8 @@ vault_unprotect(PG_FUNCTION_ARGS)
 
 	vault_call_begin(&call);
 	vault = vault_lookup(&call, vname);
-	vault_check_access(&call, vault, delete_data ? "delete backup data" : "unprotect items");
+	vault_require(&call, vault, VAULT_CONTRIBUTOR,
+				  delete_data ? "deleting backup data" : "stopping protection");
 
 	values[0] = Int64GetDatum(vault->vault_id);
 	values[1] = CStringGetTextDatum(iname);

@@ -327,7 +327,7 @@ vault_restore(PG_FUNCTION_ARGS)
 	vault_call_begin(&call);
 	p = point_lookup(&call, point_id);
 	vault = vault_lookup_by_id(&call, p->vault_id);
-	vault_check_access(&call, vault, "restore");
+	vault_require(&call, vault, VAULT_OPERATOR, "restoring");
 	tables = point_tables(&call, point_id);
 	store = chunk_store_open(&call, vault);
 

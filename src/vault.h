@@ -109,11 +109,26 @@ extern char *vault_arg_text(FunctionCallInfo fcinfo, int argno, const char *what
 extern void vault_arg_not_null(FunctionCallInfo fcinfo, int argno, const char *what);
 extern void vault_check_name(const char *name);
 extern VaultInfo *vault_lookup(VaultCall *call, const char *name);
-extern void vault_check_access(VaultCall *call, VaultInfo *vault, const char *action);
 extern PointInfo *point_lookup(VaultCall *call, int64 point_id);
 extern List *point_tables(VaultCall *call, int64 point_id);
 extern VaultInfo *vault_lookup_by_id(VaultCall *call, int64 vault_id);
 extern int64 spi_int64(const char *sql, int nargs, Oid *types, Datum *values, bool *isnull);
+
+/* ---- roles.c: access levels on PostgreSQL roles ---- */
+typedef enum VaultLevel
+{
+	VAULT_NONE = 0,
+	VAULT_READER,				/* sees vaults, items, points, policies, jobs */
+	VAULT_OPERATOR,				/* + backup, restore, export, verify, protect */
+	VAULT_CONTRIBUTOR,			/* + vaults, policies, unprotect, delete data */
+	VAULT_OWNER					/* + drop the vault, grant and revoke on it */
+} VaultLevel;
+
+extern const char *vault_level_name(VaultLevel level);
+extern VaultLevel vault_global_level(Oid role);
+extern VaultLevel vault_role_level(VaultCall *call, VaultInfo *vault, Oid role);
+extern void vault_require(VaultCall *call, VaultInfo *vault, VaultLevel need, const char *action);
+extern void vault_require_global(VaultCall *call, VaultLevel need, const char *action);
 
 /* ---- keys.c: platform key, per-vault keys ---- */
 typedef struct VaultKeys

@@ -56,7 +56,7 @@ vault_verify(PG_FUNCTION_ARGS)
 	vault_call_begin(&call);
 	p = point_lookup(&call, point_id);
 	vault = vault_lookup_by_id(&call, p->vault_id);
-	vault_check_access(&call, vault, "verify");
+	vault_require(&call, vault, VAULT_OPERATOR, "verifying");
 	tables = point_tables(&call, point_id);
 	store = chunk_store_open(&call, vault);
 	initStringInfo(&detail);
@@ -149,7 +149,7 @@ vault_export(PG_FUNCTION_ARGS)
 	vault_call_begin(&call);
 	p = point_lookup(&call, point_id);
 	vault = vault_lookup_by_id(&call, p->vault_id);
-	vault_check_access(&call, vault, "export");
+	vault_require(&call, vault, VAULT_OPERATOR, "exporting");
 	tables = point_tables(&call, point_id);
 	t = restore_pick_table(p, tables, source_table);
 	restore_check_read_rights(&call, point_id, t);
