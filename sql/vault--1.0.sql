@@ -267,19 +267,11 @@ CREATE FUNCTION vault_export(recovery_point bigint,
 							 source_table text DEFAULT NULL) RETURNS SETOF bytea
 	AS 'MODULE_PATHNAME', 'vault_export' LANGUAGE C VOLATILE;
 
--- views: a role sees a vault when it holds any level on it (src/roles.c has the
--- same rule): superuser, member of its owner, of a built-in vault role, or of a
--- role with a grant on it.  Runs as the extension owner to read the grants; the
--- views pass current_user.
-CREATE FUNCTION vault_internal.can_see(vault_id bigint, vault_owner oid, who name) RETURNS boolean
-	LANGUAGE sql STABLE SECURITY DEFINER
-	SET search_path = pg_catalog, pg_temp
-	AS $$ SELECT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = who)
-				  OR pg_catalog.pg_has_role(who, vault_owner, 'USAGE')
-				  OR pg_catalog.pg_has_role(who, 'vault_reader', 'USAGE')
-				  OR EXISTS (SELECT 1 FROM vault_internal.grants g
-							 WHERE g.vault_id = can_see.vault_id
-							   AND pg_catalog.pg_has_role(who, g.role, 'USAGE')) $$;
+-- views: a role sees a vault when it holds any level on it (src/roles.c):
+-- superuser, member of its owner, of a built-in vault role, or of a role with a
+-- grant on it.  C, run as the caller; it reads only the caller's own grants.
+CREATE FUNCTION vault_internal.can_see(vault_id bigint, vault_owner oid) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'vault_can_see' LANGUAGE C STABLE;
 
 CREATE VIEW vault_vaults AS
 SELECT v.name AS vault,
@@ -295,7 +287,7 @@ SELECT v.name AS vault,
 	   (SELECT count(*) FROM vault_internal.chunks c WHERE c.vault_id = v.vault_id) AS chunks,
 	   v.key_source AS encryption
 FROM vault_internal.vaults v
-WHERE vault_internal.can_see(v.vault_id, v.owner, current_user);
+WHERE vault_internal.can_see(v.vault_id, v.owner);
 
 CREATE VIEW vault_items AS
 SELECT i.item_id, v.name AS vault, i.kind, i.name,
@@ -306,7 +298,7 @@ SELECT i.item_id, v.name AS vault, i.kind, i.name,
 	   i.next_run_at
 FROM vault_internal.items i
 JOIN vault_internal.vaults v USING (vault_id)
-WHERE vault_internal.can_see(v.vault_id, v.owner, current_user);
+WHERE vault_internal.can_see(v.vault_id, v.owner);
 
 CREATE VIEW vault_recovery_points AS
 SELECT p.point_id AS recovery_point, v.name AS vault, i.name AS item, i.kind,
@@ -323,7 +315,7 @@ SELECT p.point_id AS recovery_point, v.name AS vault, i.name AS item, i.kind,
 FROM vault_internal.points p
 JOIN vault_internal.items i USING (item_id)
 JOIN vault_internal.vaults v ON v.vault_id = p.vault_id
-WHERE vault_internal.can_see(v.vault_id, v.owner, current_user);
+WHERE vault_internal.can_see(v.vault_id, v.owner);
 
 CREATE VIEW vault_policies AS
 SELECT po.name AS policy, pg_catalog.pg_get_userbyid(po.owner)::name AS owner,
@@ -337,7 +329,7 @@ WHERE pg_catalog.pg_has_role(current_user, po.owner, 'USAGE')
    OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)
    OR EXISTS (SELECT 1 FROM vault_internal.items i JOIN vault_internal.vaults v USING (vault_id)
 			  WHERE i.policy_id = po.policy_id
-				AND vault_internal.can_see(v.vault_id, v.owner, current_user));
+				AND vault_internal.can_see(v.vault_id, v.owner));
 
 -- who holds what: each vault's owner and grants, and the members of the built-in
 -- roles (scope global, vault NULL: they apply to every vault)
@@ -345,12 +337,12 @@ CREATE VIEW vault_access AS
 SELECT v.name AS vault, pg_catalog.pg_get_userbyid(v.owner)::name AS role, 'owner'::text AS level,
 	   'vault'::text AS scope, NULL::name AS granted_by, v.created_at AS granted_at
 FROM vault_internal.vaults v
-WHERE vault_internal.can_see(v.vault_id, v.owner, current_user)
+WHERE vault_internal.can_see(v.vault_id, v.owner)
 UNION ALL
 SELECT v.name, pg_catalog.pg_get_userbyid(g.role)::name, g.level, 'vault',
 	   pg_catalog.pg_get_userbyid(g.granted_by)::name, g.granted_at
 FROM vault_internal.grants g JOIN vault_internal.vaults v USING (vault_id)
-WHERE vault_internal.can_see(v.vault_id, v.owner, current_user)
+WHERE vault_internal.can_see(v.vault_id, v.owner)
 UNION ALL
 SELECT NULL, m.rolname, substr(b.rolname, 7), 'global', NULL, NULL
 FROM pg_catalog.pg_auth_members am
@@ -373,7 +365,7 @@ SELECT j.job_id, j.vault_name AS vault, j.item_name AS item, j.operation, j.trig
 	   j.freed_bytes, j.error, pg_catalog.pg_get_userbyid(j.run_as)::name AS run_as
 FROM vault_internal.jobs j
 LEFT JOIN vault_internal.vaults v ON v.vault_id = j.vault_id
-WHERE vault_internal.can_see(v.vault_id, coalesce(v.owner, 10), current_user);
+WHERE vault_internal.can_see(v.vault_id, v.owner);
 
 -- policies (src/policy.c)
 CREATE FUNCTION vault_policy_create(policy text, schedule vault_schedule, retention vault_retention,
@@ -710,7 +702,7 @@ END
 $$;
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA vault_internal FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION vault_internal.can_see(bigint, oid, name) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION vault_internal.can_see(bigint, oid) TO PUBLIC;
 
 -- the background workers: ask the launcher to start this database's scheduler
 -- now (a no-op when the library is not in shared_preload_libraries)

@@ -23,6 +23,7 @@
 
 PG_FUNCTION_INFO_V1(vault_grant);
 PG_FUNCTION_INFO_V1(vault_revoke);
+PG_FUNCTION_INFO_V1(vault_can_see);
 
 static const char *const level_names[] = {"none", "reader", "operator", "contributor", "owner"};
 
@@ -213,4 +214,76 @@ vault_revoke(PG_FUNCTION_ARGS)
 				 errhint("The grants are listed in the view vault_access.")));
 	vault_call_end(&call);
 	PG_RETURN_VOID();
+}
+
+/* what vault_can_see learns once per query: the caller and its grants */
+typedef struct SeeCache
+{
+	Oid			user;
+	bool		all;			/* superuser or a built-in vault role */
+	int			nvaults;
+	int64	   *vaults;			/* vaults with a grant to the caller */
+} SeeCache;
+
+/*
+ * vault_internal.can_see(vault_id, owner): whether the current role holds
+ * any level on the vault, for the views.  The caller's grants are read once
+ * per query (as the extension owner); nothing about other roles is answered.
+ */
+Datum
+vault_can_see(PG_FUNCTION_ARGS)
+{
+	SeeCache   *c = (SeeCache *) fcinfo->flinfo->fn_extra;
+	Oid			user = GetUserId();
+	int64		vault_id;
+	Oid			owner;
+	int			i;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_BOOL(superuser_arg(user));
+	vault_id = PG_GETARG_INT64(0);
+	owner = PG_GETARG_OID(1);
+	if (c == NULL || c->user != user)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		c = palloc0(sizeof(SeeCache));
+		c->user = user;
+		c->all = vault_global_level(user) >= VAULT_READER;
+		MemoryContextSwitchTo(old);
+		if (!c->all)
+		{
+			VaultCall	call;
+			Oid			types[1] = {OIDOID};
+			Datum		values[1];
+			int			ret;
+
+			vault_call_begin(&call);
+			values[0] = ObjectIdGetDatum(user);
+			vault_as_owner(&call);
+			ret = SPI_execute_with_args("SELECT DISTINCT g.vault_id FROM vault_internal.grants g "
+										"WHERE pg_catalog.pg_has_role($1, g.role, 'USAGE')",
+										1, types, values, NULL, true, 0);
+			vault_as_caller(&call);
+			if (ret != SPI_OK_SELECT)
+				elog(ERROR, "could not read the grants");
+			c->nvaults = (int) SPI_processed;
+			c->vaults = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(int64) * Max(c->nvaults, 1));
+			for (i = 0; i < c->nvaults; i++)
+			{
+				bool		isnull;
+
+				c->vaults[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+														   SPI_tuptable->tupdesc, 1, &isnull));
+			}
+			vault_call_end(&call);
+		}
+		fcinfo->flinfo->fn_extra = c;
+	}
+	if (c->all || has_privs_of_role(user, owner))
+		PG_RETURN_BOOL(true);
+	for (i = 0; i < c->nvaults; i++)
+		if (c->vaults[i] == vault_id)
+			PG_RETURN_BOOL(true);
+	PG_RETURN_BOOL(false);
 }
