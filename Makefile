@@ -42,7 +42,7 @@ bench:
 	bash test/run.sh bench
 
 # pure-C unit tests and fuzzers (no server needed)
-POLICY_SRC = src/civil.c src/policy_lex.c src/schedule.c src/retention.c
+POLICY_SRC = src/civil.c src/policy_lex.c src/schedule.c src/schedule_text.c src/retention.c
 
 unit:
 	$(CC) -O2 -Wall -Wextra -Isrc src/chunker.c src/codec.c test/unit/test_pure.c -llz4 -lcrypto -o test/unit/test_pure

@@ -2,8 +2,8 @@
  * schedule.c
  *	  Backup schedules: cron expressions and friendly forms, pure C.
  *
- * Owns: the schedule grammar, its canonical text and next-run search in
- * civil time.  Grammar (case-insensitive):
+ * Owns: the schedule grammar and the next-run search in civil time (the
+ * canonical text is schedule_text.c's).  Grammar (case-insensitive):
  *
  *	 cron:	 minute hour day-of-month month day-of-week
  *			 each field: a star (every value), a star with a step (/n), a
@@ -48,8 +48,8 @@ static const CronField cron_fields[5] = {
 	{"day of week", 0, 7, 2},
 };
 
-static uint64_t
-bit_range(int lo, int hi, int step)
+uint64_t
+schedule_bits(int lo, int hi, int step)
 {
 	uint64_t	m = 0;
 	int			v;
@@ -144,7 +144,7 @@ cron_field(PolicyLexer *lx, const CronField *f, uint64_t *mask, bool *starred, P
 			return false;
 		if (step > 1 && first.kind != PT_STAR && hi == lo)
 			hi = f->hi;			/* a/n means a-max/n */
-		*mask |= bit_range(lo, hi, step);
+		*mask |= schedule_bits(lo, hi, step);
 		if (lx->tok.kind != PT_COMMA)
 			break;
 		policy_lex_next(lx);
@@ -176,7 +176,7 @@ runs_ever(const VaultSchedule *s)
 		static const int longest[13] = {0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
 		for (m = 1; m <= 12; m++)
-			if ((s->months >> m & 1) && (s->mdays & (uint32_t) bit_range(1, longest[m], 1)))
+			if ((s->months >> m & 1) && (s->mdays & (uint32_t) schedule_bits(1, longest[m], 1)))
 				return true;
 		return false;
 	}
@@ -255,8 +255,8 @@ parse_at_times(PolicyLexer *lx, VaultSchedule *s, PolicyError *err)
  * "every N hours from HH:MM" without "for": the window runs to the end of
  * the day (whole hours; 24 from midnight).  Printed back without "for".
  */
-static int
-default_window(int from_minute)
+int
+schedule_default_window(int from_minute)
 {
 	return 24 - (from_minute + 59) / 60;
 }
@@ -277,8 +277,8 @@ parse_every(PolicyLexer *lx, VaultSchedule *s, PolicyError *err)
 		policy_lex_next(lx);
 		s->kind = SCHED_MINUTES;
 		s->every = (int) ntok.number;
-		s->minutes = bit_range(0, 59, s->every);
-		s->hours = (uint32_t) bit_range(0, 23, 1);
+		s->minutes = schedule_bits(0, 59, s->every);
+		s->hours = (uint32_t) schedule_bits(0, 23, 1);
 		return true;
 	}
 	if (policy_lex_word(lx, "hours") || policy_lex_word(lx, "hour"))
@@ -312,7 +312,7 @@ parse_every(PolicyLexer *lx, VaultSchedule *s, PolicyError *err)
 				policy_lex_next(lx);
 			}
 			else
-				span = default_window(from);
+				span = schedule_default_window(from);
 		}
 		if (from + span * 60 > 24 * 60)
 			return policy_fail(err, &from_tok, "the window from %02d:%02d for %d hours crosses midnight",
@@ -384,7 +384,7 @@ parse_friendly(PolicyLexer *lx, VaultSchedule *s, PolicyError *err)
 		s->every = 1;
 		s->for_hours = 24;
 		s->minutes = 1;
-		s->hours = (uint32_t) bit_range(0, 23, 1);
+		s->hours = (uint32_t) schedule_bits(0, 23, 1);
 	}
 	else
 	{
@@ -402,9 +402,9 @@ parse_friendly(PolicyLexer *lx, VaultSchedule *s, PolicyError *err)
 		return policy_fail(err, &lx->tok, "unexpected \"%s\" after the schedule", buf);
 	}
 	if (s->kind != SCHED_WEEKLY)
-		s->wdays = (uint32_t) bit_range(0, 6, 1);
-	s->mdays = (uint32_t) bit_range(1, 31, 1);
-	s->months = (uint32_t) bit_range(1, 12, 1);
+		s->wdays = (uint32_t) schedule_bits(0, 6, 1);
+	s->mdays = (uint32_t) schedule_bits(1, 31, 1);
+	s->months = (uint32_t) schedule_bits(1, 12, 1);
 	return true;
 }
 
@@ -420,172 +420,6 @@ schedule_parse(const char *text, size_t len, VaultSchedule *out, PolicyError *er
 	if (lx.tok.kind == PT_WORD)
 		return parse_friendly(&lx, out, err);
 	return parse_cron(&lx, out, err);
-}
-
-/* ---- canonical text ---- */
-
-typedef struct Out
-{
-	char	   *buf;
-	size_t		cap;
-	size_t		len;
-} Out;
-
-static void
-out_add(Out *o, const char *fmt, int a, int b)
-{
-	char		tmp[32];
-	int			n = snprintf(tmp, sizeof(tmp), fmt, a, b);
-	size_t		i;
-
-	for (i = 0; i < (size_t) n; i++, o->len++)
-		if (o->len + 1 < o->cap)
-			o->buf[o->len] = tmp[i];
-}
-
-/* a bit set as "a,b-c,...", runs of three or more as ranges */
-static void
-out_set(Out *o, uint64_t mask, int lo, int hi)
-{
-	bool		first = true;
-	int			v = lo;
-
-	while (v <= hi)
-	{
-		int			end = v;
-
-		if (!(mask >> v & 1))
-		{
-			v++;
-			continue;
-		}
-		while (end + 1 <= hi && (mask >> (end + 1) & 1))
-			end++;
-		if (!first)
-			out_add(o, ",", 0, 0);
-		if (end - v >= 2)
-			out_add(o, "%d-%d", v, end);
-		else if (end == v + 1)
-			out_add(o, "%d,%d", v, end);
-		else
-			out_add(o, "%d", v, 0);
-		first = false;
-		v = end + 1;
-	}
-}
-
-/*
- * A starred cron field: a star, or a star with a step (star fields are
- * exactly that).  A step so large only the first value is left prints as
- * the whole range's length, which parses back to the same set.
- */
-static void
-out_star(Out *o, uint64_t mask, int lo, int span)
-{
-	int			second = lo + 1;
-
-	while (second < 64 && !(mask >> second & 1))
-		second++;
-	if (second - lo == 1)
-		out_add(o, "*", 0, 0);
-	else if (second >= 64)
-		out_add(o, "*/%d", span, 0);
-	else
-		out_add(o, "*/%d", second - lo, 0);
-}
-
-static int
-lowest_bit(uint64_t m)
-{
-	int			i;
-
-	for (i = 0; i < 64; i++)
-		if (m >> i & 1)
-			return i;
-	return 0;
-}
-
-static void
-out_times(Out *o, uint32_t hours, int minute)
-{
-	int			h;
-	bool		first = true;
-
-	for (h = 0; h < 24; h++)
-		if (hours >> h & 1)
-		{
-			out_add(o, first ? "%02d:%02d" : ",%02d:%02d", h, minute);
-			first = false;
-		}
-}
-
-size_t
-schedule_format(const VaultSchedule *s, char *buf, size_t buflen)
-{
-	Out			o = {buf, buflen, 0};
-	int			d;
-	bool		first = true;
-
-	switch (s->kind)
-	{
-		case SCHED_CRON:
-			if (s->minutes == bit_range(0, 59, 1))
-				out_add(&o, "*", 0, 0);
-			else
-				out_set(&o, s->minutes, 0, 59);
-			out_add(&o, " ", 0, 0);
-			if (s->hours == bit_range(0, 23, 1))
-				out_add(&o, "*", 0, 0);
-			else
-				out_set(&o, s->hours, 0, 23);
-			out_add(&o, " ", 0, 0);
-			if (s->mday_restricted)
-				out_set(&o, s->mdays, 1, 31);
-			else
-				out_star(&o, s->mdays, 1, 31);
-			out_add(&o, " ", 0, 0);
-			if (s->months == bit_range(1, 12, 1))
-				out_add(&o, "*", 0, 0);
-			else
-				out_set(&o, s->months, 1, 12);
-			out_add(&o, " ", 0, 0);
-			if (s->wday_restricted)
-				out_set(&o, s->wdays, 0, 6);
-			else
-				out_star(&o, s->wdays, 0, 8);
-			break;
-		case SCHED_DAILY:
-			out_add(&o, "daily at ", 0, 0);
-			out_times(&o, s->hours, lowest_bit(s->minutes));
-			break;
-		case SCHED_WEEKLY:
-			out_add(&o, "weekly on ", 0, 0);
-			for (d = 0; d < 7; d++)
-				if (s->wdays >> d & 1)
-				{
-					char		fmt[8];
-
-					snprintf(fmt, sizeof(fmt), "%s%s", first ? "" : ",", policy_day_abbrev[d]);
-					out_add(&o, fmt, 0, 0);
-					first = false;
-				}
-			out_add(&o, " at ", 0, 0);
-			out_times(&o, s->hours, lowest_bit(s->minutes));
-			break;
-		case SCHED_HOURS:
-			out_add(&o, "every %d hours from %02d:", s->every, s->from_minute / 60);
-			if (s->for_hours == default_window(s->from_minute))
-				out_add(&o, "%02d", s->from_minute % 60, 0);
-			else
-				out_add(&o, "%02d for %d hours", s->from_minute % 60, s->for_hours);
-			break;
-		case SCHED_MINUTES:
-			out_add(&o, "every %d minutes", s->every, 0);
-			break;
-	}
-	if (o.cap > 0)
-		o.buf[o.len < o.cap ? o.len : o.cap - 1] = '\0';
-	return o.len;
 }
 
 bool

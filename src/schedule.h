@@ -52,6 +52,10 @@ extern size_t schedule_format(const VaultSchedule *s, char *buf, size_t buflen);
 
 extern bool schedule_equal(const VaultSchedule *a, const VaultSchedule *b);
 
+/* shared by the parser and the printer */
+extern uint64_t schedule_bits(int lo, int hi, int step);	/* lo, lo+step, ... <= hi */
+extern int	schedule_default_window(int from_minute);	/* "from HH:MM" without "for" */
+
 /* Whether the civil minute c (seconds ignored) matches. */
 extern bool schedule_matches(const VaultSchedule *s, const VaultCivil *c);
 
