@@ -81,6 +81,33 @@ spi_int64(const char *sql, int nargs, Oid *types, Datum *values, bool *isnull)
 }
 
 /*
+ * Run one statement as the extension owner; its first column (int8, no
+ * NULLs) of every row, in a palloc'd array of *n.
+ */
+int64 *
+spi_int64_array(VaultCall *call, const char *sql, int nargs, Oid *types, Datum *values, int *n)
+{
+	int			ret;
+	int64	   *out;
+	uint64		i;
+
+	vault_as_owner(call);
+	ret = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
+	vault_as_caller(call);
+	if (ret < 0 || SPI_tuptable == NULL)
+		elog(ERROR, "SPI failed (%d) on: %s", ret, sql);
+	*n = (int) SPI_processed;
+	out = palloc(sizeof(int64) * Max(*n, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		out[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	return out;
+}
+
+/*
  * The vault row matching "column = value", share-locked so that it cannot
  * be dropped under the caller; NULL if there is none.
  */

@@ -240,9 +240,9 @@ retention_run_vault(VaultCall *call, int64 vault_id, const char *vault_name, Tim
 	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
 	Datum		values[2];
 	int			ret;
-	uint64		i;
-	List	   *items = NIL;
-	ListCell   *lc;
+	int			i;
+	int64	   *items;
+	int			nitems;
 	JobInfo		job = {0};
 	JobOutcome	out = {0};
 	int64		manifest_bytes = 0;
@@ -259,23 +259,11 @@ retention_run_vault(VaultCall *call, int64 vault_id, const char *vault_name, Tim
 		return false;
 	values[0] = Int64GetDatum(vault_id);
 	values[1] = TimestampTzGetDatum(now);
-	vault_as_owner(call);
-	ret = SPI_execute_with_args("SELECT item_id FROM vault_internal.items "
-								"WHERE vault_id = $1 AND policy_id IS NOT NULL ORDER BY item_id",
-								1, types, values, NULL, false, 0);
-	vault_as_caller(call);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not list the items of a vault");
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		int64	   *id = palloc(sizeof(int64));
-
-		*id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		items = lappend(items, id);
-	}
-	foreach(lc, items)
-		expiry_refresh_item(call, *(int64 *) lfirst(lc));
+	items = spi_int64_array(call, "SELECT item_id FROM vault_internal.items "
+							"WHERE vault_id = $1 AND policy_id IS NOT NULL ORDER BY item_id",
+							1, types, values, &nitems);
+	for (i = 0; i < nitems; i++)
+		expiry_refresh_item(call, items[i]);
 
 	/* the expired points: one expiry job each, recorded before they go */
 	vault_as_owner(call);

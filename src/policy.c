@@ -150,8 +150,7 @@ vault_policy_alter(PG_FUNCTION_ARGS)
 	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[4];
 	bool		nulls[4] = {false, PG_ARGISNULL(1), PG_ARGISNULL(2), tz == NULL};
-	int			ret;
-	uint64		i;
+	int			i;
 
 	if (PG_ARGISNULL(1) && PG_ARGISNULL(2) && PG_ARGISNULL(3))
 		ereport(ERROR,
@@ -192,25 +191,12 @@ vault_policy_alter(PG_FUNCTION_ARGS)
 	/* re-apply retention to the existing points of every item under the policy */
 	if (!PG_ARGISNULL(2) || tz != NULL)
 	{
-		List	   *items = NIL;
-		ListCell   *lc;
+		int			n;
+		int64	   *items = spi_int64_array(&call, "SELECT item_id FROM vault_internal.items "
+											"WHERE policy_id = $1", 1, types, values, &n);
 
-		vault_as_owner(&call);
-		ret = SPI_execute_with_args("SELECT item_id FROM vault_internal.items WHERE policy_id = $1",
-									1, types, values, NULL, false, 0);
-		vault_as_caller(&call);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "could not list the items of policy \"%s\"", name);
-		for (i = 0; i < SPI_processed; i++)
-		{
-			bool		isnull;
-			int64	   *id = palloc(sizeof(int64));
-
-			*id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-			items = lappend(items, id);
-		}
-		foreach(lc, items)
-			expiry_refresh_item(&call, *(int64 *) lfirst(lc));
+		for (i = 0; i < n; i++)
+			expiry_refresh_item(&call, items[i]);
 	}
 	vault_call_end(&call);
 	PG_RETURN_VOID();

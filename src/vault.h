@@ -113,6 +113,8 @@ extern PointInfo *point_lookup(VaultCall *call, int64 point_id);
 extern List *point_tables(VaultCall *call, int64 point_id);
 extern VaultInfo *vault_lookup_by_id(VaultCall *call, int64 vault_id);
 extern int64 spi_int64(const char *sql, int nargs, Oid *types, Datum *values, bool *isnull);
+extern int64 *spi_int64_array(VaultCall *call, const char *sql, int nargs, Oid *types,
+							  Datum *values, int *n);
 
 /* ---- roles.c: access levels on PostgreSQL roles ---- */
 typedef enum VaultLevel

@@ -12,14 +12,7 @@
 #include "retention.h"
 #include "schedule.h"
 
-static int	passed = 0;
-static int	failed = 0;
-
-#define CHECK(cond, ...) \
-	do { \
-		if (cond) passed++; \
-		else { failed++; printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } \
-	} while (0)
+#include "check.h"
 
 static VaultCivil
 civ(int y, int mo, int d, int h, int mi)

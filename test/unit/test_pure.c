@@ -10,14 +10,7 @@
 #include "chunker.h"
 #include "codec.h"
 
-static int passed = 0;
-static int failed = 0;
-
-#define CHECK(cond, ...) \
-	do { \
-		if (cond) passed++; \
-		else { failed++; printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } \
-	} while (0)
+#include "check.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 
