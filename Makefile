@@ -4,7 +4,9 @@
 
 EXTENSION   = vault
 MODULE_big  = vault
-OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+# src/ is grouped by layer (README "Layout"): every .c of every layer folder
+LAYERS      = pure access store stream api worker
+OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c) $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))))
 DATA        = sql/vault--1.0.sql
 PGFILEDESC  = "vault - backup vault inside PostgreSQL"
 
@@ -16,7 +18,7 @@ REGRESS_OPTS = --load-extension=pgcrypto --load-extension=vault
 ISOLATION    = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
 
 PG_CONFIG ?= pg_config
-PG_CPPFLAGS = -Isrc
+PG_CPPFLAGS = -Isrc -Isrc/pure
 PG_CFLAGS   = -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 SHLIB_LINK  = -llz4 -lcrypto
 
@@ -42,11 +44,11 @@ bench:
 	bash test/run.sh bench
 
 # pure-C unit tests and fuzzers (no server needed)
-POLICY_SRC = src/civil.c src/policy_lex.c src/schedule.c src/schedule_text.c src/retention.c
+POLICY_SRC = src/pure/civil.c src/pure/policy_lex.c src/pure/schedule.c src/pure/schedule_text.c src/pure/retention.c
 
 unit:
-	$(CC) -O2 -Wall -Wextra -Isrc src/chunker.c src/codec.c test/unit/test_pure.c -llz4 -lcrypto -o test/unit/test_pure
-	$(CC) -O2 -Wall -Wextra -Isrc $(POLICY_SRC) test/unit/test_policy.c -o test/unit/test_policy
+	$(CC) -O2 -Wall -Wextra -Isrc/pure src/pure/chunker.c src/pure/codec.c test/unit/test_pure.c -llz4 -lcrypto -o test/unit/test_pure
+	$(CC) -O2 -Wall -Wextra -Isrc/pure $(POLICY_SRC) test/unit/test_policy.c -o test/unit/test_policy
 	./test/unit/test_pure
 	./test/unit/test_policy
 
@@ -54,10 +56,10 @@ unit:
 FUZZ_SECONDS ?= 20
 fuzz:
 	@d=$$(mktemp -d) && \
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc src/codec.c test/fuzz/fuzz_codec_open.c -llz4 -lcrypto -o $$d/fuzz_codec_open && \
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc src/chunker.c test/fuzz/fuzz_chunker.c -o $$d/fuzz_chunker && \
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc $(POLICY_SRC) test/fuzz/fuzz_schedule.c -o $$d/fuzz_schedule && \
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc $(POLICY_SRC) test/fuzz/fuzz_retention.c -o $$d/fuzz_retention && \
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/pure src/pure/codec.c test/fuzz/fuzz_codec_open.c -llz4 -lcrypto -o $$d/fuzz_codec_open && \
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/pure src/pure/chunker.c test/fuzz/fuzz_chunker.c -o $$d/fuzz_chunker && \
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/pure $(POLICY_SRC) test/fuzz/fuzz_schedule.c -o $$d/fuzz_schedule && \
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/pure $(POLICY_SRC) test/fuzz/fuzz_retention.c -o $$d/fuzz_retention && \
 	mkdir $$d/c1 $$d/c2 $$d/c3 $$d/c4 && \
 	(cd $$d && ./fuzz_codec_open -max_total_time=$(FUZZ_SECONDS) c1 $(CURDIR)/test/fuzz/corpus_codec) && \
 	(cd $$d && ./fuzz_chunker -max_total_time=$(FUZZ_SECONDS) c2 $(CURDIR)/test/fuzz/corpus_chunker) && \

@@ -155,7 +155,7 @@ bench_table() {
 	backup_round "$tbl" full "$key"
 	backup_round "$tbl" unchanged "$key"
 	# the same unchanged table, read in full: a REPEATABLE READ backup cannot
-	# use the unchanged-table proof (src/unchanged.c), so it streams every row
+	# use the unchanged-table proof (src/stream/unchanged.c), so it streams every row
 	local p
 	PGOPTIONS='-c default_transaction_isolation=repeatable\ read' \
 		measure_sql vault_backup "SELECT vault_backup('bench', '$tbl')"
