@@ -7,6 +7,7 @@
  *-------------------------------------------------------------------------
  */
 #include "vault.h"
+#include "worker/worker.h"
 
 #include "fmgr.h"
 #include "miscadmin.h"

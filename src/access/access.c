@@ -7,12 +7,17 @@
  * caller plants in other schemas never run), and lets the code switch to the
  * extension owner for storage work and back.  The caller's level on a
  * vault is roles.c's; rights on the data itself live next to the objects
- * they guard (backup.c, restore.c).  This file must not touch storage.
+ * they guard (backup.c, restore.c).  It also holds what every entry point
+ * shares: argument checks and the SPI helpers.  This file must not touch
+ * storage.
  *-------------------------------------------------------------------------
  */
-#include "vault.h"
+#include "access/access.h"
 
 #include "access/htup_details.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
@@ -94,4 +99,109 @@ bool
 vault_caller_is_superuser(VaultCall *call)
 {
 	return superuser_arg(call->caller);
+}
+
+/* ---- arguments and SPI, shared by every entry point ---- */
+
+/* A text argument that must not be NULL, as a C string. */
+char *
+vault_arg_text(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	vault_arg_not_null(fcinfo, argno, what);
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+/* An argument that must not be NULL. */
+void
+vault_arg_not_null(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", what)));
+}
+
+/* Vault names: 1-63 characters, case sensitive, compared exactly. */
+void
+vault_check_name(const char *name)
+{
+	int			len = pg_mbstrlen(name);
+
+	if (len < 1 || len > 63)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid vault name \"%s\"", name),
+				 errdetail("A vault name has 1 to 63 characters; this one has %d.", len)));
+}
+
+#define SPI_INT64_MAX_ARGS 16
+
+/* Run one statement; its first column of its first row as int8 (-1 if none). */
+int64
+spi_int64(const char *sql, int nargs, Oid *types, Datum *values, bool *isnull)
+{
+	char		nulls[SPI_INT64_MAX_ARGS] = {0};
+	int			i;
+	int			ret;
+	bool		null;
+	Datum		d;
+
+	if (nargs > SPI_INT64_MAX_ARGS)
+		elog(ERROR, "spi_int64 takes at most %d arguments", SPI_INT64_MAX_ARGS);
+	for (i = 0; i < nargs; i++)
+		nulls[i] = (isnull && isnull[i]) ? 'n' : ' ';
+	ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 1);
+	if (ret < 0)
+		elog(ERROR, "SPI failed (%d) on: %s", ret, sql);
+	if (SPI_processed == 0 || SPI_tuptable == NULL)
+		return -1;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &null);
+	if (null)
+		return -1;
+	return DatumGetInt64(d);
+}
+
+/*
+ * Run one statement as the extension owner; its first column (int8, no
+ * NULLs) of every row, in a palloc'd array of *n.
+ */
+int64 *
+spi_int64_array(VaultCall *call, const char *sql, int nargs, Oid *types, Datum *values, int *n)
+{
+	int			ret;
+	int64	   *out;
+	uint64		i;
+
+	vault_as_owner(call);
+	ret = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
+	vault_as_caller(call);
+	if (ret < 0 || SPI_tuptable == NULL)
+		elog(ERROR, "SPI failed (%d) on: %s", ret, sql);
+	*n = (int) SPI_processed;
+	out = palloc(sizeof(int64) * Max(*n, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		out[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	return out;
+}
+
+/* the explicit clock of vault_run_due / vault_apply_retention */
+TimestampTz
+vault_arg_now(FunctionCallInfo fcinfo)
+{
+	TimestampTz now;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("now must not be NULL")));
+	now = PG_GETARG_TIMESTAMPTZ(0);
+	if (TIMESTAMP_NOT_FINITE(now))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("now must be a finite time")));
+	return now;
 }

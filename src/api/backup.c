@@ -10,7 +10,7 @@
  * back leaves no recovery point and no chunk behind.
  *-------------------------------------------------------------------------
  */
-#include "vault.h"
+#include "api/api.h"
 
 #include "access/table.h"
 #include "catalog/catalog.h"

@@ -10,7 +10,7 @@
  * always as the extension owner; must not decide what runs (periodic.c).
  *-------------------------------------------------------------------------
  */
-#include "vault.h"
+#include "api/api.h"
 
 #include "catalog/pg_type.h"
 #include "miscadmin.h"

@@ -9,7 +9,7 @@
  * data.  Running due backups and expiring points is periodic.c's.
  *-------------------------------------------------------------------------
  */
-#include "vault.h"
+#include "api/api.h"
 
 #include "catalog/catalog.h"
 #include "catalog/namespace.h"

@@ -13,7 +13,7 @@
  * live in schedule.c / retention.c; this file must not touch storage.
  *-------------------------------------------------------------------------
  */
-#include "vault.h"
+#include "api/api.h"
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"

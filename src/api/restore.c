@@ -11,7 +11,7 @@
  * what it was to replace untouched.
  *-------------------------------------------------------------------------
  */
-#include "vault.h"
+#include "api/api.h"
 
 #include "access/table.h"
 #include "access/xact.h"

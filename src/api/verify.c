@@ -9,7 +9,7 @@
  * as a restore.  Neither writes anything.
  *-------------------------------------------------------------------------
  */
-#include "vault.h"
+#include "api/api.h"
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"

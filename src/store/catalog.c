@@ -1,15 +1,14 @@
 /*-------------------------------------------------------------------------
  * catalog.c
- *	  Vaults, items and recovery points: the rows of vault_internal, and the
- *	  SQL functions vault_create / vault_drop.
+ *	  Vaults, items and recovery points: the rows of vault_internal.
  *
- * Owns: argument checks shared by all entry points, lookups that turn a
- * vault name or point id into its row (with the error a user should see).
+ * Owns: lookups that turn a vault name or point id into its row (with the
+ * error a user should see), and the captured tables of a point.
  * Reads and writes vault_internal only
  * as the extension owner; must not touch chunk data (chunk_store.c).
  *-------------------------------------------------------------------------
  */
-#include "vault.h"
+#include "store/store.h"
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
@@ -18,94 +17,6 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
-
-PG_FUNCTION_INFO_V1(vault_create);
-PG_FUNCTION_INFO_V1(vault_drop);
-
-/* A text argument that must not be NULL, as a C string. */
-char *
-vault_arg_text(FunctionCallInfo fcinfo, int argno, const char *what)
-{
-	vault_arg_not_null(fcinfo, argno, what);
-	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
-}
-
-/* An argument that must not be NULL. */
-void
-vault_arg_not_null(FunctionCallInfo fcinfo, int argno, const char *what)
-{
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be NULL", what)));
-}
-
-/* Vault names: 1-63 characters, case sensitive, compared exactly. */
-void
-vault_check_name(const char *name)
-{
-	int			len = pg_mbstrlen(name);
-
-	if (len < 1 || len > 63)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_NAME),
-				 errmsg("invalid vault name \"%s\"", name),
-				 errdetail("A vault name has 1 to 63 characters; this one has %d.", len)));
-}
-
-#define SPI_INT64_MAX_ARGS 16
-
-/* Run one statement; its first column of its first row as int8 (-1 if none). */
-int64
-spi_int64(const char *sql, int nargs, Oid *types, Datum *values, bool *isnull)
-{
-	char		nulls[SPI_INT64_MAX_ARGS] = {0};
-	int			i;
-	int			ret;
-	bool		null;
-	Datum		d;
-
-	if (nargs > SPI_INT64_MAX_ARGS)
-		elog(ERROR, "spi_int64 takes at most %d arguments", SPI_INT64_MAX_ARGS);
-	for (i = 0; i < nargs; i++)
-		nulls[i] = (isnull && isnull[i]) ? 'n' : ' ';
-	ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 1);
-	if (ret < 0)
-		elog(ERROR, "SPI failed (%d) on: %s", ret, sql);
-	if (SPI_processed == 0 || SPI_tuptable == NULL)
-		return -1;
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &null);
-	if (null)
-		return -1;
-	return DatumGetInt64(d);
-}
-
-/*
- * Run one statement as the extension owner; its first column (int8, no
- * NULLs) of every row, in a palloc'd array of *n.
- */
-int64 *
-spi_int64_array(VaultCall *call, const char *sql, int nargs, Oid *types, Datum *values, int *n)
-{
-	int			ret;
-	int64	   *out;
-	uint64		i;
-
-	vault_as_owner(call);
-	ret = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
-	vault_as_caller(call);
-	if (ret < 0 || SPI_tuptable == NULL)
-		elog(ERROR, "SPI failed (%d) on: %s", ret, sql);
-	*n = (int) SPI_processed;
-	out = palloc(sizeof(int64) * Max(*n, 1));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-
-		out[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	return out;
-}
 
 /*
  * The vault row matching "column = value", share-locked so that it cannot
@@ -243,84 +154,4 @@ point_tables(VaultCall *call, int64 point_id)
 		result = lappend(result, t);
 	}
 	return result;
-}
-
-/*
- * vault_create(vault text): a new, empty vault owned by the caller, with its
- * own random data and MAC keys wrapped by the platform key.
- */
-Datum
-vault_create(PG_FUNCTION_ARGS)
-{
-	char	   *name = vault_arg_text(fcinfo, 0, "vault name");
-	VaultCall	call;
-	Oid			types[3] = {TEXTOID, OIDOID, BYTEAOID};
-	Datum		values[3];
-	int			ret;
-
-	vault_check_name(name);
-	vault_call_begin(&call);
-	vault_require_global(&call, VAULT_CONTRIBUTOR, "creating a vault");
-
-	values[0] = CStringGetTextDatum(name);
-	values[1] = ObjectIdGetDatum(call.caller);
-	vault_as_owner(&call);
-	values[2] = PointerGetDatum(keys_create_wrapped(name,
-													spi_int64("SELECT count(*) FROM vault_internal.vaults",
-															  0, NULL, NULL, NULL) == 0));
-	ret = SPI_execute_with_args("INSERT INTO vault_internal.vaults (name, owner, wrapped_keys) "
-								"VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
-								3, types, values, NULL, false, 0);
-	vault_as_caller(&call);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "could not insert vault");
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("vault \"%s\" already exists", name)));
-
-	vault_call_end(&call);
-	PG_RETURN_VOID();
-}
-
-/*
- * vault_drop(vault text): refused while the vault holds any item or
- * recovery point.
- */
-Datum
-vault_drop(PG_FUNCTION_ARGS)
-{
-	char	   *name = vault_arg_text(fcinfo, 0, "vault name");
-	VaultCall	call;
-	VaultInfo  *vault;
-	Oid			types[1] = {INT8OID};
-	Datum		values[1];
-	int64		items;
-	int64		points;
-
-	vault_call_begin(&call);
-	vault = vault_lookup(&call, name);
-	vault_require(&call, vault, VAULT_OWNER, "dropping the vault");
-
-	values[0] = Int64GetDatum(vault->vault_id);
-	vault_as_owner(&call);
-	/* lock the vault row so no backup adds to it while we decide */
-	(void) spi_int64("SELECT vault_id FROM vault_internal.vaults WHERE vault_id = $1 FOR UPDATE",
-					 1, types, values, NULL);
-	items = spi_int64("SELECT count(*) FROM vault_internal.items WHERE vault_id = $1",
-					  1, types, values, NULL);
-	points = spi_int64("SELECT count(*) FROM vault_internal.points WHERE vault_id = $1",
-					   1, types, values, NULL);
-	if (items > 0 || points > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-				 errmsg("cannot drop vault \"%s\" because it still holds %lld item(s) and %lld recovery point(s)",
-						name, (long long) items, (long long) points),
-				 errhint("Delete its recovery points and stop protecting its items first.")));
-	(void) spi_int64("DELETE FROM vault_internal.chunks WHERE vault_id = $1", 1, types, values, NULL);
-	(void) spi_int64("DELETE FROM vault_internal.vaults WHERE vault_id = $1", 1, types, values, NULL);
-	vault_as_caller(&call);
-
-	vault_call_end(&call);
-	PG_RETURN_VOID();
 }

@@ -14,8 +14,9 @@
  * manifest segment.  It must not know what the stream contains.
  *-------------------------------------------------------------------------
  */
-#include "vault.h"
+#include "store/store.h"
 
+#include "chunker.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "port/pg_bswap.h"

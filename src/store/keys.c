@@ -9,7 +9,7 @@
  * material; must not know how chunks are stored.
  *-------------------------------------------------------------------------
  */
-#include "vault.h"
+#include "store/store.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

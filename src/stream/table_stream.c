@@ -14,7 +14,7 @@
  * for every tuple and one output buffer.
  *-------------------------------------------------------------------------
  */
-#include "vault.h"
+#include "stream/stream.h"
 
 #include "access/table.h"
 #include "access/tableam.h"

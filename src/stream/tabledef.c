@@ -12,7 +12,7 @@
  * rights.  Must not touch chunks or rows.
  *-------------------------------------------------------------------------
  */
-#include "vault.h"
+#include "stream/stream.h"
 
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"

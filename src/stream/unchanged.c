@@ -32,7 +32,7 @@
  * travel as text are excluded).
  *-------------------------------------------------------------------------
  */
-#include "vault.h"
+#include "stream/stream.h"
 
 #include <openssl/evp.h>
 

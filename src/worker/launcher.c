@@ -11,7 +11,7 @@
  * otherwise block).  Runs no jobs itself.
  *-------------------------------------------------------------------------
  */
-#include "vault.h"
+#include "worker/worker.h"
 
 #include "access/genam.h"
 #include "access/heapam.h"

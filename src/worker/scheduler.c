@@ -14,7 +14,7 @@
  * What is due and how a backup runs is periodic.c's.
  *-------------------------------------------------------------------------
  */
-#include "vault.h"
+#include "worker/worker.h"
 
 #include "access/xact.h"
 #include "commands/extension.h"

@@ -14,7 +14,7 @@
  * Running backups is periodic.c's.
  *-------------------------------------------------------------------------
  */
-#include "vault.h"
+#include "api/api.h"
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -375,7 +375,7 @@ emit_retention_row(void *arg, const char *vault, RetentionTotals *tot)
 Datum
 vault_apply_retention(PG_FUNCTION_ARGS)
 {
-	TimestampTz now = periodic_arg_now(fcinfo);
+	TimestampTz now = vault_arg_now(fcinfo);
 	VaultCall	call;
 
 	InitMaterializedSRF(fcinfo, 0);

@@ -10,7 +10,7 @@
  * slots run once, not once each).  Expiry is expiry.c's.
  *-------------------------------------------------------------------------
  */
-#include "vault.h"
+#include "api/api.h"
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
@@ -27,24 +27,6 @@
 #include "utils/tuplestore.h"
 
 PG_FUNCTION_INFO_V1(vault_run_due);
-
-/* the explicit clock of vault_run_due / vault_apply_retention */
-TimestampTz
-periodic_arg_now(FunctionCallInfo fcinfo)
-{
-	TimestampTz now;
-
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("now must not be NULL")));
-	now = PG_GETARG_TIMESTAMPTZ(0);
-	if (TIMESTAMP_NOT_FINITE(now))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("now must be a finite time")));
-	return now;
-}
 
 /* ---- due backups ---- */
 
@@ -317,7 +299,7 @@ Datum
 vault_run_due(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	TimestampTz now = periodic_arg_now(fcinfo);
+	TimestampTz now = vault_arg_now(fcinfo);
 	VaultCall	call;
 	List	   *items;
 	ListCell   *lc;

@@ -1,0 +1,121 @@
+/*-------------------------------------------------------------------------
+ * api/api.h
+ *	  The SQL entry points and what they share with each other and with the
+ *	  workers: backup, restore, jobs, policies, due backups, expiry.
+ *-------------------------------------------------------------------------
+ */
+#ifndef VAULT_API_H
+#define VAULT_API_H
+
+#include "stream/stream.h"
+
+#include "pgtime.h"
+#include "retention.h"
+#include "schedule.h"
+
+/* ---- restore.c: rights and choices shared with export ---- */
+extern void restore_check_read_rights(VaultCall *call, int64 point_id, PointTable *t);
+extern PointTable *restore_pick_table(PointInfo *p, List *tables, const char *source_table);
+
+/* ---- backup.c: one snapshot -> one recovery point ---- */
+typedef struct BackupRequest
+{
+	const char *trigger;		/* "on-demand" or "scheduled" */
+	TimestampTz created_at;		/* the point's time; 0: now */
+	TimestampTz scheduled_for;	/* scheduled: the slot served; 0: none */
+	bool		has_retain;
+	TimestampTz retain_until;
+} BackupRequest;
+
+typedef struct BackupResult
+{
+	int64		point_id;
+	int64		item_id;
+	int			tables;
+	int64		rows;
+	int64		logical_bytes;
+	int64		new_bytes;
+} BackupResult;
+
+extern char *backup_table_label(Oid relid);
+extern void backup_check_table(VaultCall *call, Oid relid);
+extern Oid	backup_check_schema(VaultCall *call, const char *schema);
+extern void backup_run_table(VaultCall *call, VaultInfo *vault, Oid relid,
+							 const BackupRequest *req, BackupResult *result);
+extern void backup_run_schema(VaultCall *call, VaultInfo *vault, const char *schema,
+							  const BackupRequest *req, BackupResult *result);
+
+/* ---- jobs.c: the job records ---- */
+typedef struct JobInfo
+{
+	int64		vault_id;
+	const char *vault_name;
+	int64		item_id;
+	const char *item_name;
+	const char *operation;		/* backup, restore, retention, expiry */
+	const char *trigger;		/* scheduled, on-demand */
+	Oid			run_as;
+	TimestampTz started_at;
+} JobInfo;
+
+typedef struct JobOutcome
+{
+	int64		recovery_point;
+	int64		rows;
+	int64		logical_bytes;
+	int64		new_bytes;
+	int64		freed_bytes;	/* -1: not applicable */
+} JobOutcome;
+
+#define JOB_CANCELLED_PREFIX "cancelled: "
+
+extern int64 job_begin(VaultCall *call, const JobInfo *job);
+extern int64 job_record(VaultCall *call, const JobInfo *job, const JobOutcome *out);
+extern void job_end(VaultCall *call, int64 job_id, const JobOutcome *out, const char *error);
+extern int64 jobs_mark_interrupted(VaultCall *call);
+
+/* ---- policy.c: policies and protected items ---- */
+typedef struct PolicyInfo
+{
+	int64		policy_id;
+	char	   *name;
+	Oid			owner;
+	char	   *schedule;		/* canonical text */
+	char	   *retention;		/* canonical text */
+	char	   *timezone;
+} PolicyInfo;
+
+extern PolicyInfo *policy_lookup(VaultCall *call, const char *name, const char *lock);
+
+/* ---- periodic.c: due scheduled backups ---- */
+typedef struct DueItem DueItem;
+
+extern List *periodic_due_items(VaultCall *call, TimestampTz now, int limit);
+extern DueItem *periodic_item(VaultCall *call, int64 item_id);
+extern int64 periodic_job_begin(VaultCall *call, DueItem *item);
+extern void periodic_backup(DueItem *item, TimestampTz now, BackupResult *result);
+extern void periodic_job_end(VaultCall *call, DueItem *item, int64 job_id, TimestampTz now,
+							 BackupResult *result, const char *error);
+extern char *periodic_error_text(ErrorData *edata);
+extern int64 periodic_item_id(DueItem *item);
+
+/* ---- expiry.c: retention, expiry, removal of unreferenced chunks ---- */
+extern void expiry_apply_retention(TimestampTz now);
+extern void expiry_refresh_item(VaultCall *call, int64 item_id);
+extern void expiry_delete_item(VaultCall *call, VaultInfo *vault, int64 item_id,
+								 const char *item_name);
+
+/* ---- policy_types.c: schedules and retention rules in SQL and time zones ---- */
+extern void policy_parse_schedule(const char *text, size_t len, VaultSchedule *out);
+extern void policy_parse_retention(const char *text, size_t len, VaultRetention *out);
+extern void policy_schedule_from_datum(Datum d, VaultSchedule *out);
+extern void policy_retention_from_datum(Datum d, VaultRetention *out);
+extern pg_tz *policy_timezone(const char *name);
+extern void policy_civil_at(TimestampTz ts, pg_tz *tz, VaultCivil *c);
+extern TimestampTz policy_instant_of(const VaultCivil *c, pg_tz *tz);
+extern TimestampTz policy_subsecond(TimestampTz ts);
+extern TimestampTz policy_next_run(const VaultSchedule *s, TimestampTz after, pg_tz *tz);
+extern void policy_retention_keep(const VaultRetention *r, const TimestampTz *times, int n,
+								  pg_tz *tz, RetentionKeep *keep);
+
+#endif							/* VAULT_API_H */

@@ -1,0 +1,90 @@
+/*-------------------------------------------------------------------------
+ * store/store.h
+ *	  What is kept and how: vault and point rows, keys, chunks.
+ *-------------------------------------------------------------------------
+ */
+#ifndef VAULT_STORE_H
+#define VAULT_STORE_H
+
+#include "access/access.h"
+
+#include "codec.h"
+#include "utils/jsonb.h"
+
+/* ---- catalog.c: the rows of vault_internal ---- */
+
+typedef struct PointInfo
+{
+	int64		point_id;
+	int64		vault_id;
+	int64		item_id;
+	char	   *kind;			/* "table" or "schema" */
+	char	   *item_name;
+	char	   *state;
+	int			tables;
+} PointInfo;
+
+typedef struct PointTable
+{
+	int			ordinal;
+	char	   *schema_name;
+	char	   *table_name;
+	Oid			source_oid;
+	Oid			source_owner;
+	Jsonb	   *definition;
+	int64		rows;
+	int64		chunks;
+} PointTable;
+
+extern VaultInfo *vault_lookup(VaultCall *call, const char *name);
+extern PointInfo *point_lookup(VaultCall *call, int64 point_id);
+extern List *point_tables(VaultCall *call, int64 point_id);
+extern VaultInfo *vault_lookup_by_id(VaultCall *call, int64 vault_id);
+
+/* ---- keys.c: platform key, per-vault keys ---- */
+typedef struct VaultKeys
+{
+	int64		vault_id;
+	uint8		data_key[CODEC_KEY_LEN];
+	uint8		mac_key[CODEC_KEY_LEN];
+} VaultKeys;
+
+extern bytea *keys_create_wrapped(const char *vault_name, bool first_vault);
+extern void keys_unwrap(VaultInfo *vault, VaultKeys *keys);
+extern void keys_gear_table(const VaultKeys *keys, uint64 gear[256]);
+
+/* ---- chunk_store.c: chunks in, chunks out ---- */
+typedef struct ChunkStore ChunkStore;
+typedef struct ChunkWriter ChunkWriter;
+typedef struct ChunkReader ChunkReader;
+
+typedef struct ChunkWriterStats
+{
+	int64		logical_bytes;	/* stream bytes written */
+	int64		chunks;			/* chunk references in the manifest */
+	int64		new_chunks;		/* chunks this writer stored */
+	int64		new_bytes;		/* sealed bytes + manifest bytes it stored */
+} ChunkWriterStats;
+
+extern ChunkStore *chunk_store_open(VaultCall *call, VaultInfo *vault);
+extern ChunkWriter *chunk_writer_begin(ChunkStore *store, int64 point_id, int ordinal);
+extern void chunk_writer_write(ChunkWriter *w, const char *data, size_t len);
+extern void chunk_writer_finish(ChunkWriter *w, ChunkWriterStats *stats);
+
+extern ChunkReader *chunk_reader_begin(ChunkStore *store, int64 point_id, int ordinal,
+									   const char *table_label);
+extern bool chunk_reader_next(ChunkReader *r, const char **data, size_t *len);
+extern int	chunk_reader_read(ChunkReader *r, char *out, int minread, int maxread);
+
+typedef enum ChunkCheck
+{
+	CHUNK_GOOD,
+	CHUNK_MISSING,
+	CHUNK_BAD_SEAL,
+	CHUNK_BAD_ID
+} ChunkCheck;
+extern ChunkCheck chunk_store_check(ChunkStore *store, int64 chunk_no, const char **why);
+extern List *manifest_chunk_nos(ChunkStore *store, int64 point_id, int ordinal, int segment,
+								bool *found);
+
+#endif							/* VAULT_STORE_H */
