@@ -49,8 +49,10 @@ POLICY_SRC = src/pure/civil.c src/pure/policy_lex.c src/pure/schedule.c src/pure
 unit:
 	$(CC) -O2 -Wall -Wextra -Isrc/pure src/pure/chunker.c src/pure/codec.c test/unit/test_pure.c -llz4 -lcrypto -o test/unit/test_pure
 	$(CC) -O2 -Wall -Wextra -Isrc/pure $(POLICY_SRC) test/unit/test_policy.c -o test/unit/test_policy
+	$(CC) -O2 -Wall -Wextra -Isrc/pure src/pure/toposort.c test/unit/test_toposort.c -o test/unit/test_toposort
 	./test/unit/test_pure
 	./test/unit/test_policy
+	./test/unit/test_toposort
 
 # bounded fuzz runs; new inputs go to a temp dir, the seed corpora stay as they are
 FUZZ_SECONDS ?= 20
