@@ -7,7 +7,7 @@ MODULE_big  = vault
 # src/ is grouped by layer (README "Layout"): every .c of every layer folder
 LAYERS      = pure access store stream api worker
 OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c) $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))))
-DATA        = sql/vault--1.0.sql
+DATA        = sql/vault--1.0.sql sql/vault--1.0--1.1.sql
 PGFILEDESC  = "vault - backup vault inside PostgreSQL"
 
 # pg_regress scripts: every sql/*.sql except the extension scripts, in name

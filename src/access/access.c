@@ -16,7 +16,9 @@
 
 #include "access/htup_details.h"
 #include "mb/pg_wchar.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "catalog/pg_type.h"
 #include "utils/timestamp.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
@@ -29,29 +31,42 @@
 #include "catalog/indexing.h"
 #include "utils/rel.h"
 
-static Oid
-extension_owner(void)
+/*
+ * The extension's owner, and the version of its SQL objects in this
+ * database: the library serves a database still at 1.0 (until ALTER
+ * EXTENSION vault UPDATE) the way 1.0 did.
+ */
+static void
+extension_row(Oid *owner, int *version)
 {
 	Oid			extoid = get_extension_oid("vault", false);
 	Relation	rel;
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
-	Oid			owner = InvalidOid;
 
+	*owner = InvalidOid;
+	*version = VAULT_CATALOG_1_0;
 	rel = table_open(ExtensionRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(extoid));
 	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
 	tup = systable_getnext(scan);
 	if (HeapTupleIsValid(tup))
-		owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	{
+		bool		isnull;
+		Datum		v = heap_getattr(tup, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+
+		*owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+		if (!isnull && strcmp(TextDatumGetCString(v), "1.0") != 0)
+			*version = VAULT_CATALOG_1_1;
+	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 
-	if (!OidIsValid(owner))
+	if (!OidIsValid(*owner))
 		elog(ERROR, "could not find the owner of extension \"vault\"");
-	return owner;
 }
 
 void
@@ -59,7 +74,7 @@ vault_call_begin(VaultCall *call)
 {
 	memset(call, 0, sizeof(*call));
 	call->caller = GetUserId();
-	call->owner = extension_owner();
+	extension_row(&call->owner, &call->catalog);
 	GetUserIdAndSecContext(&call->saved_userid, &call->saved_sec_context);
 
 	/* like a function's SET clause: undone at vault_call_end or on error */
@@ -204,4 +219,20 @@ vault_arg_now(FunctionCallInfo fcinfo)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("now must be a finite time")));
 	return now;
+}
+
+/* The elements of a text[] (no NULLs) as C strings, *n of them. */
+char **
+vault_text_array(Datum array, int *n)
+{
+	Datum	   *elems;
+	char	  **result;
+	int			i;
+
+	deconstruct_array(DatumGetArrayTypeP(array), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, NULL, n);
+	result = palloc(sizeof(char *) * Max(*n, 1));
+	for (i = 0; i < *n; i++)
+		result[i] = TextDatumGetCString(elems[i]);
+	return result;
 }

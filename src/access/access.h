@@ -14,9 +14,15 @@
 #include "fmgr.h"
 
 /* ---- access.c: who is calling, acting as the extension owner, arguments, SPI ---- */
+/* the version of the extension's SQL objects in this database */
+#define VAULT_CATALOG_1_0	10
+#define VAULT_CATALOG_1_1	11
+
 typedef struct VaultCall
 {
 	Oid			caller;			/* role at entry */
+	int			catalog;		/* VAULT_CATALOG_*: what this database's
+								 * extension script has created */
 	Oid			owner;			/* extension owner: does the storage work */
 	int			guc_nestlevel;	/* locked search_path */
 	Oid			saved_userid;
@@ -33,6 +39,7 @@ extern char *vault_arg_text(FunctionCallInfo fcinfo, int argno, const char *what
 extern void vault_arg_not_null(FunctionCallInfo fcinfo, int argno, const char *what);
 extern TimestampTz vault_arg_now(FunctionCallInfo fcinfo);
 extern void vault_check_name(const char *name);
+extern char **vault_text_array(Datum array, int *n);
 extern int64 spi_int64(const char *sql, int nargs, Oid *types, Datum *values, bool *isnull);
 extern int64 *spi_int64_array(VaultCall *call, const char *sql, int nargs, Oid *types,
 							  Datum *values, int *n);

@@ -13,9 +13,29 @@
 #include "retention.h"
 #include "schedule.h"
 
-/* ---- restore.c: rights and choices shared with export ---- */
+/* ---- restore.c: rights shared with export and the plan ---- */
 extern void restore_check_read_rights(VaultCall *call, int64 point_id, PointTable *t);
+
+/* ---- restore_plan.c: where a point goes and what restoring it creates ---- */
+typedef struct RestoreRequest
+{
+	PointInfo  *point;
+	const char *target;			/* as given, or NULL */
+	const char *source_table;	/* as given, or NULL */
+	/* filled by restore_resolve */
+	List	   *tables;			/* PointTable */
+	List	   *objects;		/* PointObject (whole-schema restores) */
+	bool		whole_schema;
+	char	   *schema;			/* the target schema */
+	char	   *name;			/* one table: its target name */
+	PointTable *table;			/* one table: which */
+} RestoreRequest;
+
 extern PointTable *restore_pick_table(PointInfo *p, List *tables, const char *source_table);
+extern void restore_resolve(VaultCall *call, RestoreRequest *r);
+extern VaultInfo *restore_open(VaultCall *call, RestoreRequest *r, int64 point_id);
+extern RestorePlan *restore_build_plan(VaultCall *call, RestoreRequest *r);
+extern void restore_check_extensions(RestorePlan *plan, int64 point_id);
 
 /* ---- backup.c: one snapshot -> one recovery point ---- */
 typedef struct BackupRequest

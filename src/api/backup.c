@@ -40,6 +40,7 @@ typedef struct BackupTotals
 	int64		new_bytes;
 	int64		chunks;
 	int64		new_chunks;
+	int			objects;		/* the schema's other objects captured */
 } BackupTotals;
 
 static void
@@ -335,8 +336,8 @@ backup_table(VaultCall *call, VaultInfo *vault, ChunkStore *store, int64 point_i
 static void
 point_finish(VaultCall *call, int64 point_id, BackupTotals *t)
 {
-	Oid			types[7] = {INT8OID, INT4OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
-	Datum		values[7];
+	Oid			types[8] = {INT8OID, INT4OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT4OID};
+	Datum		values[8];
 
 	values[0] = Int64GetDatum(point_id);
 	values[1] = Int32GetDatum(t->tables);
@@ -345,10 +346,19 @@ point_finish(VaultCall *call, int64 point_id, BackupTotals *t)
 	values[4] = Int64GetDatum(t->new_bytes);
 	values[5] = Int64GetDatum(t->chunks);
 	values[6] = Int64GetDatum(t->new_chunks);
+	values[7] = Int32GetDatum(t->objects);
 	vault_as_owner(call);
-	(void) spi_int64("UPDATE vault_internal.points SET tables = $2, rows = $3, logical_bytes = $4, "
-					 "new_bytes = $5, chunks = $6, new_chunks = $7 WHERE point_id = $1",
-					 7, types, values, NULL);
+	if (call->catalog >= VAULT_CATALOG_1_1)
+		(void) spi_int64("UPDATE vault_internal.points SET tables = $2, rows = $3, logical_bytes = $4, "
+						 "new_bytes = $5, chunks = $6, new_chunks = $7, "
+						 "objects = $8 + (SELECT coalesce(sum(vault_internal.attached_count(t.definition)), 0) "
+						 "  FROM vault_internal.point_tables t WHERE t.point_id = $1) "
+						 "WHERE point_id = $1",
+						 8, types, values, NULL);
+	else
+		(void) spi_int64("UPDATE vault_internal.points SET tables = $2, rows = $3, logical_bytes = $4, "
+						 "new_bytes = $5, chunks = $6, new_chunks = $7 WHERE point_id = $1",
+						 7, types, values, NULL);
 	vault_as_caller(call);
 }
 
@@ -360,6 +370,7 @@ static void
 backup_item(VaultCall *call, VaultInfo *vault, const char *kind, const char *item_name,
 			Oid item_oid, List *relids, const BackupRequest *req, BackupResult *result)
 {
+	bool		whole_schema = strcmp(kind, "schema") == 0 && call->catalog >= VAULT_CATALOG_1_1;
 	ChunkStore *store = chunk_store_open(call, vault);
 	int64		item_id = item_upsert(call, vault, kind, item_name, item_oid);
 	ScanProof	proof;
@@ -384,6 +395,9 @@ backup_item(VaultCall *call, VaultInfo *vault, const char *kind, const char *ite
 		foreach(lc, relids)
 			backup_table(call, vault, store, point_id, ++ordinal, lfirst_oid(lc), snapshot,
 						 &proof, &totals);
+		/* the schema's other objects, under the same snapshot */
+		if (whole_schema)
+			totals.objects = schemadef_capture(call, point_id, item_oid, item_name, snapshot);
 	}
 	PG_FINALLY();
 	{
@@ -533,35 +547,18 @@ backup_check_schema(VaultCall *call, const char *schema)
 	return nspoid;
 }
 
-/* Every table of a schema under one snapshot, as the call's caller. */
-void
-backup_run_schema(VaultCall *call, VaultInfo *vault, const char *schema,
-				  const BackupRequest *req, BackupResult *result)
+/* The oids a query over one schema's pg_class rows returns ($1: the schema). */
+static List *
+schema_relations(Oid nspoid, const char *sql)
 {
-	Oid			nspoid;
-	List	   *relids = NIL;
-	ListCell   *lc;
 	Oid			types[1] = {OIDOID};
 	Datum		values[1];
-	int			ret;
+	List	   *relids = NIL;
 	uint64		i;
 
-	nspoid = backup_check_schema(call, schema);
-
-	/*
-	 * Its tables: plain and partitioned roots (a partition comes with its
-	 * root, unless the root lives in another schema).
-	 */
 	values[0] = ObjectIdGetDatum(nspoid);
-	ret = SPI_execute_with_args("SELECT c.oid FROM pg_catalog.pg_class c "
-								"WHERE c.relnamespace = $1 AND c.relkind IN ('r', 'p') "
-								"AND (NOT c.relispartition OR NOT EXISTS ("
-								"  SELECT 1 FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class p ON p.oid = i.inhparent "
-								"  WHERE i.inhrelid = c.oid AND p.relnamespace = c.relnamespace)) "
-								"ORDER BY c.relname",
-								1, types, values, NULL, true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not list the tables of schema \"%s\"", schema);
+	if (SPI_execute_with_args(sql, 1, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list the relations of schema %u", nspoid);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -569,10 +566,47 @@ backup_run_schema(VaultCall *call, VaultInfo *vault, const char *schema,
 		relids = lappend_oid(relids, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
 																	SPI_tuptable->tupdesc, 1, &isnull)));
 	}
+	return relids;
+}
+
+/* Every table of a schema under one snapshot, as the call's caller. */
+void
+backup_run_schema(VaultCall *call, VaultInfo *vault, const char *schema,
+				  const BackupRequest *req, BackupResult *result)
+{
+	Oid			nspoid;
+	List	   *relids;
+	ListCell   *lc;
+
+	nspoid = backup_check_schema(call, schema);
+
+	/*
+	 * Its tables: plain and partitioned roots (a partition comes with its
+	 * root, unless the root lives in another schema).
+	 */
+	relids = schema_relations(nspoid,
+							  "SELECT c.oid FROM pg_catalog.pg_class c "
+							  "WHERE c.relnamespace = $1 AND c.relkind IN ('r', 'p') "
+							  "AND (NOT c.relispartition OR NOT EXISTS ("
+							  "  SELECT 1 FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class p ON p.oid = i.inhparent "
+							  "  WHERE i.inhrelid = c.oid AND p.relnamespace = c.relnamespace)) "
+							  "ORDER BY c.relname");
 
 	/* lock them all, then check them all, then one snapshot for all */
 	foreach(lc, relids)
 		LockRelationOid(lfirst_oid(lc), AccessShareLock);
+
+	/*
+	 * With 1.1 the point holds the schema's views, materialized views,
+	 * sequences and composite types too: locked as its tables are, so none is
+	 * dropped or replaced while the point is written.
+	 */
+	if (call->catalog >= VAULT_CATALOG_1_1)
+		foreach(lc, schema_relations(nspoid,
+									 "SELECT c.oid FROM pg_catalog.pg_class c "
+									 "WHERE c.relnamespace = $1 AND c.relkind IN ('v', 'm', 'S', 'c') "
+									 "ORDER BY c.oid"))
+			LockRelationOid(lfirst_oid(lc), AccessShareLock);
 	foreach(lc, relids)
 		backup_check_table(call, lfirst_oid(lc));
 

@@ -1,14 +1,14 @@
 /*-------------------------------------------------------------------------
  * restore.c
- *	  vault_restore: a recovery point back into tables.
+ *	  vault_restore: a recovery point back into tables and objects.
  *
- * Owns: deciding where a point goes (target names, replace), the rights a
- * restore needs (read the source as it was; CREATE on the target schema;
- * ownership of what it replaces), and the load: each table is created
- * bare, filled through PostgreSQL's own COPY FROM machinery fed by the
- * chunk reader, then given its constraints and indexes.  Everything runs in
- * the caller's transaction: a restore that fails leaves nothing behind and
- * what it was to replace untouched.
+ * Owns: the rights a restore needs (read the source as it was; CREATE on the
+ * target schema; ownership of what it replaces), swapping out what replace
+ * names, and running the plan (restore_plan.c) step by step: statements as
+ * the caller, under the plan's search path; loads through PostgreSQL's own
+ * COPY FROM machinery fed by the chunk reader.  Everything runs in the
+ * caller's transaction: a restore that fails leaves nothing behind and what
+ * it was to replace untouched.
  *-------------------------------------------------------------------------
  */
 #include "api/api.h"
@@ -26,14 +26,12 @@
 #include "parser/parse_relation.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/json.h"
-#include "utils/regproc.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/portal.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
-#include "utils/varlena.h"
 
 PG_FUNCTION_INFO_V1(vault_restore);
 
@@ -81,61 +79,6 @@ restore_check_read_rights(VaultCall *call, int64 point_id, PointTable *t)
 					   GetUserNameFromId(t->source_owner, true) ? GetUserNameFromId(t->source_owner, true) : "?")));
 }
 
-/* "name" or "schema.name", quoted as SQL quotes identifiers; schema NULL if absent. */
-static void
-parse_table_name(const char *text, const char *what, char **schema, char **name)
-{
-	List	   *names = stringToQualifiedNameList(text);
-
-	*schema = NULL;
-	if (list_length(names) == 2)
-	{
-		*schema = strVal(linitial(names));
-		*name = strVal(lsecond(names));
-	}
-	else if (list_length(names) == 1)
-		*name = strVal(linitial(names));
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_NAME),
-				 errmsg("improper %s \"%s\"", what, text)));
-}
-
-/* The table of a point that source_table names (schema-qualified or not). */
-PointTable *
-restore_pick_table(PointInfo *p, List *tables, const char *source_table)
-{
-	char	   *want_schema = NULL;
-	char	   *want_name;
-	ListCell   *lc;
-
-	if (source_table == NULL)
-	{
-		if (list_length(tables) == 1)
-			return linitial(tables);
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("recovery point %lld holds %d tables of schema \"%s\"",
-						(long long) p->point_id, list_length(tables), p->item_name),
-				 errhint("Name one with source_table, or restore the whole schema.")));
-	}
-	parse_table_name(source_table, "table name", &want_schema, &want_name);
-
-	foreach(lc, tables)
-	{
-		PointTable *t = lfirst(lc);
-
-		if (strcmp(t->table_name, want_name) == 0 &&
-			(want_schema == NULL || strcmp(t->schema_name, want_schema) == 0))
-			return t;
-	}
-	ereport(ERROR,
-			(errcode(ERRCODE_UNDEFINED_TABLE),
-			 errmsg("recovery point %lld has no table \"%s\"", (long long) p->point_id, source_table),
-			 errhint("Its item is %s %s.", p->kind, p->item_name)));
-	return NULL;				/* keep compiler quiet */
-}
-
 /* Whether an extension (this one included) lives in the schema, or is it. */
 static bool
 schema_holds_extension(Oid nsp)
@@ -170,20 +113,12 @@ drop_for_replace(VaultCall *call, Oid relid, const char *schema, const char *nam
 	CommandCounterIncrement();
 }
 
-/* Create one table of the point under (schema, name) and load its rows. */
+/* One table's target: it must be free (or replaced) and creatable. */
 static void
-restore_table(VaultCall *call, ChunkStore *store, PointInfo *p, PointTable *t,
-			  const char *schema, const char *name, bool replace)
+prepare_table_target(VaultCall *call, const char *schema, const char *name, bool replace)
 {
 	Oid			nsp = get_namespace_oid(schema, true);
 	Oid			existing;
-	Oid			relid;
-	Relation	rel;
-	ParseState *pstate;
-	CopyFromState cstate;
-	List	   *options;
-	uint64		rows;
-	bool		freeze;
 
 	if (!OidIsValid(nsp))
 		ereport(ERROR,
@@ -207,8 +142,97 @@ restore_table(VaultCall *call, ChunkStore *store, PointInfo *p, PointTable *t,
 					 errhint("Pass replace => true to swap it out, or give another target.")));
 		drop_for_replace(call, existing, schema, name);
 	}
+}
 
-	relid = tabledef_create(call, t->definition, schema, name);
+/* A schema's target: free, or replaced whole (the caller must own it). */
+static void
+prepare_schema_target(VaultCall *call, const char *schema, bool replace)
+{
+	Oid			nsp = get_namespace_oid(schema, true);
+
+	if (!OidIsValid(nsp))
+		return;
+	if (!replace)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_SCHEMA),
+				 errmsg("schema \"%s\" already exists", schema),
+				 errhint("Pass replace => true to swap it out, or give another target.")));
+	if (schema_holds_extension(nsp))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("cannot replace schema \"%s\": it holds an extension or the vault's storage", schema),
+				 errhint("Restore into another schema.")));
+	if (!pg_namespace_ownercheck(nsp, call->caller))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to replace schema %s", schema),
+				 errdetail("Only the schema's owner may replace it with a restored copy.")));
+	if (SPI_execute(psprintf("DROP SCHEMA %s CASCADE", quote_identifier(schema)), false, 0) < 0)
+		elog(ERROR, "could not drop schema %s", schema);
+	CommandCounterIncrement();
+}
+
+/* ---- running a plan ---- */
+
+typedef struct StepContext
+{
+	int64		point_id;
+	int			step;
+	PlanStep   *s;
+} StepContext;
+
+static void
+step_error_context(void *arg)
+{
+	StepContext *c = arg;
+
+	errcontext("restoring %s %s (%s), step %d of recovery point %lld",
+			   c->s->kind, c->s->name, c->s->action, c->step, (long long) c->point_id);
+}
+
+/* Run one statement as the caller, under the plan's search path or pg_catalog's. */
+static int
+run_sql(RestorePlan *plan, PlanStep *s, const char *sql, bool want_bool)
+{
+	int			nestlevel = NewGUCNestLevel();
+	int			ret;
+	bool		result = false;
+
+	(void) set_config_option("search_path",
+							 s->relative && plan->relative_schema ?
+							 psprintf("%s, pg_catalog, pg_temp", quote_identifier(plan->relative_schema)) :
+							 "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	/* a function's body may use what is restored after it, as in pg_restore */
+	(void) set_config_option("check_function_bodies", "off",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	ret = SPI_execute(sql, false, want_bool ? 1 : 0);
+	if (ret < 0)
+		elog(ERROR, "SPI failed (%d) on: %s", ret, sql);
+	if (want_bool && SPI_processed == 1)
+	{
+		bool		isnull;
+
+		result = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) &&
+			!isnull;
+	}
+	AtEOXact_GUC(true, nestlevel);
+	CommandCounterIncrement();
+	return result;
+}
+
+/* Load one table's rows through COPY FROM; returns the rows loaded. */
+static uint64
+load_table(ChunkStore *store, PointInfo *p, PlanStep *s)
+{
+	PointTable *t = s->table;
+	Oid			relid = get_relname_relid(s->relname, get_namespace_oid(s->schema, false));
+	Relation	rel;
+	ParseState *pstate;
+	CopyFromState cstate;
+	List	   *options;
+	uint64		rows;
+	bool		freeze;
 
 	rel = table_open(relid, RowExclusiveLock);
 	/* CopyFrom finds its target through the range table, as DoCopy sets it up */
@@ -223,6 +247,7 @@ restore_table(VaultCall *call, ChunkStore *store, PointInfo *p, PointTable *t,
 	 * partitioned table, and when older snapshots or open portals of this
 	 * transaction could see the rows early; ask only when none of that holds.
 	 */
+	InvalidateCatalogSnapshot();	/* as COPY does: its registration does not count */
 	freeze = rel->rd_rel->relkind == RELKIND_RELATION &&
 		rel->rd_createSubid == GetCurrentSubTransactionId() &&
 		ThereAreNoPriorRegisteredSnapshots() && ThereAreNoReadyPortals();
@@ -245,39 +270,105 @@ restore_table(VaultCall *call, ChunkStore *store, PointInfo *p, PointTable *t,
 						(long long) p->point_id, table_label(t), (unsigned long long) rows,
 						(long long) t->rows)));
 	CommandCounterIncrement();
-	tabledef_finish(call, t->definition, schema, name);
+	return rows;
 }
 
-static Jsonb *
-siblings_json(List *tables, const char *schema, PointTable *only, const char *only_name)
+/* A partition's index inherited from its parent's gets the name it had. */
+static void
+rename_child_index(RestorePlan *plan, PlanStep *s)
 {
-	StringInfoData buf;
-	ListCell   *lc;
-	bool		first = true;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	int			ret;
+	char	   *current;
 
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
-	foreach(lc, tables)
-	{
-		PointTable *t = lfirst(lc);
-
-		if (only && t != only)
-			continue;
-		if (!first)
-			appendStringInfoChar(&buf, ',');
-		first = false;
-		escape_json(&buf, t->table_name);
-		appendStringInfoChar(&buf, ':');
-		escape_json(&buf, quote_qualified_identifier(schema, only ? only_name : t->table_name));
-	}
-	appendStringInfoChar(&buf, '}');
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+	values[0] = CStringGetTextDatum(quote_qualified_identifier(s->schema, s->parent_index));
+	values[1] = CStringGetTextDatum(s->relname);
+	ret = SPI_execute_with_args("SELECT c.relname FROM pg_catalog.pg_inherits i "
+								"JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid "
+								"JOIN pg_catalog.pg_index x ON x.indexrelid OPERATOR(pg_catalog.=) c.oid "
+								"WHERE i.inhparent OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1) "
+								"AND x.indrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($2)",
+								2, types, values, NULL, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		return;					/* the parent index took another name: nothing attached to it here */
+	current = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (strcmp(current, s->wanted) == 0 || !plan_name_free(plan, s->schema, s->wanted))
+		return;
+	s->relative = false;
+	(void) run_sql(plan, s, psprintf("ALTER INDEX %s RENAME TO %s",
+									 quote_qualified_identifier(s->schema, current),
+									 quote_identifier(s->wanted)), false);
 }
 
-/* vault_restore(recovery_point, target, replace, source_table) */
+typedef struct RestoreTotals
+{
+	int64		rows;
+	int64		logical_bytes;
+} RestoreTotals;
+
+static void
+run_step(RestorePlan *plan, ChunkStore *store, PointInfo *p, PlanStep *s, RestoreTotals *tot)
+{
+	const char *sql = s->sql;
+
+	switch (s->run)
+	{
+		case STEP_LOAD:
+			tot->rows += (int64) load_table(store, p, s);
+			tot->logical_bytes += s->table->logical_bytes;
+			return;
+		case STEP_NOTICE:
+			ereport(NOTICE, (errmsg_internal("%s", s->notice)));
+			return;
+		case STEP_RENAME_CHILD_INDEX:
+			rename_child_index(plan, s);
+			return;
+		case STEP_SQL:
+			break;
+	}
+	if (s->guard && !run_sql(plan, s, s->guard, true))
+	{
+		ereport(NOTICE, (errmsg_internal("%s", s->guard_notice)));
+		return;
+	}
+	/* a name kept where it is free when the step runs, else PostgreSQL's */
+	if (s->free_name && !plan_name_free(plan, s->free_schema, s->free_name))
+		sql = s->sql_unnamed;
+	(void) run_sql(plan, s, sql, false);
+}
+
+static void
+run_plan(RestorePlan *plan, ChunkStore *store, PointInfo *p, RestoreTotals *tot)
+{
+	ListCell   *lc;
+	int			step = 0;
+
+	/* from here on the schema is real: its names are taken as they are */
+	plan->fresh_schema = NULL;
+	plan->reserved = NIL;
+	foreach(lc, plan_steps(plan))
+	{
+		ErrorContextCallback errcb;
+		StepContext ctx;
+
+		ctx.point_id = p->point_id;
+		ctx.step = ++step;
+		ctx.s = lfirst(lc);
+		errcb.callback = step_error_context;
+		errcb.arg = &ctx;
+		errcb.previous = error_context_stack;
+		error_context_stack = &errcb;
+		run_step(plan, store, p, ctx.s, tot);
+		error_context_stack = errcb.previous;
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
 /* The job record of a restore, in the caller's transaction. */
 static void
-record_restore_job(VaultCall *call, VaultInfo *vault, PointInfo *p, TimestampTz started)
+record_restore_job(VaultCall *call, VaultInfo *vault, PointInfo *p, TimestampTz started,
+				   RestoreTotals *tot)
 {
 	JobInfo		job = {0};
 	JobOutcome	out = {0};
@@ -291,24 +382,25 @@ record_restore_job(VaultCall *call, VaultInfo *vault, PointInfo *p, TimestampTz 
 	job.run_as = call->caller;
 	job.started_at = started;
 	out.recovery_point = p->point_id;
+	out.rows = tot->rows;
+	out.logical_bytes = tot->logical_bytes;
 	out.freed_bytes = -1;
 	(void) job_record(call, &job, &out);
 }
 
+/* vault_restore(recovery_point, target, replace, source_table) */
 Datum
 vault_restore(PG_FUNCTION_ARGS)
 {
 	MemoryContext fn_cxt = CurrentMemoryContext;
-	int64		point_id;
-	char	   *target = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	bool		replace;
-	char	   *source_table = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
 	VaultCall	call;
-	PointInfo  *p;
+	RestoreRequest r;
 	VaultInfo  *vault;
-	List	   *tables;
 	ChunkStore *store;
-	char	   *volatile result = NULL;
+	RestorePlan *plan;
+	RestoreTotals tot = {0};
+	char	   *result;
 	int			saved_encoding;
 	TimestampTz started = GetCurrentTimestamp();
 
@@ -321,109 +413,27 @@ vault_restore(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("replace must not be NULL"),
 				 errhint("Pass true or false.")));
-	point_id = PG_GETARG_INT64(0);
+	memset(&r, 0, sizeof(r));
+	r.target = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	r.source_table = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
 	replace = PG_GETARG_BOOL(2);
 
 	vault_call_begin(&call);
-	p = point_lookup(&call, point_id);
-	vault = vault_lookup_by_id(&call, p->vault_id);
-	vault_require(&call, vault, VAULT_OPERATOR, "restoring");
-	tables = point_tables(&call, point_id);
+	vault = restore_open(&call, &r, PG_GETARG_INT64(0));
 	store = chunk_store_open(&call, vault);
+
+	/* what replace swaps out goes first; the plan then sees the names free */
+	if (r.whole_schema)
+		prepare_schema_target(&call, r.schema, replace);
+	else
+		prepare_table_target(&call, r.schema, r.name, replace);
+	plan = restore_build_plan(&call, &r);
+	restore_check_extensions(plan, r.point->point_id);
 
 	saved_encoding = stream_encoding_begin();
 	PG_TRY();
 	{
-		if (strcmp(p->kind, "table") == 0 || source_table != NULL)
-		{
-			/* one table: into target, or next to the original as <name>_restored */
-			PointTable *t = restore_pick_table(p, tables, source_table);
-			char	   *schema = t->schema_name;
-			char	   *name;
-
-			restore_check_read_rights(&call, point_id, t);
-			if (target != NULL)
-			{
-				char	   *target_schema = NULL;
-
-				parse_table_name(target, "target table name", &target_schema, &name);
-				if (target_schema)
-					schema = target_schema;
-			}
-			else
-				name = psprintf("%.*s_restored", NAMEDATALEN - 10, t->table_name);
-
-			restore_table(&call, store, p, t, schema, name, replace);
-			tabledef_foreign_keys(&call, t->definition, schema, name, t->schema_name,
-								  siblings_json(tables, schema, t, name));
-			result = quote_qualified_identifier(schema, name);
-		}
-		else
-		{
-			/* a whole schema: a new schema with every table, then their FKs */
-			char	   *schema;
-			Oid			nsp;
-			ListCell   *lc;
-			Jsonb	   *siblings;
-
-			foreach(lc, tables)
-				restore_check_read_rights(&call, point_id, lfirst(lc));
-			if (target != NULL)
-			{
-				List	   *names = stringToQualifiedNameList(target);
-
-				if (list_length(names) != 1)
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_NAME),
-							 errmsg("improper target schema name \"%s\"", target),
-							 errhint("A schema point restores into a schema: give a schema name.")));
-				schema = strVal(linitial(names));
-			}
-			else
-				schema = psprintf("%.*s_restored", NAMEDATALEN - 10, p->item_name);
-
-			nsp = get_namespace_oid(schema, true);
-			if (OidIsValid(nsp))
-			{
-				if (!replace)
-					ereport(ERROR,
-							(errcode(ERRCODE_DUPLICATE_SCHEMA),
-							 errmsg("schema \"%s\" already exists", schema),
-							 errhint("Pass replace => true to swap it out, or give another target.")));
-				if (schema_holds_extension(nsp))
-					ereport(ERROR,
-							(errcode(ERRCODE_OBJECT_IN_USE),
-							 errmsg("cannot replace schema \"%s\": it holds an extension or the vault's storage", schema),
-							 errhint("Restore into another schema.")));
-				if (!pg_namespace_ownercheck(nsp, call.caller))
-					ereport(ERROR,
-							(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-							 errmsg("permission denied to replace schema %s", schema),
-							 errdetail("Only the schema's owner may replace it with a restored copy.")));
-				if (SPI_execute(psprintf("DROP SCHEMA %s CASCADE", quote_identifier(schema)), false, 0) < 0)
-					elog(ERROR, "could not drop schema %s", schema);
-				CommandCounterIncrement();
-			}
-			if (SPI_execute(psprintf("CREATE SCHEMA %s", quote_identifier(schema)), false, 0) < 0)
-				elog(ERROR, "could not create schema %s", schema);
-			CommandCounterIncrement();
-
-			foreach(lc, tables)
-			{
-				PointTable *t = lfirst(lc);
-
-				restore_table(&call, store, p, t, schema, t->table_name, false);
-			}
-			siblings = siblings_json(tables, schema, NULL, NULL);
-			foreach(lc, tables)
-			{
-				PointTable *t = lfirst(lc);
-
-				tabledef_foreign_keys(&call, t->definition, schema, t->table_name,
-									  p->item_name, siblings);
-			}
-			result = (char *) quote_identifier(schema);
-		}
+		run_plan(plan, store, r.point, &tot);
 	}
 	PG_FINALLY();
 	{
@@ -432,8 +442,9 @@ vault_restore(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 
-	record_restore_job(&call, vault, p, started);
-	result = MemoryContextStrdup(fn_cxt, result);
+	record_restore_job(&call, vault, r.point, started, &tot);
+	result = MemoryContextStrdup(fn_cxt, r.whole_schema ? quote_identifier(r.schema)
+								 : quote_qualified_identifier(r.schema, r.name));
 	vault_call_end(&call);
 	PG_RETURN_TEXT_P(cstring_to_text(result));
 }

@@ -129,8 +129,12 @@ point_tables(VaultCall *call, int64 point_id)
 
 	values[0] = Int64GetDatum(point_id);
 	vault_as_owner(call);
-	ret = SPI_execute_with_args("SELECT ordinal, schema_name, table_name, source_oid, source_owner, "
-								"definition, rows, chunks FROM vault_internal.point_tables "
+	ret = SPI_execute_with_args(call->catalog >= VAULT_CATALOG_1_1 ?
+								"SELECT ordinal, schema_name, table_name, source_oid, source_owner, "
+								"definition, rows, chunks, logical_bytes, deps FROM vault_internal.point_tables "
+								"WHERE point_id = $1 ORDER BY ordinal" :
+								"SELECT ordinal, schema_name, table_name, source_oid, source_owner, "
+								"definition, rows, chunks, logical_bytes, NULL::text[] FROM vault_internal.point_tables "
 								"WHERE point_id = $1 ORDER BY ordinal",
 								1, types, values, NULL, false, 0);
 	vault_as_caller(call);
@@ -142,6 +146,7 @@ point_tables(VaultCall *call, int64 point_id)
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		PointTable *t = palloc0(sizeof(PointTable));
 		bool		isnull;
+		Datum		d;
 
 		t->ordinal = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
 		t->schema_name = SPI_getvalue(tup, desc, 2);
@@ -151,6 +156,10 @@ point_tables(VaultCall *call, int64 point_id)
 		t->definition = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 6, &isnull));
 		t->rows = DatumGetInt64(SPI_getbinval(tup, desc, 7, &isnull));
 		t->chunks = DatumGetInt64(SPI_getbinval(tup, desc, 8, &isnull));
+		t->logical_bytes = DatumGetInt64(SPI_getbinval(tup, desc, 9, &isnull));
+		d = SPI_getbinval(tup, desc, 10, &isnull);
+		if (!isnull)
+			t->deps = vault_text_array(d, &t->ndeps);
 		result = lappend(result, t);
 	}
 	return result;

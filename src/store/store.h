@@ -33,7 +33,10 @@ typedef struct PointTable
 	Oid			source_owner;
 	Jsonb	   *definition;
 	int64		rows;
+	int64		logical_bytes;
 	int64		chunks;
+	char	  **deps;			/* keys of the point's objects it comes after */
+	int			ndeps;
 } PointTable;
 
 extern VaultInfo *vault_lookup(VaultCall *call, const char *name);

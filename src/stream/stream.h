@@ -57,11 +57,130 @@ extern bool proof_find_unchanged(VaultCall *call, VaultInfo *vault, Oid relid, J
 								 ProofMatch *prev);
 extern void proof_datums(ScanProof *proof, Datum *lsn, bool *lsn_null, Datum *xids, bool *xids_null);
 
-/* ---- tabledef.c: definitions captured at backup, DDL at restore ---- */
+/* ---- defjson.c: reading captured definitions ---- */
+extern JsonbContainer *def_root(Jsonb *def);
+extern char *def_text(JsonbContainer *obj, const char *key);
+extern bool def_bool(JsonbContainer *obj, const char *key);
+extern JsonbContainer *def_get(JsonbContainer *obj, const char *key);
+extern int	def_count(JsonbContainer *array);
+extern JsonbContainer *def_item(JsonbContainer *array, int i);
+extern char *def_item_text(JsonbContainer *array, int i);
+
+/* ---- plan.c: a restore's steps, in order ---- */
+typedef enum PlanPhase
+{
+	PHASE_SCHEMA,				/* the schema a whole-schema restore creates */
+	PHASE_PRE,					/* objects, created in dependency order */
+	PHASE_DATA,					/* table rows, sequence values */
+	PHASE_POST,					/* constraints and indexes */
+	PHASE_FK,					/* foreign keys */
+	PHASE_ATTACH,				/* triggers, rules, policies, statistics, ... */
+	PHASE_REFRESH,				/* materialized views */
+	PHASE_FINAL,				/* comments and privileges */
+	PHASE_COUNT
+} PlanPhase;
+
+typedef enum StepRun
+{
+	STEP_SQL,					/* run sql */
+	STEP_LOAD,					/* load a table's rows */
+	STEP_NOTICE,				/* say notice: something is not restored */
+	STEP_RENAME_CHILD_INDEX		/* give a partition's index its captured name */
+} StepRun;
+
+typedef struct PlanStep
+{
+	PlanPhase	phase;
+	StepRun		run;
+	const char *kind;			/* what the step makes: table, index, ... */
+	char	   *name;			/* its name where it is restored */
+	char	   *action;			/* create, load rows, grant SELECT to ..., ... */
+	char	   *sql;
+	bool		relative;		/* run under the plan's relative search path */
+	char	   *free_schema;	/* named where free: else sql_unnamed runs */
+	char	   *free_name;
+	char	   *sql_unnamed;
+	char	   *notice;
+	char	   *guard;			/* a boolean query: false skips the step, */
+	char	   *guard_notice;	/* saying this */
+	PointTable *table;			/* STEP_LOAD */
+	char	   *schema;			/* STEP_LOAD, STEP_RENAME_CHILD_INDEX */
+	char	   *relname;		/* STEP_LOAD: the table; RENAME: the partition */
+	char	   *parent_index;	/* STEP_RENAME_CHILD_INDEX */
+	char	   *wanted;
+} PlanStep;
+
+typedef struct RestorePlan
+{
+	List	   *phases[PHASE_COUNT];
+	char	   *relative_schema;	/* NULL: every step runs under pg_catalog */
+	char	   *fresh_schema;	/* a schema the plan creates: names in it are free */
+	List	   *reserved;		/* relation names the plan takes */
+	List	   *extensions;		/* extensions the restored objects need */
+} RestorePlan;
+
+extern RestorePlan *plan_create(const char *relative_schema, const char *fresh_schema);
+extern PlanStep *plan_add(RestorePlan *plan, PlanPhase phase, const char *kind,
+						  const char *name, const char *action, char *sql);
+extern PlanStep *plan_add_named(RestorePlan *plan, PlanPhase phase, const char *kind,
+								const char *name, const char *action, const char *schema,
+								const char *wanted, char *sql_named, char *sql_unnamed);
+extern PlanStep *plan_add_notice(RestorePlan *plan, PlanPhase phase, const char *kind,
+								 const char *name, const char *action, char *notice);
+extern bool plan_name_free(RestorePlan *plan, const char *schema, const char *name);
+extern void plan_reserve(RestorePlan *plan, const char *schema, const char *name);
+extern void plan_need_extension(RestorePlan *plan, const char *extname);
+extern void plan_need_extensions(RestorePlan *plan, JsonbContainer *def);
+extern List *plan_steps(RestorePlan *plan);
+
+/* ---- tabledef.c: table definitions captured at backup, planned at restore ---- */
+typedef struct TableName
+{
+	char	   *captured;		/* the table's name in the point */
+	char	   *relname;		/* the name it is restored as */
+	char	   *restored;		/* the same, schema-qualified and quoted */
+} TableName;
+
+typedef struct TableTarget
+{
+	PointTable *table;
+	char	   *schema;			/* where it goes */
+	char	   *name;
+	bool		whole_schema;	/* a whole-schema restore: the point's own
+								 * sequences are restored as objects */
+	char	   *point_schema;	/* the schema of the point's item */
+	List	   *siblings;		/* TableName of every table restored with it */
+} TableTarget;
+
 extern Jsonb *tabledef_capture(VaultCall *call, Oid relid);
-extern Oid	tabledef_create(VaultCall *call, Jsonb *def, const char *schema, const char *name);
-extern void tabledef_finish(VaultCall *call, Jsonb *def, const char *schema, const char *name);
-extern void tabledef_foreign_keys(VaultCall *call, Jsonb *def, const char *schema,
-								  const char *name, const char *point_schema, Jsonb *siblings);
+extern TableName *table_name(const char *captured, const char *schema, const char *relname);
+extern bool tabledef_relative(JsonbContainer *def);
+extern void tabledef_plan(RestorePlan *plan, TableTarget *tt);
+
+/* ---- schemadef.c: a schema's other objects, captured and planned ---- */
+typedef struct PointObject
+{
+	int			ordinal;
+	char	   *kind;			/* schema, sequence, type, domain, function, ... */
+	char	   *name;			/* relative to the schema */
+	char	   *key;			/* within the point; deps name other keys */
+	char	  **deps;
+	int			ndeps;
+	Jsonb	   *definition;
+} PointObject;
+
+extern int	schemadef_capture(VaultCall *call, int64 point_id, Oid nsp, const char *schema,
+							  Snapshot snapshot);
+extern List *schemadef_load(VaultCall *call, int64 point_id);
+extern Jsonb *schemadef_not_held(VaultCall *call, int64 point_id);
+extern void schemadef_plan(RestorePlan *plan, PointObject *o, const char *schema);
+
+/* ---- attached.c: what hangs off a relation, comments and privileges ---- */
+extern void attached_plan(RestorePlan *plan, JsonbContainer *def, const char *schema,
+						  const char *relname);
+extern void attached_comment(RestorePlan *plan, const char *kind, const char *name,
+							 const char *on, const char *text);
+extern void attached_privileges(RestorePlan *plan, JsonbContainer *acl, const char *kind,
+								const char *name, const char *grant_on, const char *column);
 
 #endif							/* VAULT_STREAM_H */
