@@ -13,10 +13,7 @@
 #include "retention.h"
 #include "schedule.h"
 
-/* ---- restore.c: rights shared with export and the plan ---- */
-extern void restore_check_read_rights(VaultCall *call, int64 point_id, PointTable *t);
-
-/* ---- restore_plan.c: where a point goes and what restoring it creates ---- */
+/* ---- restore_plan.c: who may restore, where a point goes, what it creates ---- */
 typedef struct RestoreRequest
 {
 	PointInfo  *point;
@@ -31,6 +28,7 @@ typedef struct RestoreRequest
 	PointTable *table;			/* one table: which */
 } RestoreRequest;
 
+extern void restore_check_read_rights(VaultCall *call, int64 point_id, PointTable *t);
 extern PointTable *restore_pick_table(PointInfo *p, List *tables, const char *source_table);
 extern void restore_resolve(VaultCall *call, RestoreRequest *r);
 extern VaultInfo *restore_open(VaultCall *call, RestoreRequest *r, int64 point_id);

@@ -2,9 +2,9 @@
  * restore.c
  *	  vault_restore: a recovery point back into tables and objects.
  *
- * Owns: the rights a restore needs (read the source as it was; CREATE on the
- * target schema; ownership of what it replaces), swapping out what replace
- * names, and running the plan (restore_plan.c) step by step: statements as
+ * Owns: the rights a restore needs of its target (CREATE on the target
+ * schema; ownership of what it replaces), swapping out what replace names,
+ * and running the plan (restore_plan.c) step by step: statements as
  * the caller, under the plan's search path; loads through PostgreSQL's own
  * COPY FROM machinery fed by the chunk reader.  Everything runs in the
  * caller's transaction: a restore that fails leaves nothing behind and what
@@ -48,35 +48,6 @@ static char *
 table_label(PointTable *t)
 {
 	return quote_qualified_identifier(t->schema_name, t->table_name);
-}
-
-/*
- * Restoring or exporting hands out the data as it was: the caller must be
- * able to read the source today (SELECT on it, if it still exists under
- * that name), or be a member of the role that owned it at backup time, or
- * be a superuser.
- */
-void
-restore_check_read_rights(VaultCall *call, int64 point_id, PointTable *t)
-{
-	Oid			nsp;
-	Oid			relid = InvalidOid;
-
-	if (superuser_arg(call->caller) || has_privs_of_role(call->caller, t->source_owner))
-		return;
-	nsp = get_namespace_oid(t->schema_name, true);
-	if (OidIsValid(nsp))
-		relid = get_relname_relid(t->table_name, nsp);
-	if (OidIsValid(relid) &&
-		(pg_class_aclcheck(relid, call->caller, ACL_SELECT) == ACLCHECK_OK ||
-		 pg_attribute_aclcheck_all(relid, call->caller, ACL_SELECT, ACLMASK_ALL) == ACLCHECK_OK))
-		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("permission denied to read table %s of recovery point %lld",
-					table_label(t), (long long) point_id),
-			 errdetail("Restoring or exporting needs SELECT on the table, membership in its owner role \"%s\", or superuser.",
-					   GetUserNameFromId(t->source_owner, true) ? GetUserNameFromId(t->source_owner, true) : "?")));
 }
 
 /* Whether an extension (this one included) lives in the schema, or is it. */

@@ -3,7 +3,9 @@
  *	  Where a point goes and what a restore of it creates, in which order;
  *	  the SQL function vault_restore_plan.
  *
- * Owns: the restore's target (a schema point into a schema, default
+ * Owns: who may restore a point (the operator level on its vault, and the
+ * right to read each table as it was: restore and export alike), the
+ * restore's target (a schema point into a schema, default
  * <schema>_restored; a table into [schema.]name, default <name>_restored;
  * source_table picks one table of a schema point), and the plan: for a
  * whole schema, the schema, then every object and table of the point in
@@ -19,11 +21,13 @@
 #include "api/api.h"
 
 #include "catalog/namespace.h"
+#include "utils/acl.h"
 #include "commands/extension.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "toposort.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/regproc.h"
 #include "utils/tuplestore.h"
 #include "utils/varlena.h"
@@ -130,6 +134,35 @@ restore_resolve(VaultCall *call, RestoreRequest *r)
 	}
 	else
 		r->schema = psprintf("%.*s_restored", NAMEDATALEN - 10, p->item_name);
+}
+
+/*
+ * Restoring or exporting hands out the data as it was: the caller must be
+ * able to read the source today (SELECT on it, if it still exists under
+ * that name), or be a member of the role that owned it at backup time, or
+ * be a superuser.
+ */
+void
+restore_check_read_rights(VaultCall *call, int64 point_id, PointTable *t)
+{
+	Oid			nsp;
+	Oid			relid = InvalidOid;
+
+	if (superuser_arg(call->caller) || has_privs_of_role(call->caller, t->source_owner))
+		return;
+	nsp = get_namespace_oid(t->schema_name, true);
+	if (OidIsValid(nsp))
+		relid = get_relname_relid(t->table_name, nsp);
+	if (OidIsValid(relid) &&
+		(pg_class_aclcheck(relid, call->caller, ACL_SELECT) == ACLCHECK_OK ||
+		 pg_attribute_aclcheck_all(relid, call->caller, ACL_SELECT, ACLMASK_ALL) == ACLCHECK_OK))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to read table %s of recovery point %lld",
+					quote_qualified_identifier(t->schema_name, t->table_name), (long long) point_id),
+			 errdetail("Restoring or exporting needs SELECT on the table, membership in its owner role \"%s\", or superuser.",
+					   GetUserNameFromId(t->source_owner, true) ? GetUserNameFromId(t->source_owner, true) : "?")));
 }
 
 /*
@@ -302,26 +335,27 @@ restore_build_plan(VaultCall *call, RestoreRequest *r)
 	RestorePlan *plan;
 	ListCell   *lc;
 	TableTarget tt;
+	bool		relative;
 
 	memset(&tt, 0, sizeof(tt));
 	tt.point_schema = r->point->item_name;
 	if (!r->whole_schema)
 	{
-		bool		relative = tabledef_relative(def_root(r->table->definition));
-
+		relative = tabledef_relative(def_root(r->table->definition));
 		/* the table's own schema is where its unqualified names live */
 		plan = plan_create(relative ? r->table->schema_name : NULL, NULL);
 		tt.table = r->table;
 		tt.schema = r->schema;
 		tt.name = r->name;
-		tt.whole_schema = false;
+		tt.sequences_restored = false;
 		tt.point_schema = r->table->schema_name;
 		tt.siblings = list_make1(table_name(r->table->table_name, r->schema, r->name));
 		tabledef_plan(plan, &tt);
 		return plan;
 	}
 
-	plan = plan_create(point_relative(r) ? r->schema : NULL, r->schema);
+	relative = point_relative(r);
+	plan = plan_create(relative ? r->schema : NULL, r->schema);
 	plan_add(plan, PHASE_SCHEMA, "schema", quote_identifier(r->schema), "create",
 			 psprintf("CREATE SCHEMA %s", quote_identifier(r->schema)))->relative = false;
 	foreach(lc, r->objects)
@@ -332,7 +366,7 @@ restore_build_plan(VaultCall *call, RestoreRequest *r)
 			schemadef_plan(plan, o, r->schema);
 	}
 	tt.schema = r->schema;
-	tt.whole_schema = true;
+	tt.sequences_restored = relative;
 	foreach(lc, r->tables)
 	{
 		PointTable *t = lfirst(lc);

@@ -146,8 +146,9 @@ typedef struct TableTarget
 	PointTable *table;
 	char	   *schema;			/* where it goes */
 	char	   *name;
-	bool		whole_schema;	/* a whole-schema restore: the point's own
-								 * sequences are restored as objects */
+	bool		sequences_restored;	/* the point's own sequences are
+									 * restored as objects (a whole-schema
+									 * restore of a 1.1 point) */
 	char	   *point_schema;	/* the schema of the point's item */
 	List	   *siblings;		/* TableName of every table restored with it */
 } TableTarget;

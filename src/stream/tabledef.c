@@ -149,8 +149,8 @@ column_sql(RestorePlan *plan, TableTarget *tt, JsonbContainer *col, List **owned
 	bool		text_fallback = def_bool(col, "text_fallback");
 	char	   *seqdep = seq ? def_text(seq, "dep") : NULL;
 
-	/* serial: alone, the table brings its sequence; in a schema, the point does */
-	if (seqdep && strcmp(seqdep, "a") == 0 && !tt->whole_schema)
+	/* serial: the table brings its sequence, unless the point restores it */
+	if (seqdep && strcmp(seqdep, "a") == 0 && !tt->sequences_restored)
 		dflt = plan_serial_sequence(plan, tt, col, seq, dflt, owned);
 
 	initStringInfo(&buf);
@@ -444,7 +444,7 @@ plan_load_finish(RestorePlan *plan, TableTarget *tt, List *names)
 		const char *colname = def_text(col, "name");
 		char	   *seqref;
 
-		if (seq == NULL || (strcmp(def_text(seq, "dep"), "a") == 0 && tt->whole_schema))
+		if (seq == NULL || (strcmp(def_text(seq, "dep"), "a") == 0 && tt->sequences_restored))
 			continue;
 		if (def_text(seq, "increment")[0] == '-')
 			continue;

@@ -86,6 +86,8 @@ is(q1(q{INSERT INTO public.orders_back (placed, amount) VALUES ('2024-02-02', 1)
 is(q1("SELECT vault_restore($p_schema, 'shop_back')"), 'shop_back', 'a 1.0 schema point restores');
 is(q1(sprintf($digest, 'shop_back.customers')), $sums{'shop.customers'}, 'customers as they were');
 is(q1(sprintf($digest, 'shop_back.invoices')), $sums{'shop.invoices'}, 'invoices, across partitions');
+is(q1(q{SELECT pg_get_serial_sequence('shop_back.invoices', 'id')}), 'shop_back.invoices_id_seq',
+	'its serial column draws from a sequence of its own, as 1.0 restored it');
 is(q1(q{SELECT count(*) FROM pg_constraint WHERE connamespace = 'shop_back'::regnamespace AND contype = 'f'
         AND conparentid = 0 AND confrelid = 'shop_back.customers'::regclass}), '1',
 	'its foreign key points inside the restored schema');
