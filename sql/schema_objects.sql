@@ -11,7 +11,7 @@ CREATE ROLE so_reader;
 -- schema's own objects come out unqualified.
 CREATE FUNCTION pg_temp.shape(s name) RETURNS SETOF text LANGUAGE plpgsql AS $$
 DECLARE
-	n oid := s::regnamespace;
+	n oid := quote_ident(s)::regnamespace;
 BEGIN
 	PERFORM set_config('search_path', quote_ident(s) || ', pg_catalog', true);
 	RETURN QUERY
@@ -94,25 +94,27 @@ END
 $$;
 
 -- objects of the restored schema that depend on anything in the original one
-CREATE FUNCTION pg_temp.stray_refs(restored name, original name) RETURNS bigint LANGUAGE sql AS $$
-	WITH objs AS (
-		SELECT 'pg_class'::regclass AS classid, c.oid AS objid FROM pg_class c WHERE c.relnamespace = restored::regnamespace
-		UNION ALL SELECT 'pg_type'::regclass, t.oid FROM pg_type t WHERE t.typnamespace = restored::regnamespace
-		UNION ALL SELECT 'pg_proc'::regclass, p.oid FROM pg_proc p WHERE p.pronamespace = restored::regnamespace
+CREATE FUNCTION pg_temp.stray_refs(restored_name name, original_name name) RETURNS bigint LANGUAGE sql AS $$
+	WITH ns AS (SELECT quote_ident(restored_name)::regnamespace AS restored,
+					   quote_ident(original_name)::regnamespace AS original),
+	objs AS (
+		SELECT 'pg_class'::regclass AS classid, c.oid AS objid FROM pg_class c WHERE c.relnamespace = (SELECT restored FROM ns)
+		UNION ALL SELECT 'pg_type'::regclass, t.oid FROM pg_type t WHERE t.typnamespace = (SELECT restored FROM ns)
+		UNION ALL SELECT 'pg_proc'::regclass, p.oid FROM pg_proc p WHERE p.pronamespace = (SELECT restored FROM ns)
 		UNION ALL SELECT 'pg_attrdef'::regclass, d.oid FROM pg_attrdef d JOIN pg_class c ON c.oid = d.adrelid
-			WHERE c.relnamespace = restored::regnamespace
-		UNION ALL SELECT 'pg_constraint'::regclass, co.oid FROM pg_constraint co WHERE co.connamespace = restored::regnamespace
+			WHERE c.relnamespace = (SELECT restored FROM ns)
+		UNION ALL SELECT 'pg_constraint'::regclass, co.oid FROM pg_constraint co WHERE co.connamespace = (SELECT restored FROM ns)
 		UNION ALL SELECT 'pg_rewrite'::regclass, r.oid FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
-			WHERE c.relnamespace = restored::regnamespace
+			WHERE c.relnamespace = (SELECT restored FROM ns)
 		UNION ALL SELECT 'pg_trigger'::regclass, t.oid FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-			WHERE c.relnamespace = restored::regnamespace
+			WHERE c.relnamespace = (SELECT restored FROM ns)
 		UNION ALL SELECT 'pg_policy'::regclass, p.oid FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
-			WHERE c.relnamespace = restored::regnamespace),
+			WHERE c.relnamespace = (SELECT restored FROM ns)),
 	theirs AS (
-		SELECT 'pg_class'::regclass AS classid, c.oid AS objid FROM pg_class c WHERE c.relnamespace = original::regnamespace
-		UNION ALL SELECT 'pg_type'::regclass, t.oid FROM pg_type t WHERE t.typnamespace = original::regnamespace
-		UNION ALL SELECT 'pg_proc'::regclass, p.oid FROM pg_proc p WHERE p.pronamespace = original::regnamespace
-		UNION ALL SELECT 'pg_collation'::regclass, co.oid FROM pg_collation co WHERE co.collnamespace = original::regnamespace)
+		SELECT 'pg_class'::regclass AS classid, c.oid AS objid FROM pg_class c WHERE c.relnamespace = (SELECT original FROM ns)
+		UNION ALL SELECT 'pg_type'::regclass, t.oid FROM pg_type t WHERE t.typnamespace = (SELECT original FROM ns)
+		UNION ALL SELECT 'pg_proc'::regclass, p.oid FROM pg_proc p WHERE p.pronamespace = (SELECT original FROM ns)
+		UNION ALL SELECT 'pg_collation'::regclass, co.oid FROM pg_collation co WHERE co.collnamespace = (SELECT original FROM ns))
 	SELECT count(*) FROM pg_depend d
 	JOIN objs o ON o.classid = d.classid AND o.objid = d.objid
 	JOIN theirs t ON t.classid = d.refclassid AND t.objid = d.refobjid
@@ -124,7 +126,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
 	p bigint := vault_backup_schema('fidelity', s);
 BEGIN
-	PERFORM vault_restore(p, s || '_r');
+	PERFORM vault_restore(p, quote_ident(s || '_r'));
 	SELECT r.objects INTO objects FROM vault_recovery_points r WHERE r.recovery_point = p;
 	SELECT count(*) INTO differences FROM (
 		(SELECT * FROM pg_temp.shape(s) EXCEPT ALL SELECT * FROM pg_temp.shape(s || '_r'))
@@ -328,6 +330,21 @@ ALTER TABLE k_part.m_rest ADD CONSTRAINT m_rest_small CHECK (id < 1000);
 COMMENT ON TABLE k_part.m_2024 IS 'this year';
 INSERT INTO k_part.m VALUES (1, '2024-03-03', 1), (2, '2023-03-03', 2);
 SELECT * FROM pg_temp.roundtrip('k_part');
+
+-- names that need quoting everywhere, holding the words a trigger's or a
+-- rule's definition is cut at
+CREATE SCHEMA "We""ird Sch";
+CREATE TYPE "We""ird Sch"."Mood ""x""" AS ENUM ('a b', 'c''d');
+CREATE TABLE "We""ird Sch"."A b" ("Col 1" int PRIMARY KEY, "m ON A b" "We""ird Sch"."Mood ""x""",
+	"select" text DEFAULT 'x ON "A b" y');
+CREATE FUNCTION "We""ird Sch"."tg fn"() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+CREATE TRIGGER "t ON ""A b"" x" BEFORE UPDATE OF "m ON A b", "select" ON "We""ird Sch"."A b"
+	FOR EACH ROW EXECUTE FUNCTION "We""ird Sch"."tg fn"();
+CREATE RULE "r TO A b" AS ON DELETE TO "We""ird Sch"."A b" DO INSTEAD NOTHING;
+CREATE VIEW "We""ird Sch"."V w" AS SELECT "Col 1", "m ON A b" FROM "We""ird Sch"."A b";
+INSERT INTO "We""ird Sch"."A b" VALUES (1, 'c''d', 'q');
+SELECT * FROM pg_temp.roundtrip('We"ird Sch');
+SELECT * FROM "We""ird Sch_r"."V w";
 
 -- one table: a table point, and a table out of a schema point, bring back
 -- the table's triggers (when their function exists), policies and flags,

@@ -56,3 +56,26 @@ SELECT 'only in the table now', count(*) FROM (
 SELECT id, status AS then_status,
        coalesce((SELECT status FROM public.orders o WHERE o.id = r.id), '(deleted)') AS now_status
 FROM public.orders_restored r WHERE id IN (100, 1050, 150500) ORDER BY id;
+
+\echo '-- a whole schema: tables, a view, a function, a trigger, an enum, a sequence'
+CREATE SCHEMA shop;
+CREATE TYPE shop.status AS ENUM ('open', 'closed');
+CREATE SEQUENCE shop.ticket_no START WITH 1000;
+CREATE TABLE shop.tickets (id int PRIMARY KEY DEFAULT nextval('shop.ticket_no'),
+                           state shop.status NOT NULL DEFAULT 'open', touched timestamptz);
+CREATE FUNCTION shop.touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.touched := now(); RETURN NEW; END$$;
+CREATE TRIGGER touch BEFORE UPDATE ON shop.tickets FOR EACH ROW EXECUTE FUNCTION shop.touch();
+CREATE VIEW shop.open_tickets AS SELECT id FROM shop.tickets WHERE state = 'open';
+INSERT INTO shop.tickets (state) SELECT CASE WHEN g % 3 = 0 THEN 'closed' ELSE 'open' END::shop.status
+FROM generate_series(1, 300) g;
+SELECT vault_backup_schema('prod', 'shop') AS schema_point \gset
+SELECT recovery_point, item, tables, rows, objects FROM vault_recovery_points
+ WHERE recovery_point = :schema_point;
+
+\echo '-- the disaster, and what a restore will do before doing it'
+DROP SCHEMA shop CASCADE;
+SELECT step, kind, name, action FROM vault_restore_plan(:schema_point, 'shop') ORDER BY step NULLS FIRST;
+SELECT vault_restore(:schema_point, 'shop') AS restored;
+SELECT count(*) AS open_tickets FROM shop.open_tickets;
+INSERT INTO shop.tickets DEFAULT VALUES RETURNING id AS next_ticket, state;
+UPDATE shop.tickets SET state = 'closed' WHERE id = 1000 RETURNING id, touched IS NOT NULL AS trigger_fired;
