@@ -59,9 +59,12 @@ $$;
 -- owner standing for whoever restores ("owner"), PUBLIC as "public", any
 -- other role as "role:<name>".  NULL: the default.
 CREATE FUNCTION vault_internal.capture_acl(acl aclitem[], owner oid, objtype "char") RETURNS jsonb
-	LANGUAGE sql STABLE
+	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
+#variable_conflict use_variable
+BEGIN
+	RETURN (
 	WITH cur AS (SELECT grantee, privilege_type, is_grantable
 				 FROM aclexplode(coalesce(acl, acldefault(objtype, owner)))),
 		 def AS (SELECT grantee, privilege_type, is_grantable
@@ -85,15 +88,19 @@ CREATE FUNCTION vault_internal.capture_acl(acl aclitem[], owner oid, objtype "ch
 				   FROM def d JOIN who w USING (grantee)
 				   WHERE NOT EXISTS (SELECT 1 FROM cur c WHERE c.grantee = d.grantee
 									 AND c.privilege_type = d.privilege_type)))
-	END
+	END);
+END
 $$;
 
 -- extensions that catalog objects (classid, objid) reference: a point that
 -- holds them needs those extensions where it is restored
 CREATE FUNCTION vault_internal.capture_extensions(objs oid[][]) RETURNS jsonb
-	LANGUAGE sql STABLE
+	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
+#variable_conflict use_variable
+BEGIN
+	RETURN (
 	SELECT coalesce(jsonb_agg(DISTINCT e.extname), '[]'::jsonb)
 	FROM unnest(objs[:][1:1], objs[:][2:2]) AS o(classid, objid)
 	JOIN pg_depend d ON d.classid = o.classid AND d.objid = o.objid AND d.deptype IN ('n', 'a')
@@ -104,15 +111,19 @@ CREATE FUNCTION vault_internal.capture_extensions(objs oid[][]) RETURNS jsonb
 		WHERE d.refclassid = 'pg_type'::regclass AND t.oid = d.refobjid AND t.typelem <> 0
 		  AND t.typlen = -1) r
 	JOIN pg_depend x ON x.classid = r.classid AND x.objid = r.objid AND x.deptype = 'e'
-	JOIN pg_extension e ON e.oid = x.refobjid
+	JOIN pg_extension e ON e.oid = x.refobjid);
+END
 $$;
 
 -- the sequence that feeds column (relid, attnum): identity ('i') or owned
 -- serial ('a'), with its state; 'literal' is how a default names it
 CREATE FUNCTION vault_internal.capture_column_sequence(relid oid, attnum int2) RETURNS jsonb
-	LANGUAGE sql STABLE
+	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
+#variable_conflict use_variable
+BEGIN
+	RETURN (
 	SELECT jsonb_build_object(
 			'schema', sn.nspname, 'name', sc.relname, 'dep', d.deptype,
 			'literal', quote_literal(vault_internal.deparse(tc.relnamespace, 'class', sc.oid)) || '::regclass',
@@ -128,19 +139,23 @@ CREATE FUNCTION vault_internal.capture_column_sequence(relid oid, attnum int2) R
 	CROSS JOIN LATERAL vault_internal.sequence_state(sc.oid) st
 	WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
 	  AND d.refobjid = relid AND d.refobjsubid = attnum AND d.deptype IN ('a', 'i')
-	LIMIT 1
+	LIMIT 1);
+END
 $$;
 
 -- what hangs off a relation (table, partition, view, materialized view):
 -- triggers, rules, policies and row-level security, comments, privileges,
 -- statistics objects, replica identity; names relative to its schema
 CREATE FUNCTION vault_internal.capture_relation_extras(relid oid) RETURNS jsonb
-	LANGUAGE sql STABLE
+	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
+#variable_conflict use_variable
+BEGIN
+	RETURN (
 	SELECT jsonb_build_object(
 		'comment', obj_description(c.oid, 'pg_class'),
-		'acl', vault_internal.capture_acl(c.relacl, c.relowner, 'r'),
+		'acl', CASE WHEN c.relacl IS NOT NULL THEN vault_internal.capture_acl(c.relacl, c.relowner, 'r') END,
 		'rls', c.relrowsecurity,
 		'force_rls', c.relforcerowsecurity,
 		'replica_identity', c.relreplident,
@@ -208,15 +223,19 @@ CREATE FUNCTION vault_internal.capture_relation_extras(relid oid) RETURNS jsonb
 			FROM pg_statistic_ext s
 			WHERE s.stxrelid = c.oid))
 	FROM pg_class c
-	WHERE c.oid = relid
+	WHERE c.oid = relid);
+END
 $$;
 
 -- a table's own constraints and indexes (not those a partition inherits),
 -- relative to its schema
 CREATE FUNCTION vault_internal.capture_constraints(relid oid) RETURNS jsonb
-	LANGUAGE sql STABLE
+	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
+#variable_conflict use_variable
+BEGIN
+	RETURN (
 	SELECT coalesce(jsonb_agg(jsonb_build_object(
 		'name', con.conname,
 		'type', con.contype,
@@ -233,13 +252,17 @@ CREATE FUNCTION vault_internal.capture_constraints(relid oid) RETURNS jsonb
 	LEFT JOIN pg_class rc ON rc.oid = con.confrelid
 	LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
 	WHERE c.oid = relid AND con.contype IN ('p', 'u', 'x', 'c', 'f')
-	  AND con.conparentid = 0 AND con.conislocal
+	  AND con.conparentid = 0 AND con.conislocal);
+END
 $$;
 
 CREATE FUNCTION vault_internal.capture_indexes(relid oid) RETURNS jsonb
-	LANGUAGE sql STABLE
+	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
+#variable_conflict use_variable
+BEGIN
+	RETURN (
 	SELECT coalesce(jsonb_agg(jsonb_build_object(
 		'name', ic.relname,
 		'unique', i.indisunique,
@@ -257,15 +280,19 @@ CREATE FUNCTION vault_internal.capture_indexes(relid oid) RETURNS jsonb
 	  AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
 	  AND NOT EXISTS (SELECT 1 FROM pg_constraint pc
 					  WHERE pc.conindid = i.indexrelid AND pc.conrelid = c.oid
-						AND pc.contype IN ('p', 'u', 'x'))
+						AND pc.contype IN ('p', 'u', 'x')));
+END
 $$;
 
 -- a table's definition, format 2: every name relative to the table's schema
 -- ('relative_to'); 1.0 points hold format 1, absolute, without that key
 CREATE OR REPLACE FUNCTION vault_internal.capture_table(relid oid) RETURNS jsonb
-	LANGUAGE sql STABLE
+	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
+#variable_conflict use_variable
+BEGIN
+	RETURN (
 	SELECT jsonb_build_object(
 		'format', 2,
 		'relative_to', n.nspname,
@@ -290,13 +317,15 @@ CREATE OR REPLACE FUNCTION vault_internal.capture_table(relid oid) RETURNS jsonb
 								  THEN vault_internal.deparse(n.oid, 'collation', a.attcollation) END,
 				'storage', CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage END,
 				'text_fallback', NOT vault_internal.type_binary_io(a.atttypid),
-				'sequence', vault_internal.capture_column_sequence(c.oid, a.attnum),
+				'sequence', CASE WHEN a.attidentity <> '' OR ad.oid IS NOT NULL
+								 THEN vault_internal.capture_column_sequence(c.oid, a.attnum) END,
 				'statistics', CASE WHEN a.attstattarget >= 0 THEN a.attstattarget END,
 				-- the settable ones (ALTER COLUMN ... SET): n_distinct[_inherited]
 				'options', (SELECT jsonb_agg(o) FROM unnest(a.attoptions) o WHERE o LIKE 'n\_distinct%'),
 				'compression', nullif(a.attcompression, ''),
 				'comment', col_description(c.oid, a.attnum),
-				'acl', vault_internal.capture_acl(a.attacl, c.relowner, 'c'))
+				'acl', CASE WHEN a.attacl IS NOT NULL
+							THEN vault_internal.capture_acl(a.attacl, c.relowner, 'c') END)
 				ORDER BY a.attnum), '[]'::jsonb)
 			FROM pg_attribute a
 			JOIN pg_type t ON t.oid = a.atttypid
@@ -340,7 +369,8 @@ CREATE OR REPLACE FUNCTION vault_internal.capture_table(relid oid) RETURNS jsonb
 		|| vault_internal.capture_relation_extras(c.oid)
 	FROM pg_class c
 	JOIN pg_namespace n ON n.oid = c.relnamespace
-	WHERE c.oid = relid
+	WHERE c.oid = relid);
+END
 $$;
 
 DROP FUNCTION vault_internal.column_sequence(oid, int2);
