@@ -35,6 +35,8 @@ RESET ROLE;
 GRANT vault_contributor TO mx_owner;
 SET ROLE mx_owner;
 SELECT vault_create('mxv');
+-- the fixtures' deletions take effect at once (soft delete is protection.sql's)
+SELECT vault_configure('mxv', soft_delete => 'off');
 SELECT vault_create('mxv_empty');
 RESET ROLE;
 REVOKE vault_contributor FROM mx_owner;

@@ -11,6 +11,8 @@ CREATE SCHEMA pol_shop;
 CREATE TABLE pol_shop.items (id int PRIMARY KEY, name text);
 INSERT INTO pol_shop.items SELECT g, 'item ' || g FROM generate_series(1, 100) g;
 SELECT vault_create('pol');
+-- deletions here take effect at once (soft delete is protection.sql's)
+SELECT vault_configure('pol', soft_delete => 'off');
 
 -- ---------------------------------------------------------------------------
 -- policies

@@ -850,7 +850,188 @@ CREATE FUNCTION vault_restore_plan(recovery_point bigint,
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'vault_restore_plan' LANGUAGE C VOLATILE;
 
--- vault_recovery_points gains objects: the non-table objects a point holds
+-- ---------------------------------------------------------------------------
+-- protecting the backups: soft delete, immutability, multi-user
+-- authorization (a guard role), legal holds, the audit trail
+-- ---------------------------------------------------------------------------
+
+-- per-vault settings; vaults made by 1.0 get what new vaults get
+ALTER TABLE vault_internal.vaults
+	ADD COLUMN soft_delete text NOT NULL DEFAULT 'on'
+		CHECK (soft_delete IN ('on', 'off', 'always-on')),
+	ADD COLUMN soft_delete_days integer NOT NULL DEFAULT 14
+		CHECK (soft_delete_days BETWEEN 14 AND 180),
+	ADD COLUMN immutability text NOT NULL DEFAULT 'off'
+		CHECK (immutability IN ('off', 'on', 'locked')),
+	ADD COLUMN guard oid;			-- the role whose members approve critical operations
+
+-- soft-deleted items and points wait for purge_at
+ALTER TABLE vault_internal.items DROP CONSTRAINT items_state_check;
+ALTER TABLE vault_internal.items ADD CONSTRAINT items_state_check
+	CHECK (state IN ('protected', 'on-demand', 'stopped', 'soft-deleted'));
+ALTER TABLE vault_internal.items ADD COLUMN purge_at timestamptz;
+ALTER TABLE vault_internal.points
+	ADD CONSTRAINT points_state_check CHECK (state IN ('available', 'soft-deleted')),
+	ADD COLUMN purge_at timestamptz,
+	-- the latest expiry a retention change took back: a point whose expiry a
+	-- change moved earlier is soft-deleted, not deleted, when it comes
+	ADD COLUMN promised_until timestamptz,
+	-- undeleted after its expiry passed: kept until its item is protected again
+	ADD COLUMN kept_until_protected boolean NOT NULL DEFAULT false;
+CREATE INDEX ON vault_internal.points (purge_at) WHERE state = 'soft-deleted';
+
+ALTER TABLE vault_internal.jobs DROP CONSTRAINT jobs_operation_check;
+ALTER TABLE vault_internal.jobs ADD CONSTRAINT jobs_operation_check
+	CHECK (operation IN ('backup', 'restore', 'retention', 'expiry', 'delete', 'purge'));
+
+-- requests for a critical operation, and their approval by a guard member
+CREATE TABLE vault_internal.requests (
+	request_id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	vault_id		bigint NOT NULL REFERENCES vault_internal.vaults ON DELETE CASCADE,
+	operation		text NOT NULL CHECK (operation IN ('soft_delete_off', 'soft_delete_days',
+						'immutability_off', 'guard_change', 'delete_data', 'reduce_retention',
+						'legal_hold_release', 'encryption_key')),
+	reason			text NOT NULL,
+	requested_by	oid NOT NULL,
+	requested_at	timestamptz NOT NULL DEFAULT now(),
+	approved_by		oid,
+	approved_at		timestamptz,
+	valid_until		timestamptz,
+	used_at			timestamptz,
+	CHECK (approved_by IS NULL OR approved_by <> requested_by)
+);
+CREATE INDEX ON vault_internal.requests (vault_id, operation, requested_by);
+
+-- legal holds and the points each one covers (those that existed when it was placed)
+CREATE TABLE vault_internal.holds (
+	hold_id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	vault_id		bigint NOT NULL REFERENCES vault_internal.vaults ON DELETE CASCADE,
+	item_name		text,				-- NULL: every item of the vault
+	points_from		timestamptz,
+	points_to		timestamptz,
+	reason			text NOT NULL,
+	created_by		oid NOT NULL,
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	released_by		oid,
+	released_at		timestamptz
+);
+CREATE TABLE vault_internal.hold_points (
+	hold_id			bigint NOT NULL REFERENCES vault_internal.holds ON DELETE CASCADE,
+	-- an active hold keeps its points; a released one lets them go
+	point_id		bigint NOT NULL REFERENCES vault_internal.points ON DELETE CASCADE,
+	PRIMARY KEY (hold_id, point_id)
+);
+CREATE INDEX ON vault_internal.hold_points (point_id);
+
+-- the audit trail: every state-changing call, written in its transaction; no
+-- foreign keys (it outlives what it names) and nothing in the extension
+-- deletes from it
+CREATE TABLE vault_internal.audit (
+	audit_id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	at				timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	role			name NOT NULL,	-- as it was called then: a dropped role stays named
+	vault_id		bigint,
+	vault_name		text,
+	item			text,
+	operation		text NOT NULL,
+	detail			text
+);
+CREATE INDEX ON vault_internal.audit (vault_id, at);
+
+REVOKE ALL ON vault_internal.requests, vault_internal.holds, vault_internal.hold_points,
+	vault_internal.audit FROM PUBLIC;
+
+-- a request's state, from its times
+CREATE FUNCTION vault_internal.request_state(approved_at timestamptz, valid_until timestamptz,
+											  used_at timestamptz, requested_at timestamptz) RETURNS text
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT CASE WHEN used_at IS NOT NULL THEN 'used'
+				WHEN approved_at IS NOT NULL AND valid_until > now() THEN 'approved'
+				WHEN approved_at IS NOT NULL THEN 'expired'
+				WHEN requested_at > now() - interval '24 hours' THEN 'pending'
+				ELSE 'expired' END
+$$;
+
+-- a guard member sees the requests of the vaults they guard
+CREATE FUNCTION vault_internal.guards(guard oid) RETURNS boolean
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT guard IS NOT NULL AND pg_has_role(current_user, guard, 'MEMBER')
+$$;
+
+-- ---------------------------------------------------------------------------
+-- SQL surface
+-- ---------------------------------------------------------------------------
+
+-- settings: named parameters, each NULL = unchanged (call with named notation)
+CREATE FUNCTION vault_configure(vault text,
+								soft_delete text DEFAULT NULL,
+								soft_delete_days integer DEFAULT NULL,
+								immutability text DEFAULT NULL) RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_configure' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION vault_delete_recovery_point(recovery_point bigint) RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_delete_recovery_point' LANGUAGE C VOLATILE;
+CREATE FUNCTION vault_undelete(vault text, item text) RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_undelete' LANGUAGE C VOLATILE;
+CREATE FUNCTION vault_undelete_point(recovery_point bigint, retain_until timestamptz DEFAULT NULL) RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_undelete_point' LANGUAGE C VOLATILE;
+CREATE FUNCTION vault_purge(now timestamptz,
+							OUT vault text, OUT item text, OUT points_purged bigint,
+							OUT chunks_removed bigint, OUT freed_bytes bigint)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'vault_purge' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION vault_guard_set(vault text, guard regrole) RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_guard_set' LANGUAGE C VOLATILE;
+CREATE FUNCTION vault_request(vault text, operation text, reason text) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'vault_request' LANGUAGE C VOLATILE;
+CREATE FUNCTION vault_approve(request bigint, valid_for interval DEFAULT '1 hour') RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_approve' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION vault_legal_hold(vault text, reason text, item text DEFAULT NULL,
+								 points_from timestamptz DEFAULT NULL,
+								 points_to timestamptz DEFAULT NULL) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'vault_legal_hold' LANGUAGE C VOLATILE;
+CREATE FUNCTION vault_legal_hold_release(hold bigint) RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_legal_hold_release' LANGUAGE C VOLATILE;
+
+-- the views show the new state (new columns at the end)
+CREATE OR REPLACE VIEW vault_vaults AS
+SELECT v.name AS vault,
+	   pg_catalog.pg_get_userbyid(v.owner)::name AS owner,
+	   v.created_at,
+	   (SELECT count(*) FROM vault_internal.items i WHERE i.vault_id = v.vault_id) AS items,
+	   (SELECT count(*) FROM vault_internal.points p WHERE p.vault_id = v.vault_id) AS recovery_points,
+	   (SELECT coalesce(sum(p.logical_bytes), 0) FROM vault_internal.points p WHERE p.vault_id = v.vault_id)::bigint AS logical_bytes,
+	   ((SELECT coalesce(sum(c.stored_len), 0) FROM vault_internal.chunks c WHERE c.vault_id = v.vault_id)
+		+ (SELECT coalesce(sum(pg_catalog.pg_column_size(m.chunk_nos)), 0)
+		   FROM vault_internal.manifests m JOIN vault_internal.points p USING (point_id)
+		   WHERE p.vault_id = v.vault_id))::bigint AS stored_bytes,
+	   (SELECT count(*) FROM vault_internal.chunks c WHERE c.vault_id = v.vault_id) AS chunks,
+	   v.key_source AS encryption,
+	   v.soft_delete, v.soft_delete_days, v.immutability,
+	   CASE WHEN v.guard IS NOT NULL THEN pg_catalog.pg_get_userbyid(v.guard)::name END AS guard
+FROM vault_internal.vaults v
+WHERE vault_internal.can_see(v.vault_id, v.owner);
+
+CREATE OR REPLACE VIEW vault_items AS
+SELECT i.item_id, v.name AS vault, i.kind, i.name,
+	   (SELECT po.name FROM vault_internal.policies po WHERE po.policy_id = i.policy_id) AS policy,
+	   i.state, i.protected_at,
+	   (SELECT max(p.created_at) FROM vault_internal.points p WHERE p.item_id = i.item_id) AS last_backup_at,
+	   (SELECT count(*) FROM vault_internal.points p WHERE p.item_id = i.item_id) AS recovery_points,
+	   i.next_run_at,
+	   i.purge_at
+FROM vault_internal.items i
+JOIN vault_internal.vaults v USING (vault_id)
+WHERE vault_internal.can_see(v.vault_id, v.owner);
+
+-- vault_recovery_points gains objects (the non-table objects a point holds),
+-- purge_at and on_hold
 CREATE OR REPLACE VIEW vault_recovery_points AS
 SELECT p.point_id AS recovery_point, v.name AS vault, i.name AS item, i.kind,
 	   p.trigger, p.created_at,
@@ -863,8 +1044,47 @@ SELECT p.point_id AS recovery_point, v.name AS vault, i.name AS item, i.kind,
 	   pg_catalog.pg_get_userbyid(p.created_by)::name AS created_by,
 	   (SELECT count(*) FROM vault_internal.point_tables t
 		WHERE t.point_id = p.point_id AND t.unchanged_since IS NOT NULL) AS unchanged_tables,
-	   p.objects
+	   p.objects,
+	   p.purge_at,
+	   EXISTS (SELECT 1 FROM vault_internal.hold_points hp JOIN vault_internal.holds h USING (hold_id)
+			   WHERE hp.point_id = p.point_id AND h.released_at IS NULL) AS on_hold
 FROM vault_internal.points p
 JOIN vault_internal.items i USING (item_id)
 JOIN vault_internal.vaults v ON v.vault_id = p.vault_id
 WHERE vault_internal.can_see(v.vault_id, v.owner);
+
+CREATE VIEW vault_requests AS
+SELECT r.request_id AS request, v.name AS vault, r.operation, r.reason,
+	   pg_catalog.pg_get_userbyid(r.requested_by)::name AS requested_by, r.requested_at,
+	   CASE WHEN r.approved_by IS NOT NULL THEN pg_catalog.pg_get_userbyid(r.approved_by)::name END AS approved_by,
+	   r.approved_at, r.valid_until, r.used_at,
+	   vault_internal.request_state(r.approved_at, r.valid_until, r.used_at, r.requested_at) AS state
+FROM vault_internal.requests r
+JOIN vault_internal.vaults v USING (vault_id)
+WHERE vault_internal.can_see(v.vault_id, v.owner) OR vault_internal.guards(v.guard);
+
+CREATE VIEW vault_legal_holds AS
+SELECT h.hold_id AS hold, v.name AS vault, h.item_name AS item, h.points_from, h.points_to, h.reason,
+	   (SELECT count(*) FROM vault_internal.hold_points hp WHERE hp.hold_id = h.hold_id) AS points,
+	   pg_catalog.pg_get_userbyid(h.created_by)::name AS created_by, h.created_at,
+	   CASE WHEN h.released_by IS NOT NULL THEN pg_catalog.pg_get_userbyid(h.released_by)::name END AS released_by,
+	   h.released_at,
+	   CASE WHEN h.released_at IS NULL THEN 'active' ELSE 'released' END AS state
+FROM vault_internal.holds h
+JOIN vault_internal.vaults v USING (vault_id)
+WHERE vault_internal.can_see(v.vault_id, v.owner);
+
+-- the audit trail of the vaults one can see (rows of no vault, a policy's or a
+-- dropped vault's: global levels)
+CREATE VIEW vault_audit AS
+SELECT a.at, a.role, a.vault_name AS vault, a.item,
+	   a.operation, a.detail
+FROM vault_internal.audit a
+LEFT JOIN vault_internal.vaults v ON v.vault_id = a.vault_id
+WHERE vault_internal.can_see(v.vault_id, v.owner);
+
+REVOKE ALL ON FUNCTION vault_internal.request_state(timestamptz, timestamptz, timestamptz, timestamptz),
+	vault_internal.guards(oid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION vault_internal.request_state(timestamptz, timestamptz, timestamptz, timestamptz),
+	vault_internal.guards(oid) TO PUBLIC;
+GRANT SELECT ON vault_requests, vault_legal_holds, vault_audit TO PUBLIC;

@@ -26,6 +26,11 @@ typedef struct VaultInfo
 	char	   *name;
 	Oid			owner;
 	bytea	   *wrapped_keys;
+	/* protection settings (1.1; a 1.0 catalog reads as "on", 14, "off", none) */
+	char	   *soft_delete;	/* on, off, always-on */
+	int			soft_delete_days;
+	char	   *immutability;	/* off, on, locked */
+	Oid			guard;			/* InvalidOid: no guard */
 } VaultInfo;
 
 #endif							/* VAULT_H */

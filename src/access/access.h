@@ -44,6 +44,10 @@ extern int64 spi_int64(const char *sql, int nargs, Oid *types, Datum *values, bo
 extern int64 *spi_int64_array(VaultCall *call, const char *sql, int nargs, Oid *types,
 							  Datum *values, int *n);
 
+/* ---- guard.c: critical operations need a second person's approval ---- */
+extern bool guard_is_operation(const char *op);
+extern int64 guard_require(VaultCall *call, VaultInfo *vault, const char *op, const char *action);
+
 /* ---- roles.c: access levels on PostgreSQL roles ---- */
 typedef enum VaultLevel
 {

@@ -13,12 +13,24 @@
 #include "retention.h"
 #include "schedule.h"
 
+/* ---- SQL fragments over a point p (vault_internal.points p) ---- */
+/* its expiry as vault_recovery_points shows it; NULL: it does not expire */
+#define POINT_EXPIRY_SQL \
+	"(CASE WHEN p.trigger = 'scheduled' AND p.retain_until IS NOT NULL " \
+	"      THEN greatest(p.expires_at, p.retain_until) " \
+	"      WHEN p.trigger = 'scheduled' THEN p.expires_at ELSE p.retain_until END)"
+/* whether an active legal hold covers it */
+#define POINT_HELD_SQL \
+	"EXISTS (SELECT 1 FROM vault_internal.hold_points hp JOIN vault_internal.holds h USING (hold_id) " \
+	"        WHERE hp.point_id = p.point_id AND h.released_at IS NULL)"
+
 /* ---- restore_plan.c: who may restore, where a point goes, what it creates ---- */
 typedef struct RestoreRequest
 {
 	PointInfo  *point;
 	const char *target;			/* as given, or NULL */
 	const char *source_table;	/* as given, or NULL */
+	bool		plan_only;		/* vault_restore_plan: a soft-deleted point may be shown */
 	/* filled by restore_resolve */
 	List	   *tables;			/* PointTable */
 	List	   *objects;		/* PointObject (whole-schema restores) */
@@ -32,6 +44,7 @@ extern void restore_check_read_rights(VaultCall *call, int64 point_id, PointTabl
 extern PointTable *restore_pick_table(PointInfo *p, List *tables, const char *source_table);
 extern void restore_resolve(VaultCall *call, RestoreRequest *r);
 extern VaultInfo *restore_open(VaultCall *call, RestoreRequest *r, int64 point_id);
+extern void restore_refuse_soft_deleted(PointInfo *p, const char *what);
 extern RestorePlan *restore_build_plan(VaultCall *call, RestoreRequest *r);
 extern void restore_check_extensions(RestorePlan *plan, int64 point_id);
 
@@ -119,9 +132,10 @@ extern int64 periodic_item_id(DueItem *item);
 
 /* ---- expiry.c: retention, expiry, removal of unreferenced chunks ---- */
 extern void expiry_apply_retention(TimestampTz now);
-extern void expiry_refresh_item(VaultCall *call, int64 item_id);
-extern void expiry_delete_item(VaultCall *call, VaultInfo *vault, int64 item_id,
-								 const char *item_name);
+extern void expiry_refresh_item(VaultCall *call, int64 item_id, bool retention_changed);
+extern bool expiry_would_shorten(VaultCall *call, int64 item_id, const char *rtext, const char *tzname);
+extern void expiry_delete_now(VaultCall *call, VaultInfo *vault, int64 item_id,
+							  const char *item_name, int64 point_id);
 
 /* ---- policy_types.c: schedules and retention rules in SQL and time zones ---- */
 extern void policy_parse_schedule(const char *text, size_t len, VaultSchedule *out);
@@ -135,5 +149,15 @@ extern TimestampTz policy_subsecond(TimestampTz ts);
 extern TimestampTz policy_next_run(const VaultSchedule *s, TimestampTz after, pg_tz *tz);
 extern void policy_retention_keep(const VaultRetention *r, const TimestampTz *times, int n,
 								  pg_tz *tz, RetentionKeep *keep);
+
+/* ---- protection.c: soft delete, immutability, deleting and undeleting ---- */
+extern void protection_delete_item(VaultCall *call, VaultInfo *vault, ItemInfo *item);
+
+/* ---- purge.c: removing soft-deleted data when due ---- */
+typedef void (*PurgeEmit) (void *arg, const char *vault, const char *item, int64 points,
+						   int64 chunks, int64 freed);
+extern bool purge_vault(VaultCall *call, VaultInfo *vault, TimestampTz now, bool all, bool skip_busy,
+						const char *trigger, PurgeEmit emit, void *arg);
+extern void purge_apply(TimestampTz now);
 
 #endif							/* VAULT_API_H */

@@ -168,9 +168,17 @@ item_upsert(VaultCall *call, VaultInfo *vault, const char *kind, const char *nam
 	vault_as_owner(call);
 	item_id = spi_int64("INSERT INTO vault_internal.items (vault_id, kind, name, source_oid) "
 						"VALUES ($1, $2, $3, $4) ON CONFLICT (vault_id, kind, name) "
-						"DO UPDATE SET source_oid = EXCLUDED.source_oid RETURNING item_id",
+						"DO UPDATE SET source_oid = EXCLUDED.source_oid "
+						"WHERE items.state <> 'soft-deleted' RETURNING item_id",
 						4, types, values, NULL);
 	vault_as_caller(call);
+	if (item_id < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("item \"%s\" of vault \"%s\" is soft-deleted: it takes no new recovery point", name,
+						vault->name),
+				 errhint("Undelete it with vault_undelete('%s', '%s'), or back up into another vault.",
+						 vault->name, name)));
 	return item_id;
 }
 

@@ -50,6 +50,8 @@ vault_grant(PG_FUNCTION_ARGS)
 					 "SET level = EXCLUDED.level, granted_by = EXCLUDED.granted_by, granted_at = now()",
 					 4, types, values, NULL);
 	vault_as_caller(&call);
+	audit_record(&call, vault, NULL, "grant",
+				 psprintf("%s to role %s", vault_level_name(level), GetUserNameFromId(role, false)));
 	vault_call_end(&call);
 	PG_RETURN_VOID();
 }
@@ -91,6 +93,7 @@ vault_revoke(PG_FUNCTION_ARGS)
 						PG_ARGISNULL(2) ? "" : psprintf("%s ", text_to_cstring(PG_GETARG_TEXT_PP(2))),
 						vault->name),
 				 errhint("The grants are listed in the view vault_access.")));
+	audit_record(&call, vault, NULL, "revoke", psprintf("role %s", GetUserNameFromId(role, false)));
 	vault_call_end(&call);
 	PG_RETURN_VOID();
 }
@@ -106,7 +109,8 @@ typedef struct SeeCache
 
 /*
  * vault_internal.can_see(vault_id, owner): whether the current role holds
- * any level on the vault, for the views.  The caller's grants are read once
+ * any level on the vault, for the views (NULLs, a row of no vault: whether
+ * it holds a global level).  The caller's grants are read once
  * per query (as the extension owner); nothing about other roles is answered.
  */
 Datum
@@ -118,8 +122,9 @@ vault_can_see(PG_FUNCTION_ARGS)
 	Oid			owner;
 	int			i;
 
+	/* rows of no vault (a dropped one, a policy): global levels only */
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		PG_RETURN_BOOL(superuser_arg(user));
+		PG_RETURN_BOOL(vault_global_level(user) >= VAULT_READER);
 	vault_id = PG_GETARG_INT64(0);
 	owner = PG_GETARG_OID(1);
 	if (c == NULL || c->user != user)

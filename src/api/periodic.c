@@ -167,7 +167,7 @@ run_scheduled_backup(DueItem *d, TimestampTz now, BackupResult *result)
 	}
 	else
 		backup_run_schema(&call, vault, d->name, &req, result);
-	expiry_refresh_item(&call, d->item_id);
+	expiry_refresh_item(&call, d->item_id, false);
 	vault_call_end(&call);
 	SetUserIdAndSecContext(saved_user, saved_sec);
 }

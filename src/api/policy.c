@@ -96,6 +96,80 @@ policy_first_run(PolicyInfo *p, TimestampTz now)
 	return policy_next_run(&s, now, policy_timezone(p->timezone));
 }
 
+/* the items of a policy, vault by vault */
+typedef struct PolicyVault
+{
+	VaultInfo  *vault;
+	int64	   *items;
+	int			nitems;
+} PolicyVault;
+
+static List *
+policy_vaults(VaultCall *call, int64 policy_id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	int64	   *vault_ids;
+	int			nvaults;
+	int			i;
+	List	   *result = NIL;
+
+	values[0] = Int64GetDatum(policy_id);
+	vault_ids = spi_int64_array(call, "SELECT DISTINCT vault_id FROM vault_internal.items "
+								"WHERE policy_id = $1 ORDER BY vault_id", 1, types, values, &nvaults);
+	for (i = 0; i < nvaults; i++)
+	{
+		PolicyVault *pv = palloc0(sizeof(PolicyVault));
+		Oid			t2[2] = {INT8OID, INT8OID};
+		Datum		v2[2];
+
+		v2[0] = Int64GetDatum(policy_id);
+		v2[1] = Int64GetDatum(vault_ids[i]);
+		pv->vault = vault_lookup_by_id(call, vault_ids[i]);
+		pv->items = spi_int64_array(call, "SELECT item_id FROM vault_internal.items "
+									"WHERE policy_id = $1 AND vault_id = $2 ORDER BY item_id",
+									2, t2, v2, &pv->nitems);
+		result = lappend(result, pv);
+	}
+	return result;
+}
+
+/*
+ * A retention change for the items of one vault (policy altered, or an
+ * item moved to another policy): when the new rule would make a point
+ * expire earlier or keep fewer future points, an immutable vault refuses it
+ * and a guarded one needs an approval for it.
+ */
+static void
+check_retention_change(VaultCall *call, VaultInfo *vault, int64 *items, int n,
+					   const char *old_rule, const char *new_rule, const char *new_tz)
+{
+	VaultRetention before;
+	VaultRetention after;
+	bool		fewer;
+	bool		earlier = false;
+	int			i;
+
+	if (call->catalog < VAULT_CATALOG_1_1 || n == 0)
+		return;
+	policy_parse_retention(old_rule, strlen(old_rule), &before);
+	policy_parse_retention(new_rule, strlen(new_rule), &after);
+	fewer = retention_keeps_fewer(&before, &after);
+	for (i = 0; i < n && !earlier; i++)
+		earlier = expiry_would_shorten(call, items[i], new_rule, new_tz);
+	if (!fewer && !earlier)
+		return;
+	if (strcmp(vault->immutability, "off") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("vault \"%s\" is immutable: its retention cannot be reduced", vault->name),
+				 errdetail("The new rule \"%s\" %s than \"%s\".", new_rule,
+						   earlier ? "would make recovery points expire earlier" : "keeps fewer future points",
+						   old_rule),
+				 errhint("An immutable vault allows longer retention and other schedules, not shorter retention.")));
+	(void) guard_require(call, vault, "reduce_retention", "reducing retention");
+}
+
 /* vault_policy_create(policy, schedule, retention, timezone) */
 Datum
 vault_policy_create(PG_FUNCTION_ARGS)
@@ -131,6 +205,9 @@ vault_policy_create(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("policy \"%s\" already exists", name)));
+	audit_record(&call, NULL, NULL, "policy create",
+				 psprintf("policy %s: schedule %s, retention %s, timezone %s", name,
+						  text_to_cstring(PG_GETARG_TEXT_PP(1)), text_to_cstring(PG_GETARG_TEXT_PP(2)), tz));
 	vault_call_end(&call);
 	PG_RETURN_VOID();
 }
@@ -151,6 +228,9 @@ vault_policy_alter(PG_FUNCTION_ARGS)
 	Datum		values[4];
 	bool		nulls[4] = {false, PG_ARGISNULL(1), PG_ARGISNULL(2), tz == NULL};
 	int			i;
+	char	   *new_rule;
+	List	   *vaults;
+	char	   *before;
 
 	if (PG_ARGISNULL(1) && PG_ARGISNULL(2) && PG_ARGISNULL(3))
 		ereport(ERROR,
@@ -161,6 +241,22 @@ vault_policy_alter(PG_FUNCTION_ARGS)
 	vault_call_begin(&call);
 	vault_require_global(&call, VAULT_CONTRIBUTOR, "altering a policy");
 	p = policy_lookup(&call, name, "FOR UPDATE");
+	new_rule = PG_ARGISNULL(2) ? p->retention : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	vaults = policy_vaults(&call, p->policy_id);
+
+	/* a shorter retention: refused in an immutable vault, approved in a guarded one */
+	if (!PG_ARGISNULL(2) || tz != NULL)
+	{
+		ListCell   *lc;
+
+		foreach(lc, vaults)
+		{
+			PolicyVault *pv = lfirst(lc);
+
+			check_retention_change(&call, pv->vault, pv->items, pv->nitems, p->retention, new_rule,
+								   tz ? tz : p->timezone);
+		}
+	}
 
 	values[0] = Int64GetDatum(p->policy_id);
 	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
@@ -172,7 +268,18 @@ vault_policy_alter(PG_FUNCTION_ARGS)
 					 "changed_at = now() WHERE policy_id = $1",
 					 4, types, values, nulls);
 	vault_as_caller(&call);
+	before = psprintf("schedule %s, retention %s, timezone %s", p->schedule, p->retention, p->timezone);
 	p = policy_lookup(&call, name, "");
+	{
+		char	   *detail = psprintf("policy %s: %s -> schedule %s, retention %s, timezone %s", p->name,
+									  before, p->schedule, p->retention, p->timezone);
+		ListCell   *lc;
+
+		foreach(lc, vaults)
+			audit_record(&call, ((PolicyVault *) lfirst(lc))->vault, NULL, "policy alter", detail);
+		if (vaults == NIL)
+			audit_record(&call, NULL, NULL, "policy alter", detail);
+	}
 
 	/* reschedule: the next run after now, under the new schedule and zone */
 	if (!PG_ARGISNULL(1) || tz != NULL)
@@ -196,7 +303,7 @@ vault_policy_alter(PG_FUNCTION_ARGS)
 											"WHERE policy_id = $1", 1, types, values, &n);
 
 		for (i = 0; i < n; i++)
-			expiry_refresh_item(&call, items[i]);
+			expiry_refresh_item(&call, items[i], true);
 	}
 	vault_call_end(&call);
 	PG_RETURN_VOID();
@@ -237,6 +344,7 @@ vault_policy_drop(PG_FUNCTION_ARGS)
 	vault_as_owner(&call);
 	(void) spi_int64("DELETE FROM vault_internal.policies WHERE policy_id = $1", 1, types, values, NULL);
 	vault_as_caller(&call);
+	audit_record(&call, NULL, NULL, "policy drop", psprintf("policy %s", name));
 	vault_call_end(&call);
 	PG_RETURN_VOID();
 }
@@ -249,10 +357,46 @@ protect_item(VaultCall *call, VaultInfo *vault, const char *kind, const char *na
 	Oid			types[6] = {INT8OID, TEXTOID, TEXTOID, OIDOID, INT8OID, TIMESTAMPTZOID};
 	Datum		values[6];
 	int64		item_id;
+	int			ret;
+	int64		old_policy = 0;
+	char	   *old_rule = NULL;
+	bool		moved;
 
+	/* the item as it is, if it is */
 	values[0] = Int64GetDatum(vault->vault_id);
 	values[1] = CStringGetTextDatum(kind);
 	values[2] = CStringGetTextDatum(name);
+	vault_as_owner(call);
+	ret = SPI_execute_with_args("SELECT i.item_id, i.state, i.policy_id, po.retention "
+								"FROM vault_internal.items i LEFT JOIN vault_internal.policies po USING (policy_id) "
+								"WHERE i.vault_id = $1 AND i.kind = $2 AND i.name = $3 FOR UPDATE OF i",
+								3, types, values, NULL, false, 1);
+	vault_as_caller(call);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "item lookup failed");
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		char	   *state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+
+		if (strcmp(state, "soft-deleted") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("item \"%s\" of vault \"%s\" is soft-deleted", name, vault->name),
+					 errhint("Undelete it with vault_undelete('%s', '%s') before protecting it again.",
+							 vault->name, name)));
+		item_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		old_policy = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+		if (isnull)
+			old_policy = 0;
+		old_rule = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
+		moved = old_policy != 0 && old_policy != p->policy_id;
+		if (moved)
+			check_retention_change(call, vault, &item_id, 1, old_rule, p->retention, p->timezone);
+	}
+	else
+		moved = false;
+
 	values[3] = ObjectIdGetDatum(source);
 	values[4] = Int64GetDatum(p->policy_id);
 	values[5] = TimestampTzGetDatum(policy_first_run(p, GetCurrentTimestamp()));
@@ -267,8 +411,15 @@ protect_item(VaultCall *call, VaultInfo *vault, const char *kind, const char *na
 						"                      ELSE now() END "
 						"RETURNING item_id",
 						6, types, values, NULL);
+	/* points kept past their expiry by an undelete go back to expiring */
+	if (call->catalog >= VAULT_CATALOG_1_1)
+		(void) spi_int64("UPDATE vault_internal.points SET kept_until_protected = false "
+						 "WHERE item_id = $1 AND kept_until_protected", 1, types, (Datum[]) {Int64GetDatum(item_id)},
+						 NULL);
 	vault_as_caller(call);
-	expiry_refresh_item(call, item_id);
+	expiry_refresh_item(call, item_id, moved);
+	audit_record(call, vault, name, "protect",
+				 moved ? psprintf("moved to policy %s", p->name) : psprintf("under policy %s", p->name));
 	return item_id;
 }
 
@@ -341,8 +492,8 @@ vault_protect_schema(PG_FUNCTION_ARGS)
 /*
  * vault_unprotect(vault, item, delete_data): stop scheduled backups of an
  * item.  Its points stay and still expire by the policy's retention rule;
- * with delete_data they are deleted now, with the chunks no other point
- * references, and the item goes.
+ * with delete_data the item and its points are deleted the way the vault
+ * deletes data (protection.c: soft-deleted, or at once with soft delete off).
  */
 Datum
 vault_unprotect(PG_FUNCTION_ARGS)
@@ -352,12 +503,9 @@ vault_unprotect(PG_FUNCTION_ARGS)
 	bool		delete_data;
 	VaultCall	call;
 	VaultInfo  *vault;
-	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		values[2];
-	int64		item_id;
-	int64		items;
-	char	   *state;
-	int			ret;
+	ItemInfo   *item;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
 
 	vault_arg_not_null(fcinfo, 2, "delete_data");
 	delete_data = PG_GETARG_BOOL(2);
@@ -366,50 +514,25 @@ vault_unprotect(PG_FUNCTION_ARGS)
 	vault = vault_lookup(&call, vname);
 	vault_require(&call, vault, VAULT_CONTRIBUTOR,
 				  delete_data ? "deleting backup data" : "stopping protection");
-
-	values[0] = Int64GetDatum(vault->vault_id);
-	values[1] = CStringGetTextDatum(iname);
-	vault_as_owner(&call);
-	items = spi_int64("SELECT count(*) FROM vault_internal.items WHERE vault_id = $1 AND name = $2",
-					  2, types, values, NULL);
-	ret = SPI_execute_with_args("SELECT item_id, state FROM vault_internal.items "
-								"WHERE vault_id = $1 AND name = $2 FOR UPDATE",
-								2, types, values, NULL, false, 1);
-	vault_as_caller(&call);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "item lookup failed");
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("vault \"%s\" has no item \"%s\"", vault->name, iname),
-				 errhint("Items are named as in the view vault_items: a schema-qualified table, or a schema.")));
-	if (items > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_AMBIGUOUS_PARAMETER),
-				 errmsg("item name \"%s\" is ambiguous in vault \"%s\"", iname, vault->name)));
-	{
-		bool		isnull;
-
-		item_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	}
+	item = item_lookup(&call, vault, iname);
 
 	if (!delete_data)
 	{
-		if (strcmp(state, "protected") != 0)
+		if (strcmp(item->state, "protected") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("item \"%s\" of vault \"%s\" is not protected", iname, vault->name),
-					 errdetail("Its state is \"%s\".", state),
+					 errmsg("item \"%s\" of vault \"%s\" is not protected", item->name, vault->name),
+					 errdetail("Its state is \"%s\".", item->state),
 					 errhint("To delete its recovery points, pass delete_data => true.")));
-		values[0] = Int64GetDatum(item_id);
+		values[0] = Int64GetDatum(item->item_id);
 		vault_as_owner(&call);
 		(void) spi_int64("UPDATE vault_internal.items SET state = 'stopped', next_run_at = NULL "
 						 "WHERE item_id = $1", 1, types, values, NULL);
 		vault_as_caller(&call);
+		audit_record(&call, vault, item->name, "unprotect", "protection stopped, points kept");
 	}
 	else
-		expiry_delete_item(&call, vault, item_id, iname);
+		protection_delete_item(&call, vault, item);
 
 	vault_call_end(&call);
 	PG_RETURN_VOID();

@@ -179,11 +179,26 @@ restore_open(VaultCall *call, RestoreRequest *r, int64 point_id)
 	r->point = point_lookup(call, point_id);
 	vault = vault_lookup_by_id(call, r->point->vault_id);
 	vault_require(call, vault, VAULT_OPERATOR, "restoring");
+	if (!r->plan_only)
+		restore_refuse_soft_deleted(r->point, "restored");
 	restore_resolve(call, r);
 	foreach(lc, r->tables)
 		if (r->whole_schema || lfirst(lc) == r->table)
 			restore_check_read_rights(call, r->point->point_id, lfirst(lc));
 	return vault;
+}
+
+/* A soft-deleted point is kept, verifiable, but not handed out. */
+void
+restore_refuse_soft_deleted(PointInfo *p, const char *what)
+{
+	if (strcmp(p->state, "soft-deleted") != 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("recovery point %lld is soft-deleted and cannot be %s", (long long) p->point_id, what),
+			 errhint("Undelete it first: vault_undelete_point(%lld), or vault_undelete(vault, item) for its whole item.",
+					 (long long) p->point_id)));
 }
 
 /* plan order among kinds of the same readiness: pg_dump's */
@@ -446,6 +461,7 @@ vault_restore_plan(PG_FUNCTION_ARGS)
 	r.target = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	r.source_table = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
 
+	r.plan_only = true;
 	vault_call_begin(&call);
 	(void) restore_open(&call, &r, PG_GETARG_INT64(0));
 	plan = restore_build_plan(&call, &r);

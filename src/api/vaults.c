@@ -49,6 +49,7 @@ vault_create(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("vault \"%s\" already exists", name)));
+	audit_record(&call, vault_lookup(&call, name), NULL, "vault create", NULL);
 
 	vault_call_end(&call);
 	PG_RETURN_VOID();
@@ -68,6 +69,7 @@ vault_drop(PG_FUNCTION_ARGS)
 	Datum		values[1];
 	int64		items;
 	int64		points;
+	int64		soft;
 
 	vault_call_begin(&call);
 	vault = vault_lookup(&call, name);
@@ -82,15 +84,20 @@ vault_drop(PG_FUNCTION_ARGS)
 					  1, types, values, NULL);
 	points = spi_int64("SELECT count(*) FROM vault_internal.points WHERE vault_id = $1",
 					   1, types, values, NULL);
+	soft = call.catalog >= VAULT_CATALOG_1_1 ?
+		spi_int64("SELECT count(*) FROM vault_internal.points WHERE vault_id = $1 AND state = 'soft-deleted'",
+				  1, types, values, NULL) : 0;
 	if (items > 0 || points > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
 				 errmsg("cannot drop vault \"%s\" because it still holds %lld item(s) and %lld recovery point(s)",
 						name, (long long) items, (long long) points),
+				 soft > 0 ? errdetail("%lld of the points are soft-deleted: they go when purged.", (long long) soft) : 0,
 				 errhint("Delete its recovery points and stop protecting its items first.")));
 	(void) spi_int64("DELETE FROM vault_internal.chunks WHERE vault_id = $1", 1, types, values, NULL);
 	(void) spi_int64("DELETE FROM vault_internal.vaults WHERE vault_id = $1", 1, types, values, NULL);
 	vault_as_caller(&call);
+	audit_record(&call, vault, NULL, "vault drop", NULL);
 
 	vault_call_end(&call);
 	PG_RETURN_VOID();

@@ -150,6 +150,7 @@ vault_export(PG_FUNCTION_ARGS)
 	p = point_lookup(&call, point_id);
 	vault = vault_lookup_by_id(&call, p->vault_id);
 	vault_require(&call, vault, VAULT_OPERATOR, "exporting");
+	restore_refuse_soft_deleted(p, "exported");
 	tables = point_tables(&call, point_id);
 	t = restore_pick_table(p, tables, source_table);
 	restore_check_read_rights(&call, point_id, t);

@@ -335,6 +335,21 @@ retention_equal(const VaultRetention *a, const VaultRetention *b)
 		dayspec_equal(&a->yearly_on, &b->yearly_on);
 }
 
+/*
+ * Whether rule b keeps fewer future points than rule a: a rule of a
+ * removed, its count lowered, or weekly days or yearly months of a no
+ * longer selected.  (Moving a monthly or yearly rule to another day keeps
+ * as many points, only other ones.)
+ */
+bool
+retention_keeps_fewer(const VaultRetention *a, const VaultRetention *b)
+{
+	return b->daily < a->daily || b->weekly < a->weekly || b->monthly < a->monthly ||
+		b->yearly < a->yearly ||
+		(a->weekly > 0 && (a->weekly_days & ~b->weekly_days) != 0) ||
+		(a->yearly > 0 && (a->yearly_months & ~b->yearly_months) != 0);
+}
+
 /* ---- which points each rule keeps ---- */
 
 static bool

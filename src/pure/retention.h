@@ -79,6 +79,7 @@ typedef struct RetentionWork
 extern bool retention_parse(const char *text, size_t len, VaultRetention *out, PolicyError *err);
 extern size_t retention_format(const VaultRetention *r, char *buf, size_t buflen);
 extern bool retention_equal(const VaultRetention *a, const VaultRetention *b);
+extern bool retention_keeps_fewer(const VaultRetention *a, const VaultRetention *b);
 
 /*
  * For n points (any order) fill keep[i] for points[i].  work is caller

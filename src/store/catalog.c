@@ -32,8 +32,12 @@ vault_fetch(VaultCall *call, const char *column, Oid type, Datum value)
 	int			ret;
 
 	vault_as_owner(call);
-	ret = SPI_execute_with_args(psprintf("SELECT vault_id, name, owner, wrapped_keys "
-										 "FROM vault_internal.vaults WHERE %s = $1 FOR SHARE",
+	ret = SPI_execute_with_args(psprintf(call->catalog >= VAULT_CATALOG_1_1 ?
+										 "SELECT vault_id, name, owner, wrapped_keys, soft_delete, "
+										 "soft_delete_days, immutability, guard "
+										 "FROM vault_internal.vaults WHERE %s = $1 FOR SHARE" :
+										 "SELECT vault_id, name, owner, wrapped_keys, 'on', 14, 'off', "
+										 "NULL::oid FROM vault_internal.vaults WHERE %s = $1 FOR SHARE",
 										 column),
 								1, &type, &value, NULL, false, 1);
 	vault_as_caller(call);
@@ -48,6 +52,12 @@ vault_fetch(VaultCall *call, const char *column, Oid type, Datum value)
 	v->name = SPI_getvalue(tup, desc, 2);
 	v->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
 	v->wrapped_keys = DatumGetByteaPCopy(SPI_getbinval(tup, desc, 4, &isnull));
+	v->soft_delete = SPI_getvalue(tup, desc, 5);
+	v->soft_delete_days = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
+	v->immutability = SPI_getvalue(tup, desc, 7);
+	v->guard = DatumGetObjectId(SPI_getbinval(tup, desc, 8, &isnull));
+	if (isnull)
+		v->guard = InvalidOid;
 	return v;
 }
 
@@ -72,6 +82,35 @@ vault_lookup_by_id(VaultCall *call, int64 vault_id)
 	if (v == NULL)
 		elog(ERROR, "vault %lld vanished", (long long) vault_id);
 	return v;
+}
+
+/*
+ * Every vault, by id, with only its id and name filled in: for the periodic
+ * work that goes through the vaults one at a time (each locked, and fully
+ * looked up, in its turn).
+ */
+List *
+vault_list_all(VaultCall *call)
+{
+	int			ret;
+	uint64		i;
+	List	   *vaults = NIL;
+
+	vault_as_owner(call);
+	ret = SPI_execute("SELECT vault_id, name FROM vault_internal.vaults ORDER BY vault_id", false, 0);
+	vault_as_caller(call);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not list the vaults");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		VaultInfo  *v = palloc0(sizeof(VaultInfo));
+
+		v->vault_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		v->name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		vaults = lappend(vaults, v);
+	}
+	return vaults;
 }
 
 PointInfo *
@@ -163,4 +202,50 @@ point_tables(VaultCall *call, int64 point_id)
 		result = lappend(result, t);
 	}
 	return result;
+}
+
+/*
+ * The item of a vault named as in vault_items (a schema-qualified table, or
+ * a schema), locked FOR UPDATE; an error naming the vault if there is none.
+ */
+ItemInfo *
+item_lookup(VaultCall *call, VaultInfo *vault, const char *name)
+{
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
+	ItemInfo   *item;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	int			ret;
+
+	values[0] = Int64GetDatum(vault->vault_id);
+	values[1] = CStringGetTextDatum(name);
+	vault_as_owner(call);
+	ret = SPI_execute_with_args("SELECT item_id, kind, name, state, policy_id FROM vault_internal.items "
+								"WHERE vault_id = $1 AND name = $2 ORDER BY item_id FOR UPDATE",
+								2, types, values, NULL, false, 0);
+	vault_as_caller(call);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "item lookup failed");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("vault \"%s\" has no item \"%s\"", vault->name, name),
+				 errhint("Items are named as in the view vault_items: a schema-qualified table, or a schema.")));
+	if (SPI_processed > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_AMBIGUOUS_PARAMETER),
+				 errmsg("item name \"%s\" is ambiguous in vault \"%s\"", name, vault->name)));
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	item = palloc0(sizeof(ItemInfo));
+	item->item_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	item->kind = SPI_getvalue(tup, desc, 2);
+	item->name = SPI_getvalue(tup, desc, 3);
+	item->state = SPI_getvalue(tup, desc, 4);
+	item->policy_id = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
+	if (isnull)
+		item->policy_id = 0;
+	return item;
 }

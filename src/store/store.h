@@ -39,10 +39,29 @@ typedef struct PointTable
 	int			ndeps;
 } PointTable;
 
+typedef struct ItemInfo
+{
+	int64		item_id;
+	char	   *kind;			/* "table" or "schema" */
+	char	   *name;
+	char	   *state;			/* protected, on-demand, stopped, soft-deleted */
+	int64		policy_id;		/* 0: none */
+} ItemInfo;
+
 extern VaultInfo *vault_lookup(VaultCall *call, const char *name);
+extern ItemInfo *item_lookup(VaultCall *call, VaultInfo *vault, const char *name);
 extern PointInfo *point_lookup(VaultCall *call, int64 point_id);
 extern List *point_tables(VaultCall *call, int64 point_id);
 extern VaultInfo *vault_lookup_by_id(VaultCall *call, int64 vault_id);
+extern List *vault_list_all(VaultCall *call);
+
+/* ---- removal.c: the vault's exclusive lock, collecting unreferenced chunks ---- */
+extern bool vault_lock_exclusive(VaultCall *call, int64 vault_id, bool skip_busy);
+extern int64 chunks_remove_unreferenced(VaultCall *call, int64 vault_id, int64 *freed);
+
+/* ---- audit.c: the audit trail ---- */
+extern void audit_record(VaultCall *call, VaultInfo *vault, const char *item, const char *operation,
+						 const char *detail);
 
 /* ---- keys.c: platform key, per-vault keys ---- */
 typedef struct VaultKeys

@@ -183,7 +183,32 @@ run_one(int64 item_id, int64 job_id, TimestampTz now, MemoryContext round_cxt)
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
-/* one round: every due backup, one after the other, then retention */
+/*
+ * One piece of the round's periodic work in its own transaction, with the
+ * real clock; a failure is reported and the round goes on.
+ */
+static void
+periodic_step(void (*step) (TimestampTz now), MemoryContext round_cxt)
+{
+	PG_TRY();
+	{
+		begin_xact();
+		exit_if_extension_absent();
+		step(GetCurrentTimestamp());
+		commit_xact();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(round_cxt);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextReset(round_cxt);
+}
+
+/* one round: every due backup, one after the other, then retention and purge */
 static void
 scheduler_round(MemoryContext round_cxt)
 {
@@ -218,23 +243,13 @@ scheduler_round(MemoryContext round_cxt)
 		MemoryContextReset(round_cxt);
 	}
 
-	/* retention, skipping vaults busy with a backup or restore this round */
-	PG_TRY();
-	{
-		begin_xact();
-		exit_if_extension_absent();
-		expiry_apply_retention(GetCurrentTimestamp());
-		commit_xact();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(round_cxt);
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-	}
-	PG_END_TRY();
-	MemoryContextReset(round_cxt);
+	/*
+	 * Retention, then the purge of soft-deleted data that is due, each in its
+	 * own transaction with the real clock, skipping vaults busy with a backup
+	 * or restore this round (the next round catches up).
+	 */
+	periodic_step(expiry_apply_retention, round_cxt);
+	periodic_step(purge_apply, round_cxt);
 }
 
 void

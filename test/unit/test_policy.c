@@ -424,12 +424,48 @@ test_retention(void)
 	free(work);
 }
 
+/* a rule b keeps fewer future points than rule a */
+static void
+check_fewer(const char *a, const char *b, bool expected)
+{
+	VaultRetention ra,
+				rb;
+	PolicyError err;
+
+	if (!ret(a, &ra, &err) || !ret(b, &rb, &err))
+	{
+		CHECK(false, "\"%s\" / \"%s\" should parse", a, b);
+		return;
+	}
+	CHECK(retention_keeps_fewer(&ra, &rb) == expected, "\"%s\" -> \"%s\": keeps fewer %s, expected %s",
+		  a, b, retention_keeps_fewer(&ra, &rb) ? "yes" : "no", expected ? "yes" : "no");
+}
+
+static void
+test_retention_reduction(void)
+{
+	check_fewer("daily 30", "daily 30", false);
+	check_fewer("daily 30", "daily 31", false);
+	check_fewer("daily 30", "daily 29", true);
+	check_fewer("daily 30, weekly 4", "daily 30", true);			/* a rule removed */
+	check_fewer("daily 30", "daily 30, weekly 4", false);			/* a rule added */
+	check_fewer("weekly 4 on sun,wed", "weekly 4 on sun", true);	/* a day no longer kept */
+	check_fewer("weekly 4 on sun", "weekly 4 on sun,wed", false);
+	check_fewer("weekly 4 on sun", "weekly 9 on mon", true);
+	check_fewer("monthly 12 on day 1", "monthly 12 on day last", false);	/* as many, other days */
+	check_fewer("monthly 12", "monthly 11", true);
+	check_fewer("yearly 5 in jan,jul", "yearly 5 in jan", true);
+	check_fewer("yearly 5 in jan", "yearly 6 in jan,jul", false);
+	check_fewer("daily 7, yearly 5", "daily 7, monthly 60", true);
+}
+
 int
 main(void)
 {
 	test_civil();
 	test_schedule();
 	test_retention();
+	test_retention_reduction();
 	printf("policy: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -1,0 +1,81 @@
+/*-------------------------------------------------------------------------
+ * removal.c
+ *	  Taking data out of a vault safely: the vault's exclusive lock and the
+ *	  collection of chunks no point references any more.
+ *
+ * Owns: the rule that makes removal safe against running backups (a backup,
+ * restore or verify share-locks its vault's row; removal takes it exclusively,
+ * so a chunk a running backup has just referenced is never removed), and the
+ * chunk collection itself.  Which points go, and when, is the caller's
+ * (expiry, delete, purge).
+ *-------------------------------------------------------------------------
+ */
+#include "store/store.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+
+/*
+ * Take the vault's row exclusively: waits until no backup, restore or
+ * verify holds it (they share-lock it), and keeps new ones out until this
+ * transaction ends.  Refused under a transaction snapshot, where later
+ * statements would not see what a backup committed while we waited.
+ */
+bool
+vault_lock_exclusive(VaultCall *call, int64 vault_id, bool skip_busy)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	int64		got;
+
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("deleting backup data must run in a READ COMMITTED transaction"),
+				 errdetail("Under REPEATABLE READ or SERIALIZABLE the vault cannot see chunks that "
+						   "concurrent backups reference.")));
+	values[0] = Int64GetDatum(vault_id);
+	vault_as_owner(call);
+	got = spi_int64(skip_busy ?
+					"SELECT vault_id FROM vault_internal.vaults WHERE vault_id = $1 FOR NO KEY UPDATE SKIP LOCKED" :
+					"SELECT vault_id FROM vault_internal.vaults WHERE vault_id = $1 FOR NO KEY UPDATE",
+					1, types, values, NULL);
+	vault_as_caller(call);
+	return got == vault_id;
+}
+
+/*
+ * Remove the vault's chunks that no manifest of any of its points
+ * references.  Call with the vault locked exclusively.  Returns the number
+ * removed and adds their stored bytes to *freed.
+ */
+int64
+chunks_remove_unreferenced(VaultCall *call, int64 vault_id, int64 *freed)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	int			ret;
+	int64		n = 0;
+
+	values[0] = Int64GetDatum(vault_id);
+	vault_as_owner(call);
+	ret = SPI_execute_with_args("WITH referenced AS ("
+								"  SELECT DISTINCT r.chunk_no FROM vault_internal.manifests m "
+								"  JOIN vault_internal.points p USING (point_id), "
+								"  LATERAL unnest(m.chunk_nos) AS r(chunk_no) WHERE p.vault_id = $1), "
+								"gone AS (DELETE FROM vault_internal.chunks c WHERE c.vault_id = $1 "
+								"  AND NOT EXISTS (SELECT 1 FROM referenced r WHERE r.chunk_no = c.chunk_no) "
+								"  RETURNING c.stored_len) "
+								"SELECT count(*), coalesce(sum(stored_len), 0)::bigint FROM gone",
+								1, types, values, NULL, false, 0);
+	vault_as_caller(call);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not remove unreferenced chunks");
+	{
+		bool		isnull;
+
+		n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		*freed += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	return n;
+}
