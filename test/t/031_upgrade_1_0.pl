@@ -109,6 +109,48 @@ is(q1("SELECT vault_restore($p_new, 'shop')"), 'shop', 'and restores them');
 is(q1(q{SELECT count(*) FROM shop.recent}), q1(q{SELECT count(*) FROM shop_back.invoices WHERE at > '2024-06-01'}),
 	'the view came back');
 
+# protecting the backups on the updated database: 1.0 vaults get the 1.1
+# defaults (soft delete on, 14 days, not immutable, no guard); deleting
+# 1.0 points soft-deletes them, undelete brings them back restorable, a legal
+# hold keeps a deleted point through a purge, a guard asks for approval, and
+# the audit records it all (and nothing from before the update)
+is(q1(q{SELECT string_agg(format('%s %s %s %s %s', vault, soft_delete, soft_delete_days, immutability,
+                                  coalesce(guard::text, '-')), ',' ORDER BY vault) FROM vault_vaults}),
+	'archive on 14 off -,prod on 14 off -', '1.0 vaults take the 1.1 protection defaults');
+is(q1(q{SELECT count(*) FROM vault_audit}), '0', 'the audit starts empty: 1.0 had none');
+is(q1(q{SELECT count(*) FROM vault_items WHERE purge_at IS NOT NULL}) . '/'
+	. q1(q{SELECT count(*) FROM vault_recovery_points WHERE purge_at IS NOT NULL OR on_hold}), '0/0',
+	'no 1.0 item or point is soft-deleted or held');
+q1(qq{SELECT vault_delete_recovery_point($points[0])});
+is(q1("SELECT state FROM vault_recovery_points WHERE recovery_point = $points[0]"), 'soft-deleted',
+	'deleting a 1.0 point soft-deletes it');
+my ($rc, $out, $err) = $node->psql($db, "SELECT vault_restore($points[0], 'public.orders_again')");
+like($err, qr/soft-deleted/, 'a soft-deleted 1.0 point cannot be restored');
+q1(qq{SELECT vault_undelete_point($points[0])});
+is(q1("SELECT vault_restore($points[0], 'public.orders_again')"), 'public.orders_again', 'undeleted, it restores');
+is(q1(sprintf($digest, 'public.orders_again')), $sums{'public.orders'}, 'with every row');
+q1(q{SELECT vault_unprotect('prod', 'public.orders', true)});
+is(q1(q{SELECT state FROM vault_items WHERE name = 'public.orders'}), 'soft-deleted',
+	'deleting the data of a 1.0 item soft-deletes it');
+my $hold = q1(qq{SELECT vault_legal_hold('prod', 'audit 2026', 'public.orders', NULL, NULL)});
+is(q1(q{SELECT count(*) FROM vault_purge(now() + interval '1 year')}), '0', 'a legal hold keeps it through a purge');
+q1(q{CREATE ROLE secops; CREATE ROLE sec_a IN ROLE secops; SELECT vault_guard_set('prod', 'secops')});
+($rc, $out, $err) = $node->psql($db, "SELECT vault_legal_hold_release($hold)");
+like($err, qr/needs an approved request/, 'under a guard, releasing the hold needs an approval');
+my $req = q1(q{SELECT vault_request('prod', 'legal_hold_release', 'case closed')});
+q1("SET ROLE sec_a; SELECT vault_approve($req)");
+q1("SELECT vault_legal_hold_release($hold)");
+q1(q{SELECT vault_undelete('prod', 'public.orders')});
+is(q1(q{SELECT state || ' ' || recovery_points FROM vault_items WHERE name = 'public.orders'}),
+	'stopped ' . q1(q{SELECT count(*) FROM vault_recovery_points WHERE item = 'public.orders'}),
+	'undeleted, the 1.0 item is stopped with all its points');
+is(q1(q{SELECT bool_and(ok) FROM vault_recovery_points p, vault_verify(p.recovery_point) WHERE p.vault = 'prod'}),
+	't', 'and they verify');
+is(q1(q{SELECT string_agg(operation, ',' ORDER BY at) FROM vault_audit}),
+	'soft delete,undelete,soft delete,legal hold,guard,request,approve,legal hold release,undelete',
+	'the audit holds each of these operations');
+q1('DROP TABLE public.orders_again');
+
 # the updated catalog equals a fresh 1.1 install's
 q1('CREATE DATABASE fresh');
 $node->safe_psql('fresh', 'CREATE EXTENSION vault CASCADE');
