@@ -79,3 +79,14 @@ SELECT vault_restore(:schema_point, 'shop') AS restored;
 SELECT count(*) AS open_tickets FROM shop.open_tickets;
 INSERT INTO shop.tickets DEFAULT VALUES RETURNING id AS next_ticket, state;
 UPDATE shop.tickets SET state = 'closed' WHERE id = 1000 RETURNING id, touched IS NOT NULL AS trigger_fired;
+
+\echo '-- someone deletes the first point: it is only soft-deleted, and cannot be restored'
+SELECT vault_delete_recovery_point(:first_point);
+SELECT recovery_point, state, purge_at::date AS purge_on FROM vault_recovery_points
+ WHERE recovery_point = :first_point;
+\set ON_ERROR_STOP off
+SELECT vault_restore(:first_point, 'public.orders_again');
+\set ON_ERROR_STOP on
+\echo '-- undelete brings it back; the audit trail says who did what'
+SELECT vault_undelete_point(:first_point);
+SELECT role, item, operation, detail FROM vault_audit ORDER BY at;
