@@ -39,6 +39,7 @@ install_deps() {
 	command -v gcc >/dev/null || need+=(gcc)
 	command -v make >/dev/null || need+=(make)
 	command -v clang >/dev/null || need+=(clang)
+	command -v gpg >/dev/null || need+=(gnupg)		# customer keys: test keys made at test time
 	if [ "$mode" = bench ]; then
 		command -v restic >/dev/null || need+=(restic)
 		command -v borg >/dev/null || need+=(borgbackup)
