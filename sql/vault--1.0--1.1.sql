@@ -966,11 +966,13 @@ $$;
 -- SQL surface
 -- ---------------------------------------------------------------------------
 
--- settings: named parameters, each NULL = unchanged (call with named notation)
+-- settings: named parameters, each NULL = unchanged (call with named notation);
+-- encryption_key belongs to customer-managed keys (below)
 CREATE FUNCTION vault_configure(vault text,
 								soft_delete text DEFAULT NULL,
 								soft_delete_days integer DEFAULT NULL,
-								immutability text DEFAULT NULL) RETURNS void
+								immutability text DEFAULT NULL,
+								encryption_key text DEFAULT NULL) RETURNS void
 	AS 'MODULE_PATHNAME', 'vault_configure' LANGUAGE C VOLATILE;
 
 CREATE FUNCTION vault_delete_recovery_point(recovery_point bigint) RETURNS void
@@ -1000,24 +1002,6 @@ CREATE FUNCTION vault_legal_hold_release(hold bigint) RETURNS void
 	AS 'MODULE_PATHNAME', 'vault_legal_hold_release' LANGUAGE C VOLATILE;
 
 -- the views show the new state (new columns at the end)
-CREATE OR REPLACE VIEW vault_vaults AS
-SELECT v.name AS vault,
-	   pg_catalog.pg_get_userbyid(v.owner)::name AS owner,
-	   v.created_at,
-	   (SELECT count(*) FROM vault_internal.items i WHERE i.vault_id = v.vault_id) AS items,
-	   (SELECT count(*) FROM vault_internal.points p WHERE p.vault_id = v.vault_id) AS recovery_points,
-	   (SELECT coalesce(sum(p.logical_bytes), 0) FROM vault_internal.points p WHERE p.vault_id = v.vault_id)::bigint AS logical_bytes,
-	   ((SELECT coalesce(sum(c.stored_len), 0) FROM vault_internal.chunks c WHERE c.vault_id = v.vault_id)
-		+ (SELECT coalesce(sum(pg_catalog.pg_column_size(m.chunk_nos)), 0)
-		   FROM vault_internal.manifests m JOIN vault_internal.points p USING (point_id)
-		   WHERE p.vault_id = v.vault_id))::bigint AS stored_bytes,
-	   (SELECT count(*) FROM vault_internal.chunks c WHERE c.vault_id = v.vault_id) AS chunks,
-	   v.key_source AS encryption,
-	   v.soft_delete, v.soft_delete_days, v.immutability,
-	   CASE WHEN v.guard IS NOT NULL THEN pg_catalog.pg_get_userbyid(v.guard)::name END AS guard
-FROM vault_internal.vaults v
-WHERE vault_internal.can_see(v.vault_id, v.owner);
-
 CREATE OR REPLACE VIEW vault_items AS
 SELECT i.item_id, v.name AS vault, i.kind, i.name,
 	   (SELECT po.name FROM vault_internal.policies po WHERE po.policy_id = i.policy_id) AS policy,
@@ -1088,3 +1072,94 @@ REVOKE ALL ON FUNCTION vault_internal.request_state(timestamptz, timestamptz, ti
 GRANT EXECUTE ON FUNCTION vault_internal.request_state(timestamptz, timestamptz, timestamptz, timestamptz),
 	vault_internal.guards(oid) TO PUBLIC;
 GRANT SELECT ON vault_requests, vault_legal_holds, vault_audit TO PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- customer-managed keys: a vault's data and MAC keys wrapped by the
+-- customer's OpenPGP RSA key, whose secret part stays outside the database
+-- (vault.key_command fetches it for one operation at a time)
+-- ---------------------------------------------------------------------------
+
+-- the registered keys: public part only
+CREATE TABLE vault_internal.keys (
+	key_id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	name			text NOT NULL UNIQUE
+		CHECK (name ~ '^[A-Za-z0-9_.-]{1,63}$' AND name <> 'platform'),
+	public_key		bytea NOT NULL,		-- the dearmored transferable public key
+	fingerprint		text NOT NULL UNIQUE CHECK (fingerprint ~ '^[0-9A-F]{40}$'),
+	bits			integer NOT NULL CHECK (bits IN (2048, 3072, 4096)),
+	enabled			boolean NOT NULL DEFAULT true,
+	added_by		name NOT NULL,
+	added_at		timestamptz NOT NULL DEFAULT now(),
+	-- the last use and failure as the scheduler last persisted them (the live
+	-- ones are in shared memory: vault_internal.key_status())
+	last_used_at	timestamptz,
+	last_error		text,
+	last_error_at	timestamptz
+);
+REVOKE ALL ON vault_internal.keys FROM PUBLIC;
+
+-- which key wraps a vault's keys: none (platform) or a customer key
+ALTER TABLE vault_internal.vaults
+	ADD COLUMN key_id bigint REFERENCES vault_internal.keys,
+	ADD CONSTRAINT vaults_key_source_check CHECK (key_source IN ('platform', 'customer')),
+	ADD CONSTRAINT vaults_key_id_check CHECK ((key_source = 'customer') = (key_id IS NOT NULL));
+
+-- live last use and failure of each key in this database (shared memory)
+CREATE FUNCTION vault_internal.key_status(OUT name text, OUT used_at timestamptz,
+										  OUT error text, OUT error_at timestamptz)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'vault_key_status' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION vault_internal.key_status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION vault_internal.key_status() TO PUBLIC;
+
+CREATE FUNCTION vault_key_add(name text, public_key text) RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_key_add' LANGUAGE C VOLATILE;
+CREATE FUNCTION vault_key_disable(name text) RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_key_disable' LANGUAGE C VOLATILE;
+CREATE FUNCTION vault_key_enable(name text) RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_key_enable' LANGUAGE C VOLATILE;
+CREATE FUNCTION vault_key_rotate(vault text, new_key text) RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_key_rotate' LANGUAGE C VOLATILE;
+CREATE FUNCTION vault_platform_key_rotate() RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_platform_key_rotate' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION vault_platform_key_rotate() FROM PUBLIC;
+
+-- the keys: to global levels, and to whoever sees a vault that uses one
+CREATE VIEW vault_keys AS
+SELECT k.name, k.fingerprint, k.bits, k.enabled,
+	   (SELECT count(*) FROM vault_internal.vaults v WHERE v.key_id = k.key_id) AS vaults,
+	   k.added_by, k.added_at,
+	   greatest(k.last_used_at, s.used_at) AS last_used_at,
+	   CASE WHEN coalesce(greatest(k.last_error_at, s.error_at), '-infinity')
+				 >= coalesce(greatest(k.last_used_at, s.used_at), '-infinity')
+			THEN CASE WHEN s.error_at IS NOT NULL AND s.error_at >= coalesce(k.last_error_at, '-infinity')
+					  THEN s.error ELSE k.last_error END
+	   END AS last_error
+FROM vault_internal.keys k
+LEFT JOIN vault_internal.key_status() s ON s.name = k.name
+WHERE vault_internal.can_see(NULL, NULL)
+   OR EXISTS (SELECT 1 FROM vault_internal.vaults v
+			  WHERE v.key_id = k.key_id AND vault_internal.can_see(v.vault_id, v.owner));
+GRANT SELECT ON vault_keys TO PUBLIC;
+
+-- vault_vaults gains the protection settings (soft_delete, soft_delete_days,
+-- immutability, guard), and encryption says platform or customer:<key name>
+CREATE OR REPLACE VIEW vault_vaults AS
+SELECT v.name AS vault,
+	   pg_catalog.pg_get_userbyid(v.owner)::name AS owner,
+	   v.created_at,
+	   (SELECT count(*) FROM vault_internal.items i WHERE i.vault_id = v.vault_id) AS items,
+	   (SELECT count(*) FROM vault_internal.points p WHERE p.vault_id = v.vault_id) AS recovery_points,
+	   (SELECT coalesce(sum(p.logical_bytes), 0) FROM vault_internal.points p WHERE p.vault_id = v.vault_id)::bigint AS logical_bytes,
+	   ((SELECT coalesce(sum(c.stored_len), 0) FROM vault_internal.chunks c WHERE c.vault_id = v.vault_id)
+		+ (SELECT coalesce(sum(pg_catalog.pg_column_size(m.chunk_nos)), 0)
+		   FROM vault_internal.manifests m JOIN vault_internal.points p USING (point_id)
+		   WHERE p.vault_id = v.vault_id))::bigint AS stored_bytes,
+	   (SELECT count(*) FROM vault_internal.chunks c WHERE c.vault_id = v.vault_id) AS chunks,
+	   CASE WHEN v.key_id IS NULL THEN 'platform'
+			ELSE 'customer:' || (SELECT k.name FROM vault_internal.keys k WHERE k.key_id = v.key_id) END
+		 AS encryption,
+	   v.soft_delete, v.soft_delete_days, v.immutability,
+	   CASE WHEN v.guard IS NOT NULL THEN pg_catalog.pg_get_userbyid(v.guard)::name END AS guard
+FROM vault_internal.vaults v
+WHERE vault_internal.can_see(v.vault_id, v.owner);

@@ -2,11 +2,13 @@
  * vault.c
  *	  Module entry: PG_MODULE_MAGIC, _PG_init and the GUCs.
  *
- * Owns only the settings and the start of the workers (launcher.c);
+ * Owns only the settings and the set-up of shared memory (key_status.c)
+ * and of the workers (launcher.c);
  * every capability lives in its own file.
  *-------------------------------------------------------------------------
  */
 #include "vault.h"
+#include "store/store.h"
 #include "worker/worker.h"
 
 #include "fmgr.h"
@@ -16,6 +18,7 @@
 PG_MODULE_MAGIC;
 
 char	   *vault_platform_key_file = NULL;
+char	   *vault_key_command = NULL;
 bool		vault_workers_enabled = true;
 int			vault_naptime = 60;
 int			vault_max_concurrent_backups = 2;
@@ -31,6 +34,15 @@ _PG_init(void)
 							   "The file is created with mode 0600 on first use.",
 							   &vault_platform_key_file,
 							   "vault_platform.key",
+							   PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("vault.key_command",
+							   "Command that prints a customer key's armored OpenPGP secret key.",
+							   "%k is replaced by the key's name, %% by %. Run once per operation "
+							   "on a vault with a customer key; a failure or no output fails it.",
+							   &vault_key_command,
+							   "",
 							   PGC_SIGHUP,
 							   GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
@@ -61,7 +73,10 @@ _PG_init(void)
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("vault");
 
-	/* the workers exist only when the library is preloaded */
+	/* the workers and the keys' status exist only when the library is preloaded */
 	if (process_shared_preload_libraries_in_progress)
+	{
+		key_status_shmem_init();
 		launcher_init();
+	}
 }

@@ -15,6 +15,7 @@
 
 /* ---- vault.c: module set-up and GUCs ---- */
 extern char *vault_platform_key_file;
+extern char *vault_key_command;
 extern bool vault_workers_enabled;
 extern int	vault_naptime;
 extern int	vault_max_concurrent_backups;
@@ -25,7 +26,8 @@ typedef struct VaultInfo
 	int64		vault_id;
 	char	   *name;
 	Oid			owner;
-	bytea	   *wrapped_keys;
+	bytea	   *wrapped_keys;	/* under the platform key, or the customer's */
+	int64		key_id;			/* the customer key wrapping them; 0: platform */
 	/* protection settings (1.1; a 1.0 catalog reads as "on", 14, "off", none) */
 	char	   *soft_delete;	/* on, off, always-on */
 	int			soft_delete_days;

@@ -152,6 +152,30 @@ extern void policy_retention_keep(const VaultRetention *r, const TimestampTz *ti
 
 /* ---- protection.c: soft delete, immutability, deleting and undeleting ---- */
 extern void protection_delete_item(VaultCall *call, VaultInfo *vault, ItemInfo *item);
+extern void protection_configure(VaultCall *call, VaultInfo *vault, const char *soft, bool has_days,
+								 int days, const char *immut);
+
+/* ---- keys.c: customer keys, a vault's encryption key, the platform key's rotation ---- */
+extern void encryption_configure(VaultCall *call, VaultInfo *vault, const char *key_name);
+extern void key_status_persist(TimestampTz now);
+extern int64 platform_rewrap_here(VaultCall *call);
+
+/* one other database's part in a platform key rotation (worker/rewrap.c fills it) */
+typedef enum RewrapState
+{
+	REWRAP_PENDING = 0,
+	REWRAP_DONE,				/* committed: 'vaults' re-wrapped */
+	REWRAP_ABSENT,				/* the extension is not installed there */
+	REWRAP_FAILED				/* 'error' says why */
+} RewrapState;
+
+typedef struct RewrapSlot
+{
+	Oid			dboid;
+	RewrapState state;
+	int64		vaults;
+	char		error[256];
+} RewrapSlot;
 
 /* ---- purge.c: removing soft-deleted data when due ---- */
 typedef void (*PurgeEmit) (void *arg, const char *vault, const char *item, int64 points,

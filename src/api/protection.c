@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * protection.c
- *	  Protecting the backups themselves: vault_configure (soft delete,
- *	  immutability), deleting data the safe way, and undeleting it.
+ *	  Protecting the backups themselves: the soft delete and immutability
+ *	  settings, deleting data the safe way, and undeleting it.
  *
  * Owns the rules of deletion.  Deleting backup data (a point, or an item
  * with all its points) soft-deletes it for the vault's soft-delete days
@@ -22,7 +22,6 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-PG_FUNCTION_INFO_V1(vault_configure);
 PG_FUNCTION_INFO_V1(vault_delete_recovery_point);
 PG_FUNCTION_INFO_V1(vault_undelete);
 PG_FUNCTION_INFO_V1(vault_undelete_point);
@@ -33,63 +32,24 @@ immutable(VaultInfo *vault)
 	return strcmp(vault->immutability, "off") != 0;
 }
 
-/* ---- vault_configure ---- */
-
-static char *
-arg_choice(FunctionCallInfo fcinfo, int argno, const char *setting, const char *const *allowed)
-{
-	char	   *value;
-	int			i;
-
-	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
-		return NULL;
-	value = text_to_cstring(PG_GETARG_TEXT_PP(argno));
-	for (i = 0; allowed[i]; i++)
-		if (strcmp(allowed[i], value) == 0)
-			return value;
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid %s \"%s\"", setting, value),
-			 errhint("%s is one of: %s.", setting,
-					 strcmp(setting, "soft_delete") == 0 ? "on, off, always-on" : "off, on, locked")));
-	return NULL;				/* keep compiler quiet */
-}
+/* ---- the protection settings of vault_configure ---- */
 
 /*
- * vault_configure(vault, soft_delete, soft_delete_days, immutability): the
- * settings given change, NULL keeps one.  Later capabilities add settings as
- * further parameters.
+ * Apply the protection settings given (NULL / has_days false: unchanged)
+ * to a vault its caller locked for update: irreversible ones refuse first,
+ * critical ones use an approval each on a guarded vault, and turning soft
+ * delete off purges what is soft-deleted.
  */
-Datum
-vault_configure(PG_FUNCTION_ARGS)
+void
+protection_configure(VaultCall *call, VaultInfo *vault, const char *soft, bool has_days, int days,
+					 const char *immut)
 {
-	static const char *const soft_values[] = {"on", "off", "always-on", NULL};
-	static const char *const immut_values[] = {"off", "on", "locked", NULL};
-	char	   *vname = vault_arg_text(fcinfo, 0, "vault name");
-	char	   *soft = arg_choice(fcinfo, 1, "soft_delete", soft_values);
-	bool		has_days = PG_NARGS() > 2 && !PG_ARGISNULL(2);
-	int			days = has_days ? PG_GETARG_INT32(2) : 0;
-	char	   *immut = arg_choice(fcinfo, 3, "immutability", immut_values);
-	VaultCall	call;
-	VaultInfo  *vault;
 	Oid			types[4] = {INT8OID, TEXTOID, INT4OID, TEXTOID};
 	Datum		values[4];
 	bool		nulls[4] = {false, soft == NULL, !has_days, immut == NULL};
 
-	if (has_days && (days < 14 || days > 180))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid soft_delete_days %d", days),
-				 errhint("Soft-deleted data is kept 14 to 180 days.")));
 	if (soft == NULL && !has_days && immut == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("nothing to change in vault \"%s\"", vname),
-				 errhint("Name a setting: vault_configure(vault, soft_delete => ..., soft_delete_days => ..., immutability => ...).")));
-
-	vault_call_begin(&call);
-	vault = vault_lookup(&call, vname);
-	vault_require(&call, vault, VAULT_CONTRIBUTOR, "configuring the vault");
+		return;
 
 	/* the irreversible ones first: nothing is used or changed if one refuses */
 	if (soft && strcmp(soft, vault->soft_delete) != 0 && strcmp(vault->soft_delete, "always-on") == 0)
@@ -103,39 +63,36 @@ vault_configure(PG_FUNCTION_ARGS)
 
 	/* the critical ones need an approval each on a guarded vault */
 	if (soft && strcmp(soft, "off") == 0 && strcmp(vault->soft_delete, "off") != 0)
-		(void) guard_require(&call, vault, "soft_delete_off", "turning soft delete off");
+		(void) guard_require(call, vault, "soft_delete_off", "turning soft delete off");
 	if (has_days && days < vault->soft_delete_days)
-		(void) guard_require(&call, vault, "soft_delete_days", "lowering the soft-delete days");
+		(void) guard_require(call, vault, "soft_delete_days", "lowering the soft-delete days");
 	if (immut && strcmp(immut, "off") == 0 && strcmp(vault->immutability, "on") == 0)
-		(void) guard_require(&call, vault, "immutability_off", "turning immutability off");
+		(void) guard_require(call, vault, "immutability_off", "turning immutability off");
 
 	values[0] = Int64GetDatum(vault->vault_id);
 	values[1] = soft ? CStringGetTextDatum(soft) : (Datum) 0;
 	values[2] = Int32GetDatum(days);
 	values[3] = immut ? CStringGetTextDatum(immut) : (Datum) 0;
-	vault_as_owner(&call);
+	vault_as_owner(call);
 	(void) spi_int64("UPDATE vault_internal.vaults SET soft_delete = coalesce($2, soft_delete), "
 					 "soft_delete_days = coalesce($3, soft_delete_days), "
 					 "immutability = coalesce($4, immutability) WHERE vault_id = $1",
 					 4, types, values, nulls);
-	vault_as_caller(&call);
+	vault_as_caller(call);
 
 	if (soft && strcmp(soft, vault->soft_delete) != 0)
-		audit_record(&call, vault, NULL, "configure",
+		audit_record(call, vault, NULL, "configure",
 					 psprintf("soft_delete %s -> %s", vault->soft_delete, soft));
 	if (has_days && days != vault->soft_delete_days)
-		audit_record(&call, vault, NULL, "configure",
+		audit_record(call, vault, NULL, "configure",
 					 psprintf("soft_delete_days %d -> %d", vault->soft_delete_days, days));
 	if (immut && strcmp(immut, vault->immutability) != 0)
-		audit_record(&call, vault, NULL, "configure",
+		audit_record(call, vault, NULL, "configure",
 					 psprintf("immutability %s -> %s", vault->immutability, immut));
 
 	/* off: what is soft-deleted goes now (but what a legal hold keeps) */
 	if (soft && strcmp(soft, "off") == 0 && strcmp(vault->soft_delete, "off") != 0)
-		(void) purge_vault(&call, vault, DT_NOEND, true, false, "on-demand", NULL, NULL);
-
-	vault_call_end(&call);
-	PG_RETURN_VOID();
+		(void) purge_vault(call, vault, DT_NOEND, true, false, "on-demand", NULL, NULL);
 }
 
 /* ---- deleting ---- */

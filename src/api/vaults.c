@@ -36,6 +36,9 @@ vault_create(PG_FUNCTION_ARGS)
 	values[0] = CStringGetTextDatum(name);
 	values[1] = ObjectIdGetDatum(call.caller);
 	vault_as_owner(&call);
+	/* a platform key rotation in progress finishes first: wrap under its key */
+	if (SPI_execute("LOCK TABLE vault_internal.vaults IN ROW EXCLUSIVE MODE", false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not lock the vaults");
 	values[2] = PointerGetDatum(keys_create_wrapped(name,
 													spi_int64("SELECT count(*) FROM vault_internal.vaults",
 															  0, NULL, NULL, NULL) == 0));

@@ -18,12 +18,16 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
-/*
- * The vault row matching "column = value", share-locked so that it cannot
- * be dropped under the caller; NULL if there is none.
- */
+typedef enum VaultLock
+{
+	VAULT_ROW_UNLOCKED,
+	VAULT_ROW_SHARE,			/* cannot be dropped or changed under the caller */
+	VAULT_ROW_UPDATE			/* the caller is about to change it */
+} VaultLock;
+
+/* The vault row matching "column = value", locked as asked; NULL if none. */
 static VaultInfo *
-vault_fetch(VaultCall *call, const char *column, Oid type, Datum value)
+vault_fetch(VaultCall *call, const char *column, Oid type, Datum value, VaultLock lock)
 {
 	VaultInfo  *v;
 	HeapTuple	tup;
@@ -34,11 +38,13 @@ vault_fetch(VaultCall *call, const char *column, Oid type, Datum value)
 	vault_as_owner(call);
 	ret = SPI_execute_with_args(psprintf(call->catalog >= VAULT_CATALOG_1_1 ?
 										 "SELECT vault_id, name, owner, wrapped_keys, soft_delete, "
-										 "soft_delete_days, immutability, guard "
-										 "FROM vault_internal.vaults WHERE %s = $1 FOR SHARE" :
+										 "soft_delete_days, immutability, guard, key_id "
+										 "FROM vault_internal.vaults WHERE %s = $1 %s" :
 										 "SELECT vault_id, name, owner, wrapped_keys, 'on', 14, 'off', "
-										 "NULL::oid FROM vault_internal.vaults WHERE %s = $1 FOR SHARE",
-										 column),
+										 "NULL::oid, NULL::bigint FROM vault_internal.vaults WHERE %s = $1 %s",
+										 column,
+										 lock == VAULT_ROW_UPDATE ? "FOR NO KEY UPDATE" :
+										 lock == VAULT_ROW_SHARE ? "FOR SHARE" : ""),
 								1, &type, &value, NULL, false, 1);
 	vault_as_caller(call);
 	if (ret != SPI_OK_SELECT)
@@ -58,13 +64,16 @@ vault_fetch(VaultCall *call, const char *column, Oid type, Datum value)
 	v->guard = DatumGetObjectId(SPI_getbinval(tup, desc, 8, &isnull));
 	if (isnull)
 		v->guard = InvalidOid;
+	v->key_id = DatumGetInt64(SPI_getbinval(tup, desc, 9, &isnull));
+	if (isnull)
+		v->key_id = 0;
 	return v;
 }
 
-VaultInfo *
-vault_lookup(VaultCall *call, const char *name)
+static VaultInfo *
+vault_lookup_locked(VaultCall *call, const char *name, VaultLock lock)
 {
-	VaultInfo  *v = vault_fetch(call, "name", TEXTOID, CStringGetTextDatum(name));
+	VaultInfo  *v = vault_fetch(call, "name", TEXTOID, CStringGetTextDatum(name), lock);
 
 	if (v == NULL)
 		ereport(ERROR,
@@ -74,10 +83,31 @@ vault_lookup(VaultCall *call, const char *name)
 	return v;
 }
 
+/* The vault, share-locked so that it cannot be dropped under the caller. */
+VaultInfo *
+vault_lookup(VaultCall *call, const char *name)
+{
+	return vault_lookup_locked(call, name, VAULT_ROW_SHARE);
+}
+
+/*
+ * The vault, for a change of its row by a caller that needs level 'need'
+ * on it (checked before any lock is taken, so that no one without it can
+ * hold up the vault): locked for update, it waits for the backups,
+ * restores and verifies running in it (they share-lock the row) and keeps
+ * new ones out until this transaction ends.
+ */
+VaultInfo *
+vault_lookup_for_update(VaultCall *call, const char *name, VaultLevel need, const char *action)
+{
+	vault_require(call, vault_lookup_locked(call, name, VAULT_ROW_UNLOCKED), need, action);
+	return vault_lookup_locked(call, name, VAULT_ROW_UPDATE);
+}
+
 VaultInfo *
 vault_lookup_by_id(VaultCall *call, int64 vault_id)
 {
-	VaultInfo  *v = vault_fetch(call, "vault_id", INT8OID, Int64GetDatum(vault_id));
+	VaultInfo  *v = vault_fetch(call, "vault_id", INT8OID, Int64GetDatum(vault_id), VAULT_ROW_SHARE);
 
 	if (v == NULL)
 		elog(ERROR, "vault %lld vanished", (long long) vault_id);

@@ -102,11 +102,15 @@ chunk_store_open(VaultCall *call, VaultInfo *vault)
 	s->call = call;
 	s->vault = vault;
 	s->cxt = CurrentMemoryContext;
-	keys_unwrap(vault, &s->keys);
+	/* the keys, and the chunker's key-derived table, go with this memory */
+	secret_wipe_with(s->cxt, &s->keys, sizeof(s->keys));
+	secret_wipe_with(s->cxt, &s->chunker, sizeof(s->chunker));
+	keys_unwrap(call, vault, &s->keys);
 	keys_gear_table(&s->keys, gear);
 	if (chunker_init(&s->chunker, gear, CHUNKER_DEFAULT_MIN, CHUNKER_DEFAULT_AVG,
 					 CHUNKER_DEFAULT_MAX) != 0)
 		elog(ERROR, "invalid chunker parameters");
+	explicit_bzero(gear, sizeof(gear));
 
 	vault_as_owner(call);
 	s->plan_lookup = prepare("SELECT chunk_no FROM vault_internal.chunks "

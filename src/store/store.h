@@ -9,6 +9,7 @@
 #include "access/access.h"
 
 #include "codec.h"
+#include "datatype/timestamp.h"
 #include "utils/jsonb.h"
 
 /* ---- catalog.c: the rows of vault_internal ---- */
@@ -49,6 +50,8 @@ typedef struct ItemInfo
 } ItemInfo;
 
 extern VaultInfo *vault_lookup(VaultCall *call, const char *name);
+extern VaultInfo *vault_lookup_for_update(VaultCall *call, const char *name, VaultLevel need,
+										  const char *action);
 extern ItemInfo *item_lookup(VaultCall *call, VaultInfo *vault, const char *name);
 extern PointInfo *point_lookup(VaultCall *call, int64 point_id);
 extern List *point_tables(VaultCall *call, int64 point_id);
@@ -63,7 +66,17 @@ extern int64 chunks_remove_unreferenced(VaultCall *call, int64 vault_id, int64 *
 extern void audit_record(VaultCall *call, VaultInfo *vault, const char *item, const char *operation,
 						 const char *detail);
 
-/* ---- keys.c: platform key, per-vault keys ---- */
+/* ---- secret.c: memory for secrets, wiped with its context ---- */
+extern void secret_wipe_with(MemoryContext cxt, void *ptr, Size len);
+extern void *secret_alloc(Size len);
+
+/* ---- platform_key.c: the platform key file ---- */
+extern const uint8 *platform_key_get(bool create);
+extern int	platform_key_candidates(const uint8 **out, int max);
+extern const uint8 *platform_key_rotate_begin(void);
+extern void platform_key_rotate_others(bool done, bool changed);
+
+/* ---- keys.c: each vault's data and MAC keys, wrapped and unwrapped ---- */
 typedef struct VaultKeys
 {
 	int64		vault_id;
@@ -71,9 +84,48 @@ typedef struct VaultKeys
 	uint8		mac_key[CODEC_KEY_LEN];
 } VaultKeys;
 
+#define VAULT_KEYS_LEN		(2 * CODEC_KEY_LEN)
+
+extern void keys_generate(VaultKeys *keys);
 extern bytea *keys_create_wrapped(const char *vault_name, bool first_vault);
-extern void keys_unwrap(VaultInfo *vault, VaultKeys *keys);
+extern bytea *keys_wrap_platform(const char *vault_name, const VaultKeys *keys, const uint8 *kek);
+extern bytea *keys_wrap(VaultCall *call, VaultInfo *vault, const VaultKeys *keys, int64 key_id);
+extern void keys_unwrap(VaultCall *call, VaultInfo *vault, VaultKeys *keys);
 extern void keys_gear_table(const VaultKeys *keys, uint64 gear[256]);
+
+/* ---- cmk.c: customer-managed keys ---- */
+typedef struct CustomerKey
+{
+	int64		key_id;
+	char	   *name;
+	char	   *fingerprint;	/* 40 uppercase hex digits */
+	int			bits;
+	bool		enabled;
+	bytea	   *public_key;		/* dearmored */
+} CustomerKey;
+
+extern void cmk_check_name(const char *name);
+extern CustomerKey *cmk_lookup(VaultCall *call, const char *name, bool for_update);
+extern CustomerKey *cmk_lookup_by_id(VaultCall *call, int64 key_id);
+extern bytea *cmk_parse_public(const char *name, const char *armored, char *fingerprint, int *bits);
+extern void cmk_check_encrypts(const char *name, bytea *public_key);
+extern bytea *cmk_wrap(VaultCall *call, int64 key_id, const uint8 *secret, size_t len);
+extern void cmk_unwrap(VaultCall *call, VaultInfo *vault, uint8 *secret, size_t len);
+
+/* ---- key_status.c: each key's last use and failure, in shared memory ---- */
+#define KEY_STATUS_ERROR_LEN	256
+
+typedef struct KeyStatus
+{
+	char		name[64];
+	TimestampTz used_at;		/* 0: never since the server started */
+	TimestampTz error_at;		/* 0: none */
+	char		error[KEY_STATUS_ERROR_LEN];
+} KeyStatus;
+
+extern void key_status_shmem_init(void);
+extern void key_status_record(const char *name, bool ok, const char *error);
+extern int	key_status_snapshot(KeyStatus **out);
 
 /* ---- chunk_store.c: chunks in, chunks out ---- */
 typedef struct ChunkStore ChunkStore;

@@ -208,7 +208,10 @@ periodic_step(void (*step) (TimestampTz now), MemoryContext round_cxt)
 	MemoryContextReset(round_cxt);
 }
 
-/* one round: every due backup, one after the other, then retention and purge */
+/*
+ * One round: every due backup, one after the other, then retention, purge,
+ * and the keys' status persisted.
+ */
 static void
 scheduler_round(MemoryContext round_cxt)
 {
@@ -250,6 +253,7 @@ scheduler_round(MemoryContext round_cxt)
 	 */
 	periodic_step(expiry_apply_retention, round_cxt);
 	periodic_step(purge_apply, round_cxt);
+	periodic_step(key_status_persist, round_cxt);
 }
 
 void

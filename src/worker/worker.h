@@ -36,4 +36,7 @@ extern DbSlot *vault_db_slot(Oid dboid, bool create);
 extern PGDLLEXPORT void vault_launcher_main(Datum main_arg);
 extern PGDLLEXPORT void vault_scheduler_main(Datum main_arg);
 
+/* ---- rewrap.c: one database's part of a platform key rotation ---- */
+extern PGDLLEXPORT void vault_rewrap_main(Datum main_arg);
+
 #endif							/* VAULT_WORKER_H */

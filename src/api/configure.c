@@ -1,0 +1,80 @@
+/*-------------------------------------------------------------------------
+ * configure.c
+ *	  vault_configure: a vault's settings, each named, each optional.
+ *
+ * Owns reading the arguments (a bad value or range is 22023, before
+ * anything is looked at) and handing each setting to the file that owns
+ * its rules: soft delete and immutability to protection.c, the encryption
+ * key to keys.c.  The vault row is locked for update once, for all of them,
+ * so that one call changes its settings together or not at all.  Later
+ * capabilities add their settings as further parameters here.
+ *-------------------------------------------------------------------------
+ */
+#include "api/api.h"
+
+#include "fmgr.h"
+#include "utils/builtins.h"
+
+PG_FUNCTION_INFO_V1(vault_configure);
+
+/* argument argno as one of 'allowed', or NULL when not given */
+static char *
+arg_choice(FunctionCallInfo fcinfo, int argno, const char *setting, const char *const *allowed,
+		   const char *listed)
+{
+	char	   *value;
+	int			i;
+
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return NULL;
+	value = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	for (i = 0; allowed[i]; i++)
+		if (strcmp(allowed[i], value) == 0)
+			return value;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid %s \"%s\"", setting, value),
+			 errhint("%s is one of: %s.", setting, listed)));
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * vault_configure(vault, soft_delete, soft_delete_days, immutability,
+ * encryption_key): the settings given change, NULL keeps one.
+ */
+Datum
+vault_configure(PG_FUNCTION_ARGS)
+{
+	static const char *const soft_values[] = {"on", "off", "always-on", NULL};
+	static const char *const immut_values[] = {"off", "on", "locked", NULL};
+	char	   *vname = vault_arg_text(fcinfo, 0, "vault name");
+	char	   *soft = arg_choice(fcinfo, 1, "soft_delete", soft_values, "on, off, always-on");
+	bool		has_days = PG_NARGS() > 2 && !PG_ARGISNULL(2);
+	int			days = has_days ? PG_GETARG_INT32(2) : 0;
+	char	   *immut = arg_choice(fcinfo, 3, "immutability", immut_values, "off, on, locked");
+	char	   *key = PG_NARGS() > 4 && !PG_ARGISNULL(4) ? text_to_cstring(PG_GETARG_TEXT_PP(4)) : NULL;
+	VaultCall	call;
+	VaultInfo  *vault;
+
+	if (has_days && (days < 14 || days > 180))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid soft_delete_days %d", days),
+				 errhint("Soft-deleted data is kept 14 to 180 days.")));
+	if (key && strcmp(key, "platform") != 0)
+		cmk_check_name(key);
+	if (soft == NULL && !has_days && immut == NULL && key == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("nothing to change in vault \"%s\"", vname),
+				 errhint("Name a setting: vault_configure(vault, soft_delete => ..., soft_delete_days => ..., "
+						 "immutability => ..., encryption_key => ...).")));
+
+	vault_call_begin(&call);
+	vault = vault_lookup_for_update(&call, vname, VAULT_CONTRIBUTOR, "configuring the vault");
+	protection_configure(&call, vault, soft, has_days, days, immut);
+	if (key)
+		encryption_configure(&call, vault, key);
+	vault_call_end(&call);
+	PG_RETURN_VOID();
+}
