@@ -967,12 +967,15 @@ $$;
 -- ---------------------------------------------------------------------------
 
 -- settings: named parameters, each NULL = unchanged (call with named notation);
--- encryption_key belongs to customer-managed keys (below)
+-- encryption_key belongs to customer-managed keys, redundancy and
+-- cross_region_restore to redundancy (below)
 CREATE FUNCTION vault_configure(vault text,
 								soft_delete text DEFAULT NULL,
 								soft_delete_days integer DEFAULT NULL,
 								immutability text DEFAULT NULL,
-								encryption_key text DEFAULT NULL) RETURNS void
+								encryption_key text DEFAULT NULL,
+								redundancy text DEFAULT NULL,
+								cross_region_restore boolean DEFAULT NULL) RETURNS void
 	AS 'MODULE_PATHNAME', 'vault_configure' LANGUAGE C VOLATILE;
 
 CREATE FUNCTION vault_delete_recovery_point(recovery_point bigint) RETURNS void
@@ -1142,8 +1145,18 @@ WHERE vault_internal.can_see(NULL, NULL)
 			  WHERE v.key_id = k.key_id AND vault_internal.can_see(v.vault_id, v.owner));
 GRANT SELECT ON vault_keys TO PUBLIC;
 
+-- ---------------------------------------------------------------------------
+-- redundancy: zone vaults (each point applied by a synchronous standby
+-- before it commits) and geo vaults (a copy on a secondary cluster)
+-- ---------------------------------------------------------------------------
+
+ALTER TABLE vault_internal.vaults
+	ADD COLUMN redundancy text NOT NULL DEFAULT 'local' CHECK (redundancy IN ('local', 'zone', 'geo')),
+	ADD COLUMN cross_region_restore boolean NOT NULL DEFAULT false;
+
 -- vault_vaults gains the protection settings (soft_delete, soft_delete_days,
--- immutability, guard), and encryption says platform or customer:<key name>
+-- immutability, guard), encryption says platform or customer:<key name>,
+-- and the redundancy settings
 CREATE OR REPLACE VIEW vault_vaults AS
 SELECT v.name AS vault,
 	   pg_catalog.pg_get_userbyid(v.owner)::name AS owner,
@@ -1160,6 +1173,7 @@ SELECT v.name AS vault,
 			ELSE 'customer:' || (SELECT k.name FROM vault_internal.keys k WHERE k.key_id = v.key_id) END
 		 AS encryption,
 	   v.soft_delete, v.soft_delete_days, v.immutability,
-	   CASE WHEN v.guard IS NOT NULL THEN pg_catalog.pg_get_userbyid(v.guard)::name END AS guard
+	   CASE WHEN v.guard IS NOT NULL THEN pg_catalog.pg_get_userbyid(v.guard)::name END AS guard,
+	   v.redundancy, v.cross_region_restore
 FROM vault_internal.vaults v
 WHERE vault_internal.can_see(v.vault_id, v.owner);

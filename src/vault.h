@@ -33,6 +33,9 @@ typedef struct VaultInfo
 	int			soft_delete_days;
 	char	   *immutability;	/* off, on, locked */
 	Oid			guard;			/* InvalidOid: no guard */
+	/* redundancy (1.1; a 1.0 catalog reads as "local", no cross-region restore) */
+	char	   *redundancy;		/* local, zone, geo */
+	bool		cross_region_restore;
 } VaultInfo;
 
 #endif							/* VAULT_H */

@@ -7,6 +7,7 @@
 #ifndef VAULT_API_H
 #define VAULT_API_H
 
+#include "replica/replica.h"
 #include "stream/stream.h"
 
 #include "pgtime.h"
@@ -157,6 +158,10 @@ extern void protection_configure(VaultCall *call, VaultInfo *vault, const char *
 
 /* ---- keys.c: customer keys, a vault's encryption key, the platform key's rotation ---- */
 extern void encryption_configure(VaultCall *call, VaultInfo *vault, const char *key_name);
+
+/* ---- redundancy.c: redundancy and cross-region restore settings ---- */
+extern void redundancy_configure(VaultCall *call, VaultInfo *vault, const char *redundancy, bool has_crr,
+								 bool crr);
 extern void key_status_persist(TimestampTz now);
 extern int64 platform_rewrap_here(VaultCall *call);
 

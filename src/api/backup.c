@@ -379,8 +379,8 @@ backup_item(VaultCall *call, VaultInfo *vault, const char *kind, const char *ite
 			Oid item_oid, List *relids, const BackupRequest *req, BackupResult *result)
 {
 	bool		whole_schema = strcmp(kind, "schema") == 0 && call->catalog >= VAULT_CATALOG_1_1;
-	ChunkStore *store = chunk_store_open(call, vault);
-	int64		item_id = item_upsert(call, vault, kind, item_name, item_oid);
+	ChunkStore *store;
+	int64		item_id;
 	ScanProof	proof;
 	Snapshot	snapshot;
 	TimestampTz created;
@@ -388,7 +388,11 @@ backup_item(VaultCall *call, VaultInfo *vault, const char *kind, const char *ite
 	BackupTotals totals = {0};
 	int			saved_encoding;
 	ListCell   *lc;
-	int			ordinal = 0;
+
+	/* a zone vault: a synchronous standby, or nothing is written */
+	zone_prepare_backup(call, vault);
+	store = chunk_store_open(call, vault);
+	item_id = item_upsert(call, vault, kind, item_name, item_oid);
 
 	/* the proof's WAL position must be read before the snapshot is taken */
 	proof_begin(&proof);
@@ -400,6 +404,8 @@ backup_item(VaultCall *call, VaultInfo *vault, const char *kind, const char *ite
 	saved_encoding = stream_encoding_begin();
 	PG_TRY();
 	{
+		int			ordinal = 0;
+
 		foreach(lc, relids)
 			backup_table(call, vault, store, point_id, ++ordinal, lfirst_oid(lc), snapshot,
 						 &proof, &totals);

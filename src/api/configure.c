@@ -5,8 +5,9 @@
  * Owns reading the arguments (a bad value or range is 22023, before
  * anything is looked at) and handing each setting to the file that owns
  * its rules: soft delete and immutability to protection.c, the encryption
- * key to keys.c.  The vault row is locked for update once, for all of them,
- * so that one call changes its settings together or not at all.  Later
+ * key to keys.c, redundancy and cross-region restore to redundancy.c.  The
+ * vault row is locked for update once, for all of them, so that one call
+ * changes its settings together or not at all.  Later
  * capabilities add their settings as further parameters here.
  *-------------------------------------------------------------------------
  */
@@ -40,19 +41,24 @@ arg_choice(FunctionCallInfo fcinfo, int argno, const char *setting, const char *
 
 /*
  * vault_configure(vault, soft_delete, soft_delete_days, immutability,
- * encryption_key): the settings given change, NULL keeps one.
+ * encryption_key, redundancy, cross_region_restore): the settings given
+ * change, NULL keeps one.
  */
 Datum
 vault_configure(PG_FUNCTION_ARGS)
 {
 	static const char *const soft_values[] = {"on", "off", "always-on", NULL};
 	static const char *const immut_values[] = {"off", "on", "locked", NULL};
+	static const char *const redundancy_values[] = {"local", "zone", "geo", NULL};
 	char	   *vname = vault_arg_text(fcinfo, 0, "vault name");
 	char	   *soft = arg_choice(fcinfo, 1, "soft_delete", soft_values, "on, off, always-on");
 	bool		has_days = PG_NARGS() > 2 && !PG_ARGISNULL(2);
 	int			days = has_days ? PG_GETARG_INT32(2) : 0;
 	char	   *immut = arg_choice(fcinfo, 3, "immutability", immut_values, "off, on, locked");
 	char	   *key = PG_NARGS() > 4 && !PG_ARGISNULL(4) ? text_to_cstring(PG_GETARG_TEXT_PP(4)) : NULL;
+	char	   *redundancy = arg_choice(fcinfo, 5, "redundancy", redundancy_values, "local, zone, geo");
+	bool		has_crr = PG_NARGS() > 6 && !PG_ARGISNULL(6);
+	bool		crr = has_crr ? PG_GETARG_BOOL(6) : false;
 	VaultCall	call;
 	VaultInfo  *vault;
 
@@ -63,16 +69,17 @@ vault_configure(PG_FUNCTION_ARGS)
 				 errhint("Soft-deleted data is kept 14 to 180 days.")));
 	if (key && strcmp(key, "platform") != 0)
 		cmk_check_name(key);
-	if (soft == NULL && !has_days && immut == NULL && key == NULL)
+	if (soft == NULL && !has_days && immut == NULL && key == NULL && redundancy == NULL && !has_crr)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("nothing to change in vault \"%s\"", vname),
 				 errhint("Name a setting: vault_configure(vault, soft_delete => ..., soft_delete_days => ..., "
-						 "immutability => ..., encryption_key => ...).")));
+						 "immutability => ..., encryption_key => ..., redundancy => ..., cross_region_restore => ...).")));
 
 	vault_call_begin(&call);
 	vault = vault_lookup_for_update(&call, vname, VAULT_CONTRIBUTOR, "configuring the vault");
 	protection_configure(&call, vault, soft, has_days, days, immut);
+	redundancy_configure(&call, vault, redundancy, has_crr, crr);
 	if (key)
 		encryption_configure(&call, vault, key);
 	vault_call_end(&call);

@@ -176,9 +176,6 @@ encryption_configure(VaultCall *call, VaultInfo *vault, const char *key_name)
 {
 	CustomerKey *k;
 	VaultKeys  *keys;
-	Oid			types[1] = {INT8OID};
-	Datum		values[1];
-	int64		held;
 
 	if (strcmp(key_name, "platform") == 0)
 	{
@@ -194,15 +191,7 @@ encryption_configure(VaultCall *call, VaultInfo *vault, const char *key_name)
 	if (k->key_id == vault->key_id)
 		return;
 
-	values[0] = Int64GetDatum(vault->vault_id);
-	vault_as_owner(call);
-	held = spi_int64("SELECT (SELECT count(*) FROM vault_internal.items WHERE vault_id = $1) "
-					 "     + (SELECT count(*) FROM vault_internal.points WHERE vault_id = $1) "
-					 "     + (SELECT count(*) FROM vault_internal.chunks WHERE vault_id = $1) "
-					 "     + (SELECT count(*) FROM vault_internal.jobs WHERE vault_id = $1)",
-					 1, types, values, NULL);
-	vault_as_caller(call);
-	if (held > 0)
+	if (vault_has_held_data(call, vault))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("vault \"%s\" already holds data: its encryption key can be chosen only before its first item",

@@ -10,6 +10,8 @@
  */
 #include "store/store.h"
 
+#include "access/xlog.h"
+
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
@@ -38,13 +40,15 @@ vault_fetch(VaultCall *call, const char *column, Oid type, Datum value, VaultLoc
 	vault_as_owner(call);
 	ret = SPI_execute_with_args(psprintf(call->catalog >= VAULT_CATALOG_1_1 ?
 										 "SELECT vault_id, name, owner, wrapped_keys, soft_delete, "
-										 "soft_delete_days, immutability, guard, key_id "
+										 "soft_delete_days, immutability, guard, key_id, redundancy, "
+										 "cross_region_restore "
 										 "FROM vault_internal.vaults WHERE %s = $1 %s" :
 										 "SELECT vault_id, name, owner, wrapped_keys, 'on', 14, 'off', "
-										 "NULL::oid, NULL::bigint FROM vault_internal.vaults WHERE %s = $1 %s",
+										 "NULL::oid, NULL::bigint, 'local', false "
+										 "FROM vault_internal.vaults WHERE %s = $1 %s",
 										 column,
 										 lock == VAULT_ROW_UPDATE ? "FOR NO KEY UPDATE" :
-										 lock == VAULT_ROW_SHARE ? "FOR SHARE" : ""),
+										 lock == VAULT_ROW_SHARE && !RecoveryInProgress() ? "FOR SHARE" : ""),
 								1, &type, &value, NULL, false, 1);
 	vault_as_caller(call);
 	if (ret != SPI_OK_SELECT)
@@ -67,6 +71,8 @@ vault_fetch(VaultCall *call, const char *column, Oid type, Datum value, VaultLoc
 	v->key_id = DatumGetInt64(SPI_getbinval(tup, desc, 9, &isnull));
 	if (isnull)
 		v->key_id = 0;
+	v->redundancy = SPI_getvalue(tup, desc, 10);
+	v->cross_region_restore = DatumGetBool(SPI_getbinval(tup, desc, 11, &isnull));
 	return v;
 }
 
@@ -143,6 +149,29 @@ vault_list_all(VaultCall *call)
 	return vaults;
 }
 
+/*
+ * Whether the vault has ever held data: an item, a point, a chunk or a job
+ * (a purge leaves its job behind).  Settings fixed "before the first item"
+ * ask this, under the vault's row lock for update.
+ */
+bool
+vault_has_held_data(VaultCall *call, VaultInfo *vault)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	int64		held;
+
+	values[0] = Int64GetDatum(vault->vault_id);
+	vault_as_owner(call);
+	held = spi_int64("SELECT (EXISTS (SELECT 1 FROM vault_internal.items WHERE vault_id = $1) "
+					 "  OR EXISTS (SELECT 1 FROM vault_internal.points WHERE vault_id = $1) "
+					 "  OR EXISTS (SELECT 1 FROM vault_internal.chunks WHERE vault_id = $1) "
+					 "  OR EXISTS (SELECT 1 FROM vault_internal.jobs WHERE vault_id = $1))::integer",
+					 1, types, values, NULL);
+	vault_as_caller(call);
+	return held > 0;
+}
+
 PointInfo *
 point_lookup(VaultCall *call, int64 point_id)
 {
@@ -161,9 +190,11 @@ point_lookup(VaultCall *call, int64 point_id)
 				 errdetail("Recovery point ids are positive.")));
 	values[0] = Int64GetDatum(point_id);
 	vault_as_owner(call);
-	ret = SPI_execute_with_args("SELECT p.point_id, p.vault_id, p.item_id, i.kind, i.name, p.state, p.tables "
-								"FROM vault_internal.points p JOIN vault_internal.items i USING (item_id) "
-								"WHERE p.point_id = $1 FOR SHARE OF p",
+	/* share-locked against removal, but where nothing can lock: a hot standby */
+	ret = SPI_execute_with_args(psprintf("SELECT p.point_id, p.vault_id, p.item_id, i.kind, i.name, p.state, p.tables "
+										 "FROM vault_internal.points p JOIN vault_internal.items i USING (item_id) "
+										 "WHERE p.point_id = $1 %s",
+										 RecoveryInProgress() ? "" : "FOR SHARE OF p"),
 								1, types, values, NULL, false, 1);
 	vault_as_caller(call);
 	if (ret != SPI_OK_SELECT)

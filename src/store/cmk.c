@@ -20,6 +20,7 @@
 
 #include "openpgp.h"
 
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "port.h"
@@ -79,7 +80,8 @@ key_fetch(VaultCall *call, const char *column, Oid type, Datum value, bool for_u
 	vault_as_owner(call);
 	ret = SPI_execute_with_args(psprintf("SELECT key_id, name, fingerprint, bits, enabled, public_key "
 										 "FROM vault_internal.keys WHERE %s = $1 %s",
-										 column, for_update ? "FOR UPDATE" : "FOR SHARE"),
+										 column,
+										 for_update ? "FOR UPDATE" : RecoveryInProgress() ? "" : "FOR SHARE"),
 								1, &type, &value, NULL, false, 1);
 	vault_as_caller(call);
 	if (ret != SPI_OK_SELECT)
