@@ -49,6 +49,33 @@ SELECT vault_configure('red_new', redundancy => 'zone');
 RESET ROLE;
 SELECT operation, detail FROM vault_audit WHERE vault = 'red_zone' AND operation = 'configure';
 
+-- geo: needs wal_level = logical (the regression cluster runs "replica"),
+-- refused before anything changes; cross-region restore needs geo
+SELECT vault_configure('red_new', redundancy => 'geo');
+SELECT vault_configure('red_new', redundancy => 'geo', cross_region_restore => true);
+SELECT vault, redundancy, cross_region_restore, replica FROM vault_vaults WHERE vault = 'red_new';
+SELECT count(*) AS publications FROM pg_publication WHERE pubname LIKE 'vault_geo%';
+
+-- the secondary's functions: superuser, alone in their transaction, a
+-- primary that answers; nothing to detach here; the status view is empty
+SET ROLE red_operator;
+SELECT vault_secondary_attach('host=/nonexistent dbname=postgres');
+SELECT vault_secondary_detach();
+RESET ROLE;
+BEGIN;
+SELECT vault_secondary_attach('host=/nonexistent dbname=postgres');
+ROLLBACK;
+SELECT vault_secondary_attach(NULL);
+-- a database with vaults of its own cannot take the primary's ids
+SELECT vault_secondary_attach('host=/nonexistent dbname=postgres');
+SELECT vault_secondary_detach();
+SELECT count(*) AS subscriptions FROM pg_subscription;
+SELECT * FROM vault_replication_status;
+
+-- what arrives from a primary is marked; here nothing has
+SELECT count(*) FILTER (WHERE replica) AS replica_items, count(*) > 0 AS has_items FROM vault_items;
+SELECT count(*) FILTER (WHERE replica) AS replica_points, count(*) > 0 AS has_points FROM vault_recovery_points;
+
 -- clean up
 SELECT vault_configure(v, soft_delete => 'off') FROM unnest(ARRAY['red_zone', 'red_local']) v;
 SELECT vault_unprotect(v, 'public.red_t', true) FROM unnest(ARRAY['red_zone', 'red_local']) v;

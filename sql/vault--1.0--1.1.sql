@@ -1085,10 +1085,10 @@ GRANT SELECT ON vault_requests, vault_legal_holds, vault_audit TO PUBLIC;
 -- the registered keys: public part only
 CREATE TABLE vault_internal.keys (
 	key_id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	name			text NOT NULL UNIQUE
+	name			text NOT NULL			-- unique among the local keys (redundancy, below)
 		CHECK (name ~ '^[A-Za-z0-9_.-]{1,63}$' AND name <> 'platform'),
 	public_key		bytea NOT NULL,		-- the dearmored transferable public key
-	fingerprint		text NOT NULL UNIQUE CHECK (fingerprint ~ '^[0-9A-F]{40}$'),
+	fingerprint		text NOT NULL CHECK (fingerprint ~ '^[0-9A-F]{40}$'),
 	bits			integer NOT NULL CHECK (bits IN (2048, 3072, 4096)),
 	enabled			boolean NOT NULL DEFAULT true,
 	added_by		name NOT NULL,
@@ -1154,6 +1154,140 @@ ALTER TABLE vault_internal.vaults
 	ADD COLUMN redundancy text NOT NULL DEFAULT 'local' CHECK (redundancy IN ('local', 'zone', 'geo')),
 	ADD COLUMN cross_region_restore boolean NOT NULL DEFAULT false;
 
+-- geo vaults.  On the primary, the rows of a geo vault are marked geo when
+-- they are written (the vault itself by its redundancy), and two
+-- publications carry them: vault_geo (inserts and updates of the catalog
+-- rows) and vault_geo_data (inserts of manifests and chunks only), both
+-- filtered to geo rows, neither carrying deletes or truncates; they are
+-- made by the first vault_configure(redundancy => 'geo').  A row filter
+-- on a published update must use replica identity columns only, so the
+-- catalog tables' identity is a unique index of their key and the flag.
+ALTER TABLE vault_internal.items ADD COLUMN geo boolean NOT NULL DEFAULT false;
+ALTER TABLE vault_internal.points ADD COLUMN geo boolean NOT NULL DEFAULT false,
+	-- the WAL position at which the backup finished writing the point (the
+	-- primary's status counts the points its secondaries have not confirmed)
+	ADD COLUMN end_lsn pg_lsn;
+ALTER TABLE vault_internal.point_tables ADD COLUMN geo boolean NOT NULL DEFAULT false;
+ALTER TABLE vault_internal.point_objects ADD COLUMN geo boolean NOT NULL DEFAULT false;
+ALTER TABLE vault_internal.manifests ADD COLUMN geo boolean NOT NULL DEFAULT false;
+ALTER TABLE vault_internal.chunks ADD COLUMN geo boolean NOT NULL DEFAULT false;
+ALTER TABLE vault_internal.keys ADD COLUMN geo boolean NOT NULL DEFAULT false;
+
+CREATE UNIQUE INDEX vaults_geo_identity ON vault_internal.vaults (vault_id, redundancy);
+CREATE UNIQUE INDEX items_geo_identity ON vault_internal.items (item_id, geo);
+CREATE UNIQUE INDEX points_geo_identity ON vault_internal.points (point_id, geo);
+CREATE UNIQUE INDEX point_tables_geo_identity ON vault_internal.point_tables (point_id, ordinal, geo);
+CREATE UNIQUE INDEX point_objects_geo_identity ON vault_internal.point_objects (point_id, ordinal, geo);
+CREATE UNIQUE INDEX keys_geo_identity ON vault_internal.keys (key_id, geo);
+ALTER TABLE vault_internal.vaults REPLICA IDENTITY USING INDEX vaults_geo_identity;
+ALTER TABLE vault_internal.items REPLICA IDENTITY USING INDEX items_geo_identity;
+ALTER TABLE vault_internal.points REPLICA IDENTITY USING INDEX points_geo_identity;
+ALTER TABLE vault_internal.point_tables REPLICA IDENTITY USING INDEX point_tables_geo_identity;
+ALTER TABLE vault_internal.point_objects REPLICA IDENTITY USING INDEX point_objects_geo_identity;
+ALTER TABLE vault_internal.keys REPLICA IDENTITY USING INDEX keys_geo_identity;
+
+-- On a secondary, what arrived from the primary is marked replica (vaults
+-- and keys; a replicated vault's items and points are known by their
+-- vault).  Key names and fingerprints are unique among the local keys: the
+-- primary's may be the same (the same customer key registered on both).
+ALTER TABLE vault_internal.vaults ADD COLUMN replica boolean NOT NULL DEFAULT false;
+ALTER TABLE vault_internal.keys ADD COLUMN replica boolean NOT NULL DEFAULT false;
+CREATE UNIQUE INDEX keys_local_name ON vault_internal.keys (name) WHERE NOT replica;
+CREATE UNIQUE INDEX keys_local_fingerprint ON vault_internal.keys (fingerprint) WHERE NOT replica;
+
+-- The apply worker of the secondary's subscription runs in replica mode,
+-- where only these triggers fire: an arriving row is marked and given the
+-- secondary's owner; an update is taken only by the transaction that
+-- brought the row (the backup finishing its point) or as a safe merge
+-- (a longer expiry, cross-region restore turned on); a delete never.
+CREATE FUNCTION vault_internal.replica_apply() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'vault_replica_apply' LANGUAGE C;
+REVOKE ALL ON FUNCTION vault_internal.replica_apply() FROM PUBLIC;
+DO $$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['vaults', 'items', 'points', 'point_tables', 'point_objects', 'keys',
+							 'manifests', 'chunks']
+	LOOP
+		EXECUTE format('CREATE TRIGGER replica_apply BEFORE INSERT OR UPDATE OR DELETE ON vault_internal.%I '
+					   'FOR EACH ROW EXECUTE FUNCTION vault_internal.replica_apply()', t);
+		EXECUTE format('ALTER TABLE vault_internal.%I ENABLE REPLICA TRIGGER replica_apply', t);
+	END LOOP;
+END
+$$;
+
+CREATE FUNCTION vault_secondary_attach(conninfo text) RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_secondary_attach' LANGUAGE C VOLATILE;
+CREATE FUNCTION vault_secondary_detach() RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_secondary_detach' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION vault_secondary_attach(text), vault_secondary_detach() FROM PUBLIC;
+
+-- each side's view of its geo vaults' replication, read as the extension
+-- owner (the slots, pg_stat_replication's lags and the subscription are
+-- not all readable by everyone).  The primary's secondaries are its
+-- slots named vault_geo_*; with several, the slowest one counts.
+CREATE FUNCTION vault_internal.replication_status(OUT vault_id bigint, OUT role text, OUT state text,
+												  OUT last_point bigint, OUT last_point_at timestamptz,
+												  OUT lag_bytes numeric, OUT lag_seconds numeric,
+												  OUT points_pending bigint)
+	RETURNS SETOF record
+	LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+WITH slots AS (
+	SELECT s.active, s.confirmed_flush_lsn, r.replay_lag
+	FROM pg_replication_slots s
+	LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid
+	WHERE s.database = current_database() AND s.slot_name LIKE 'vault\_geo\_%'),
+pub AS (
+	SELECT count(*) AS slots, bool_or(active) AS active, min(confirmed_flush_lsn) AS confirmed,
+		   max(EXTRACT(epoch FROM replay_lag)) AS replay_lag,
+		   CASE WHEN NOT pg_is_in_recovery() THEN pg_current_wal_lsn() END AS now_lsn
+	FROM slots),
+sub AS (
+	SELECT su.subenabled, st.pid, st.last_msg_send_time, st.last_msg_receipt_time
+	FROM pg_subscription su
+	JOIN pg_database d ON d.oid = su.subdbid AND d.datname = current_database()
+	LEFT JOIN pg_stat_subscription st ON st.subid = su.oid AND st.relid IS NULL
+	WHERE su.subname = 'vault_geo')
+SELECT v.vault_id,
+	   CASE WHEN v.replica THEN 'secondary' ELSE 'primary' END,
+	   CASE WHEN v.replica THEN
+			CASE WHEN NOT EXISTS (SELECT 1 FROM sub) THEN 'detached'
+				 WHEN NOT (SELECT subenabled FROM sub) THEN 'disabled'
+				 WHEN (SELECT pid FROM sub) IS NULL THEN 'disconnected'
+				 ELSE 'streaming' END
+			WHEN pub.slots = 0 THEN 'no secondary'
+			WHEN pub.active THEN 'streaming'
+			ELSE 'disconnected' END,
+	   lp.point_id, lp.created_at,
+	   CASE WHEN NOT v.replica THEN pg_wal_lsn_diff(pub.now_lsn, pub.confirmed) END,
+	   CASE WHEN v.replica THEN
+			(SELECT round(EXTRACT(epoch FROM CASE WHEN pid IS NULL THEN now() - last_msg_receipt_time
+												  ELSE last_msg_receipt_time - last_msg_send_time END)::numeric, 3)
+			 FROM sub)
+			WHEN pub.slots > 0 THEN
+			round(greatest(coalesce(pub.replay_lag, 0),
+						   coalesce(EXTRACT(epoch FROM now() - pend.oldest), 0))::numeric, 3) END,
+	   CASE WHEN NOT v.replica AND pub.slots > 0 THEN pend.n END
+FROM vault_internal.vaults v
+CROSS JOIN pub
+LEFT JOIN LATERAL (SELECT p.point_id, p.created_at FROM vault_internal.points p
+				   WHERE p.vault_id = v.vault_id ORDER BY p.point_id DESC LIMIT 1) lp ON true
+LEFT JOIN LATERAL (SELECT count(*) AS n, min(p.created_at) AS oldest FROM vault_internal.points p
+				   WHERE p.vault_id = v.vault_id AND p.end_lsn >= pub.confirmed) pend ON true
+WHERE v.redundancy = 'geo'
+$$;
+REVOKE ALL ON FUNCTION vault_internal.replication_status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION vault_internal.replication_status() TO PUBLIC;
+CREATE VIEW vault_replication_status AS
+SELECT v.name AS vault, s.role, s.state, s.last_point, s.last_point_at, s.lag_bytes, s.lag_seconds,
+	   s.points_pending
+FROM vault_internal.replication_status() s
+JOIN vault_internal.vaults v USING (vault_id)
+WHERE vault_internal.can_see(v.vault_id, v.owner);
+GRANT SELECT ON vault_replication_status TO PUBLIC;
+
 -- vault_vaults gains the protection settings (soft_delete, soft_delete_days,
 -- immutability, guard), encryption says platform or customer:<key name>,
 -- and the redundancy settings
@@ -1174,6 +1308,42 @@ SELECT v.name AS vault,
 		 AS encryption,
 	   v.soft_delete, v.soft_delete_days, v.immutability,
 	   CASE WHEN v.guard IS NOT NULL THEN pg_catalog.pg_get_userbyid(v.guard)::name END AS guard,
-	   v.redundancy, v.cross_region_restore
+	   v.redundancy, v.cross_region_restore, v.replica
 FROM vault_internal.vaults v
+WHERE vault_internal.can_see(v.vault_id, v.owner);
+
+-- vault_items and vault_recovery_points say what arrived from a primary
+CREATE OR REPLACE VIEW vault_items AS
+SELECT i.item_id, v.name AS vault, i.kind, i.name,
+	   (SELECT po.name FROM vault_internal.policies po WHERE po.policy_id = i.policy_id) AS policy,
+	   i.state, i.protected_at,
+	   (SELECT max(p.created_at) FROM vault_internal.points p WHERE p.item_id = i.item_id) AS last_backup_at,
+	   (SELECT count(*) FROM vault_internal.points p WHERE p.item_id = i.item_id) AS recovery_points,
+	   i.next_run_at,
+	   i.purge_at,
+	   v.replica
+FROM vault_internal.items i
+JOIN vault_internal.vaults v USING (vault_id)
+WHERE vault_internal.can_see(v.vault_id, v.owner);
+
+CREATE OR REPLACE VIEW vault_recovery_points AS
+SELECT p.point_id AS recovery_point, v.name AS vault, i.name AS item, i.kind,
+	   p.trigger, p.created_at,
+	   CASE WHEN p.trigger = 'scheduled' AND p.retain_until IS NOT NULL
+			THEN greatest(p.expires_at, p.retain_until)
+			WHEN p.trigger = 'scheduled' THEN p.expires_at
+			ELSE p.retain_until END AS expires_at,
+	   p.state, p.scheduled_for,
+	   p.tables, p.rows, p.logical_bytes, p.new_bytes, p.chunks, p.new_chunks,
+	   pg_catalog.pg_get_userbyid(p.created_by)::name AS created_by,
+	   (SELECT count(*) FROM vault_internal.point_tables t
+		WHERE t.point_id = p.point_id AND t.unchanged_since IS NOT NULL) AS unchanged_tables,
+	   p.objects,
+	   p.purge_at,
+	   EXISTS (SELECT 1 FROM vault_internal.hold_points hp JOIN vault_internal.holds h USING (hold_id)
+			   WHERE hp.point_id = p.point_id AND h.released_at IS NULL) AS on_hold,
+	   v.replica
+FROM vault_internal.points p
+JOIN vault_internal.items i USING (item_id)
+JOIN vault_internal.vaults v ON v.vault_id = p.vault_id
 WHERE vault_internal.can_see(v.vault_id, v.owner);

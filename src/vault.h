@@ -36,6 +36,7 @@ typedef struct VaultInfo
 	/* redundancy (1.1; a 1.0 catalog reads as "local", no cross-region restore) */
 	char	   *redundancy;		/* local, zone, geo */
 	bool		cross_region_restore;
+	bool		replica;		/* on a secondary: arrived from a primary */
 } VaultInfo;
 
 #endif							/* VAULT_H */

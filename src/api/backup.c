@@ -157,20 +157,23 @@ backup_check_table(VaultCall *call, Oid relid)
 static int64
 item_upsert(VaultCall *call, VaultInfo *vault, const char *kind, const char *name, Oid source)
 {
-	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, OIDOID};
-	Datum		values[4];
+	Oid			types[5] = {INT8OID, TEXTOID, TEXTOID, OIDOID, BOOLOID};
+	Datum		values[5];
 	int64		item_id;
+	bool		v11 = call->catalog >= VAULT_CATALOG_1_1;
 
 	values[0] = Int64GetDatum(vault->vault_id);
 	values[1] = CStringGetTextDatum(kind);
 	values[2] = CStringGetTextDatum(name);
 	values[3] = ObjectIdGetDatum(source);
+	values[4] = BoolGetDatum(vault_is_geo(vault));
 	vault_as_owner(call);
-	item_id = spi_int64("INSERT INTO vault_internal.items (vault_id, kind, name, source_oid) "
-						"VALUES ($1, $2, $3, $4) ON CONFLICT (vault_id, kind, name) "
-						"DO UPDATE SET source_oid = EXCLUDED.source_oid "
-						"WHERE items.state <> 'soft-deleted' RETURNING item_id",
-						4, types, values, NULL);
+	item_id = spi_int64(psprintf("INSERT INTO vault_internal.items (vault_id, kind, name, source_oid%s) "
+								 "VALUES ($1, $2, $3, $4%s) ON CONFLICT (vault_id, kind, name) "
+								 "DO UPDATE SET source_oid = EXCLUDED.source_oid "
+								 "WHERE items.state <> 'soft-deleted' RETURNING item_id",
+								 v11 ? ", geo" : "", v11 ? ", $5" : ""),
+						v11 ? 5 : 4, types, values, NULL);
 	vault_as_caller(call);
 	if (item_id < 0)
 		ereport(ERROR,
@@ -186,11 +189,12 @@ static int64
 point_insert(VaultCall *call, VaultInfo *vault, int64 item_id, TimestampTz created,
 			 const BackupRequest *req, ScanProof *proof)
 {
-	Oid			types[9] = {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, OIDOID,
-	PG_LSNOID, INT8ARRAYOID, TEXTOID, TIMESTAMPTZOID};
-	Datum		values[9];
-	bool		nulls[9] = {false, false, false, false, false, false, false, false, false};
+	Oid			types[10] = {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, OIDOID,
+	PG_LSNOID, INT8ARRAYOID, TEXTOID, TIMESTAMPTZOID, BOOLOID};
+	Datum		values[10];
+	bool		nulls[10] = {false, false, false, false, false, false, false, false, false, false};
 	int64		point_id;
+	bool		v11 = call->catalog >= VAULT_CATALOG_1_1;
 
 	values[0] = Int64GetDatum(vault->vault_id);
 	values[1] = Int64GetDatum(item_id);
@@ -202,12 +206,14 @@ point_insert(VaultCall *call, VaultInfo *vault, int64 item_id, TimestampTz creat
 	values[7] = CStringGetTextDatum(req->trigger);
 	values[8] = TimestampTzGetDatum(req->scheduled_for);
 	nulls[8] = req->scheduled_for == 0;
+	values[9] = BoolGetDatum(vault_is_geo(vault));
 	vault_as_owner(call);
-	point_id = spi_int64("INSERT INTO vault_internal.points "
-						 "(vault_id, item_id, created_at, retain_until, created_by, scan_lsn, scan_xids, "
-						 " trigger, scheduled_for) "
-						 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING point_id",
-						 9, types, values, nulls);
+	point_id = spi_int64(psprintf("INSERT INTO vault_internal.points "
+								  "(vault_id, item_id, created_at, retain_until, created_by, scan_lsn, scan_xids, "
+								  " trigger, scheduled_for%s) "
+								  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9%s) RETURNING point_id",
+								  v11 ? ", geo" : "", v11 ? ", $10" : ""),
+						 v11 ? 10 : 9, types, values, nulls);
 	vault_as_caller(call);
 	return point_id;
 }
@@ -235,11 +241,14 @@ reuse_stream(VaultCall *call, int64 point_id, int ordinal, ProofMatch *prev,
 	values[3] = Int32GetDatum(prev->ordinal);
 	vault_as_owner(call);
 	/* new bytes: the manifest, counted as the writer counts it */
-	ws->new_bytes = spi_int64("WITH c AS (INSERT INTO vault_internal.manifests "
-							  "  (point_id, ordinal, segment, chunk_nos) "
-							  "  SELECT $1, $2, segment, chunk_nos FROM vault_internal.manifests "
-							  "  WHERE point_id = $3 AND ordinal = $4 RETURNING chunk_nos) "
-							  "SELECT coalesce(sum(24 + 8 * cardinality(chunk_nos)), 0)::bigint FROM c",
+	/* (1.1: same vault, so the same geo mark) */
+	ws->new_bytes = spi_int64(psprintf("WITH c AS (INSERT INTO vault_internal.manifests "
+									   "  (point_id, ordinal, segment, chunk_nos%s) "
+									   "  SELECT $1, $2, segment, chunk_nos%s FROM vault_internal.manifests "
+									   "  WHERE point_id = $3 AND ordinal = $4 RETURNING chunk_nos) "
+									   "SELECT coalesce(sum(24 + 8 * cardinality(chunk_nos)), 0)::bigint FROM c",
+									   call->catalog >= VAULT_CATALOG_1_1 ? ", geo" : "",
+									   call->catalog >= VAULT_CATALOG_1_1 ? ", geo" : ""),
 							  4, types, values, NULL);
 	vault_as_caller(call);
 	ts->rows = prev->rows;
@@ -301,7 +310,13 @@ backup_table(VaultCall *call, VaultInfo *vault, ChunkStore *store, int64 point_i
 		nulls[8] = false;
 	}
 	vault_as_owner(call);
-	(void) spi_int64("INSERT INTO vault_internal.point_tables "
+	(void) spi_int64(call->catalog >= VAULT_CATALOG_1_1 ?
+					 "INSERT INTO vault_internal.point_tables "
+					 "(point_id, ordinal, schema_name, table_name, source_oid, source_owner, definition, "
+					 " page_digest, unchanged_since, geo) "
+					 "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, p.geo FROM vault_internal.points p "
+					 "WHERE p.point_id = $1" :
+					 "INSERT INTO vault_internal.point_tables "
 					 "(point_id, ordinal, schema_name, table_name, source_oid, source_owner, definition, "
 					 " page_digest, unchanged_since) "
 					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9, types, values, nulls);
@@ -360,7 +375,8 @@ point_finish(VaultCall *call, int64 point_id, BackupTotals *t)
 		(void) spi_int64("UPDATE vault_internal.points SET tables = $2, rows = $3, logical_bytes = $4, "
 						 "new_bytes = $5, chunks = $6, new_chunks = $7, "
 						 "objects = $8 + (SELECT coalesce(sum(vault_internal.attached_count(t.definition)), 0) "
-						 "  FROM vault_internal.point_tables t WHERE t.point_id = $1) "
+						 "  FROM vault_internal.point_tables t WHERE t.point_id = $1), "
+						 "end_lsn = pg_catalog.pg_current_wal_insert_lsn() "
 						 "WHERE point_id = $1",
 						 8, types, values, NULL);
 	else
@@ -498,6 +514,7 @@ vault_backup(PG_FUNCTION_ARGS)
 	vault_call_begin(&call);
 	vault = vault_lookup(&call, vname);
 	vault_require(&call, vault, VAULT_OPERATOR, "backing up");
+	vault_refuse_replica(vault, "backing up");
 	backup_run_table(&call, vault, relid, &req, &result);
 	record_on_demand(&call, vault, backup_table_label(relid), started, &result);
 	vault_call_end(&call);
@@ -527,6 +544,7 @@ vault_backup_schema(PG_FUNCTION_ARGS)
 	vault_call_begin(&call);
 	vault = vault_lookup(&call, vname);
 	vault_require(&call, vault, VAULT_OPERATOR, "backing up");
+	vault_refuse_replica(vault, "backing up");
 	backup_run_schema(&call, vault, schema, &req, &result);
 	record_on_demand(&call, vault, schema, started, &result);
 	vault_call_end(&call);

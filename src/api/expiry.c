@@ -264,6 +264,7 @@ retention_run_vault(VaultCall *call, int64 vault_id, const char *vault_name, Tim
 	JobInfo		job = {0};
 	JobOutcome	out = {0};
 	int64		manifest_bytes = 0;
+	bool		replica = false;
 
 	memset(tot, 0, sizeof(*tot));
 	job.vault_id = vault_id;
@@ -276,6 +277,27 @@ retention_run_vault(VaultCall *call, int64 vault_id, const char *vault_name, Tim
 	if (!vault_lock_exclusive(call, vault_id, skip_busy))
 		return false;
 	values[0] = Int64GetDatum(vault_id);
+	if (call->catalog >= VAULT_CATALOG_1_1)
+	{
+		/*
+		 * A replicated vault (on a geo vault's secondary) keeps each point
+		 * until the expiry it arrived with (or a later one its primary
+		 * sent) plus the vault's soft-delete days: the expiry test below
+		 * runs that much earlier on the clock.  Its points have no policy
+		 * here, and are never soft-deleted.
+		 */
+		int64		replica_days;
+
+		vault_as_owner(call);
+		replica_days = spi_int64("SELECT CASE WHEN replica THEN soft_delete_days ELSE -1 END "
+								 "FROM vault_internal.vaults WHERE vault_id = $1", 1, types, values, NULL);
+		vault_as_caller(call);
+		if (replica_days >= 0)
+		{
+			now -= replica_days * USECS_PER_DAY;
+			replica = true;
+		}
+	}
 	values[1] = TimestampTzGetDatum(now);
 	items = spi_int64_array(call, "SELECT item_id FROM vault_internal.items "
 							"WHERE vault_id = $1 AND policy_id IS NOT NULL ORDER BY item_id",
@@ -287,7 +309,7 @@ retention_run_vault(VaultCall *call, int64 vault_id, const char *vault_name, Tim
 	vault_as_owner(call);
 	tot->examined = spi_int64("SELECT count(*) FROM vault_internal.points WHERE vault_id = $1",
 							  1, types, values, NULL);
-	if (call->catalog >= VAULT_CATALOG_1_1)
+	if (call->catalog >= VAULT_CATALOG_1_1 && !replica)
 	{
 		/*
 		 * Points whose expiry a retention change moved earlier are

@@ -155,6 +155,8 @@ vault_set_key(VaultCall *call, VaultInfo *vault, int64 key_id, bytea *wrapped)
 	Oid			types[3] = {INT8OID, INT8OID, BYTEAOID};
 	Datum		values[3];
 
+	if (vault_is_geo(vault))
+		geo_mark_key(call, key_id);
 	values[0] = Int64GetDatum(vault->vault_id);
 	values[1] = Int64GetDatum(key_id);
 	values[2] = PointerGetDatum(wrapped);

@@ -354,8 +354,8 @@ static int64
 protect_item(VaultCall *call, VaultInfo *vault, const char *kind, const char *name, Oid source,
 			 PolicyInfo *p)
 {
-	Oid			types[6] = {INT8OID, TEXTOID, TEXTOID, OIDOID, INT8OID, TIMESTAMPTZOID};
-	Datum		values[6];
+	Oid			types[7] = {INT8OID, TEXTOID, TEXTOID, OIDOID, INT8OID, TIMESTAMPTZOID, BOOLOID};
+	Datum		values[7];
 	int64		item_id;
 	int			ret;
 	int64		old_policy = 0;
@@ -400,17 +400,20 @@ protect_item(VaultCall *call, VaultInfo *vault, const char *kind, const char *na
 	values[3] = ObjectIdGetDatum(source);
 	values[4] = Int64GetDatum(p->policy_id);
 	values[5] = TimestampTzGetDatum(policy_first_run(p, GetCurrentTimestamp()));
+	values[6] = BoolGetDatum(vault_is_geo(vault));
 	vault_as_owner(call);
-	item_id = spi_int64("INSERT INTO vault_internal.items "
-						"(vault_id, kind, name, source_oid, state, policy_id, next_run_at) "
-						"VALUES ($1, $2, $3, $4, 'protected', $5, $6) "
-						"ON CONFLICT (vault_id, kind, name) DO UPDATE SET "
-						"  source_oid = EXCLUDED.source_oid, state = 'protected', "
-						"  policy_id = EXCLUDED.policy_id, next_run_at = EXCLUDED.next_run_at, "
-						"  protected_at = CASE WHEN items.state = 'protected' THEN items.protected_at "
-						"                      ELSE now() END "
-						"RETURNING item_id",
-						6, types, values, NULL);
+	item_id = spi_int64(psprintf("INSERT INTO vault_internal.items "
+								 "(vault_id, kind, name, source_oid, state, policy_id, next_run_at%s) "
+								 "VALUES ($1, $2, $3, $4, 'protected', $5, $6%s) "
+								 "ON CONFLICT (vault_id, kind, name) DO UPDATE SET "
+								 "  source_oid = EXCLUDED.source_oid, state = 'protected', "
+								 "  policy_id = EXCLUDED.policy_id, next_run_at = EXCLUDED.next_run_at, "
+								 "  protected_at = CASE WHEN items.state = 'protected' THEN items.protected_at "
+								 "                      ELSE now() END "
+								 "RETURNING item_id",
+								 call->catalog >= VAULT_CATALOG_1_1 ? ", geo" : "",
+								 call->catalog >= VAULT_CATALOG_1_1 ? ", $7" : ""),
+						call->catalog >= VAULT_CATALOG_1_1 ? 7 : 6, types, values, NULL);
 	/* points kept past their expiry by an undelete go back to expiring */
 	if (call->catalog >= VAULT_CATALOG_1_1)
 		(void) spi_int64("UPDATE vault_internal.points SET kept_until_protected = false "
@@ -442,6 +445,7 @@ vault_protect(PG_FUNCTION_ARGS)
 	vault_call_begin(&call);
 	vault = vault_lookup(&call, vname);
 	vault_require(&call, vault, VAULT_OPERATOR, "protecting items");
+	vault_refuse_replica(vault, "protecting items");
 	p = policy_lookup(&call, pname, "FOR SHARE");
 
 	/* the caller and the policy's owner (who runs the backups) must both be able to */
@@ -477,6 +481,7 @@ vault_protect_schema(PG_FUNCTION_ARGS)
 	vault_call_begin(&call);
 	vault = vault_lookup(&call, vname);
 	vault_require(&call, vault, VAULT_OPERATOR, "protecting items");
+	vault_refuse_replica(vault, "protecting items");
 	p = policy_lookup(&call, pname, "FOR SHARE");
 	nspoid = backup_check_schema(&call, schema);
 	as_policy_owner = call;
@@ -514,6 +519,7 @@ vault_unprotect(PG_FUNCTION_ARGS)
 	vault = vault_lookup(&call, vname);
 	vault_require(&call, vault, VAULT_CONTRIBUTOR,
 				  delete_data ? "deleting backup data" : "stopping protection");
+	vault_refuse_replica(vault, "stopping protection");
 	item = item_lookup(&call, vault, iname);
 
 	if (!delete_data)

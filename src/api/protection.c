@@ -260,6 +260,7 @@ vault_delete_recovery_point(PG_FUNCTION_ARGS)
 	p = point_lookup(&call, PG_GETARG_INT64(0));
 	vault = vault_lookup_by_id(&call, p->vault_id);
 	vault_require(&call, vault, VAULT_CONTRIBUTOR, "deleting backup data");
+	vault_refuse_replica(vault, "deleting backup data");
 	f = point_facts(&call, p->point_id);
 	if (strcmp(f->state, "soft-deleted") == 0)
 		ereport(ERROR,
@@ -321,6 +322,7 @@ vault_undelete(PG_FUNCTION_ARGS)
 	vault_call_begin(&call);
 	vault = vault_lookup(&call, vname);
 	vault_require(&call, vault, VAULT_CONTRIBUTOR, "undeleting backup data");
+	vault_refuse_replica(vault, "undeleting backup data");
 	item = item_lookup(&call, vault, iname);
 	if (strcmp(item->state, "soft-deleted") != 0)
 		ereport(ERROR,
@@ -370,6 +372,7 @@ vault_undelete_point(PG_FUNCTION_ARGS)
 	p = point_lookup(&call, PG_GETARG_INT64(0));
 	vault = vault_lookup_by_id(&call, p->vault_id);
 	vault_require(&call, vault, VAULT_CONTRIBUTOR, "undeleting backup data");
+	vault_refuse_replica(vault, "undeleting backup data");
 	f = point_facts(&call, p->point_id);
 	if (strcmp(f->state, "soft-deleted") != 0)
 		ereport(ERROR,

@@ -37,10 +37,11 @@ redundancy_configure(VaultCall *call, VaultInfo *vault, const char *redundancy, 
 							vault->name),
 					 errhint("Create a new vault with the redundancy you need, then protect the items there.")));
 		if (strcmp(redundancy, "geo") == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("geo redundancy is not available in this build"),
-					 errhint("Use 'zone' (a synchronous standby) or 'local'.")));
+		{
+			geo_publish(call, vault);
+			/* the key row first: the vault row names it */
+			geo_mark_key(call, vault->key_id);
+		}
 		values[1] = CStringGetTextDatum(redundancy);
 		nulls[1] = false;
 	}

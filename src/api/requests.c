@@ -47,6 +47,7 @@ vault_guard_set(PG_FUNCTION_ARGS)
 	vault_call_begin(&call);
 	vault = vault_lookup(&call, vname);
 	vault_require(&call, vault, VAULT_OWNER, "setting the vault's guard");
+	vault_refuse_replica(vault, "setting the guard");
 	if (guard == vault->guard)
 	{
 		if (OidIsValid(guard))
@@ -103,6 +104,7 @@ vault_request(PG_FUNCTION_ARGS)
 	vault_call_begin(&call);
 	vault = vault_lookup(&call, vname);
 	vault_require(&call, vault, VAULT_OPERATOR, "requesting a critical operation");
+	vault_refuse_replica(vault, "requesting a critical operation");
 	if (!OidIsValid(vault->guard))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -180,7 +180,10 @@ restore_open(VaultCall *call, RestoreRequest *r, int64 point_id)
 	vault = vault_lookup_by_id(call, r->point->vault_id);
 	vault_require(call, vault, VAULT_OPERATOR, "restoring");
 	if (!r->plan_only)
+	{
 		restore_refuse_soft_deleted(r->point, "restored");
+		secondary_check_restore(vault, r->point->point_id, "restored");
+	}
 	restore_resolve(call, r);
 	foreach(lc, r->tables)
 		if (r->whole_schema || lfirst(lc) == r->table)

@@ -77,6 +77,7 @@ vault_drop(PG_FUNCTION_ARGS)
 	vault_call_begin(&call);
 	vault = vault_lookup(&call, name);
 	vault_require(&call, vault, VAULT_OWNER, "dropping the vault");
+	vault_refuse_replica(vault, "dropping the vault");
 
 	values[0] = Int64GetDatum(vault->vault_id);
 	vault_as_owner(&call);

@@ -151,6 +151,7 @@ vault_export(PG_FUNCTION_ARGS)
 	vault = vault_lookup_by_id(&call, p->vault_id);
 	vault_require(&call, vault, VAULT_OPERATOR, "exporting");
 	restore_refuse_soft_deleted(p, "exported");
+	secondary_check_restore(vault, point_id, "exported");
 	tables = point_tables(&call, point_id);
 	t = restore_pick_table(p, tables, source_table);
 	restore_check_read_rights(&call, point_id, t);

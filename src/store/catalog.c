@@ -41,10 +41,10 @@ vault_fetch(VaultCall *call, const char *column, Oid type, Datum value, VaultLoc
 	ret = SPI_execute_with_args(psprintf(call->catalog >= VAULT_CATALOG_1_1 ?
 										 "SELECT vault_id, name, owner, wrapped_keys, soft_delete, "
 										 "soft_delete_days, immutability, guard, key_id, redundancy, "
-										 "cross_region_restore "
+										 "cross_region_restore, replica "
 										 "FROM vault_internal.vaults WHERE %s = $1 %s" :
 										 "SELECT vault_id, name, owner, wrapped_keys, 'on', 14, 'off', "
-										 "NULL::oid, NULL::bigint, 'local', false "
+										 "NULL::oid, NULL::bigint, 'local', false, false "
 										 "FROM vault_internal.vaults WHERE %s = $1 %s",
 										 column,
 										 lock == VAULT_ROW_UPDATE ? "FOR NO KEY UPDATE" :
@@ -73,7 +73,31 @@ vault_fetch(VaultCall *call, const char *column, Oid type, Datum value, VaultLoc
 		v->key_id = 0;
 	v->redundancy = SPI_getvalue(tup, desc, 10);
 	v->cross_region_restore = DatumGetBool(SPI_getbinval(tup, desc, 11, &isnull));
+	v->replica = DatumGetBool(SPI_getbinval(tup, desc, 12, &isnull));
 	return v;
+}
+
+/* a geo vault's rows are marked geo as they are written (replica/geo.c) */
+bool
+vault_is_geo(const VaultInfo *vault)
+{
+	return strcmp(vault->redundancy, "geo") == 0;
+}
+
+/*
+ * A replicated vault (on a geo vault's secondary) takes no change here:
+ * what it holds comes from its primary, and only its own retention, its
+ * grants and legal holds placed here are the secondary's to set.
+ */
+void
+vault_refuse_replica(VaultInfo *vault, const char *action)
+{
+	if (vault->replica)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("vault \"%s\" is a replica of a geo vault: %s is not possible here", vault->name, action),
+				 errdetail("A secondary keeps what its primary sent; changes are made on the primary."),
+				 errhint("Restore, verify and export work here (restore and export once the vault has cross-region restore).")));
 }
 
 static VaultInfo *
@@ -106,7 +130,10 @@ vault_lookup(VaultCall *call, const char *name)
 VaultInfo *
 vault_lookup_for_update(VaultCall *call, const char *name, VaultLevel need, const char *action)
 {
-	vault_require(call, vault_lookup_locked(call, name, VAULT_ROW_UNLOCKED), need, action);
+	VaultInfo  *vault = vault_lookup_locked(call, name, VAULT_ROW_UNLOCKED);
+
+	vault_require(call, vault, need, action);
+	vault_refuse_replica(vault, action);
 	return vault_lookup_locked(call, name, VAULT_ROW_UPDATE);
 }
 

@@ -94,9 +94,11 @@ chunk_store_open(VaultCall *call, VaultInfo *vault)
 	ChunkStore *s = palloc0(sizeof(ChunkStore));
 	uint64		gear[256];
 	Oid			t_lookup[2] = {INT8OID, BYTEAOID};
-	Oid			t_insert[5] = {INT8OID, BYTEAOID, INT4OID, INT4OID, BYTEAOID};
+	Oid			t_insert[6] = {INT8OID, BYTEAOID, INT4OID, INT4OID, BYTEAOID, BOOLOID};
 	Oid			t_fetch[2] = {INT8OID, INT8OID};
-	Oid			t_seg_put[4] = {INT8OID, INT4OID, INT4OID, INT8ARRAYOID};
+	Oid			t_seg_put[5] = {INT8OID, INT4OID, INT4OID, INT8ARRAYOID, BOOLOID};
+	/* 1.1: a geo vault's chunks and manifests are marked for its secondaries */
+	bool		v11 = call->catalog >= VAULT_CATALOG_1_1;
 	Oid			t_seg_get[3] = {INT8OID, INT4OID, INT4OID};
 
 	s->call = call;
@@ -115,16 +117,24 @@ chunk_store_open(VaultCall *call, VaultInfo *vault)
 	vault_as_owner(call);
 	s->plan_lookup = prepare("SELECT chunk_no FROM vault_internal.chunks "
 							 "WHERE vault_id = $1 AND chunk_id = $2", 2, t_lookup);
-	s->plan_insert = prepare("INSERT INTO vault_internal.chunks "
+	s->plan_insert = prepare(v11 ?
+							 "INSERT INTO vault_internal.chunks "
+							 "(vault_id, chunk_id, plain_len, stored_len, data, geo) "
+							 "VALUES ($1, $2, $3, $4, $5, $6) "
+							 "ON CONFLICT (vault_id, chunk_id) DO NOTHING RETURNING chunk_no" :
+							 "INSERT INTO vault_internal.chunks "
 							 "(vault_id, chunk_id, plain_len, stored_len, data) "
 							 "VALUES ($1, $2, $3, $4, $5) "
 							 "ON CONFLICT (vault_id, chunk_id) DO NOTHING RETURNING chunk_no",
-							 5, t_insert);
+							 v11 ? 6 : 5, t_insert);
 	s->plan_fetch = prepare("SELECT chunk_id, data FROM vault_internal.chunks "
 							"WHERE chunk_no = $1 AND vault_id = $2", 2, t_fetch);
-	s->plan_segment_put = prepare("INSERT INTO vault_internal.manifests "
+	s->plan_segment_put = prepare(v11 ?
+								  "INSERT INTO vault_internal.manifests "
+								  "(point_id, ordinal, segment, chunk_nos, geo) VALUES ($1, $2, $3, $4, $5)" :
+								  "INSERT INTO vault_internal.manifests "
 								  "(point_id, ordinal, segment, chunk_nos) VALUES ($1, $2, $3, $4)",
-								  4, t_seg_put);
+								  v11 ? 5 : 4, t_seg_put);
 	s->plan_segment_get = prepare("SELECT chunk_nos FROM vault_internal.manifests "
 								  "WHERE point_id = $1 AND ordinal = $2 AND segment = $3",
 								  3, t_seg_get);
@@ -188,7 +198,7 @@ chunk_put(ChunkWriter *w, const char *data, size_t len)
 	bytea	   *id;
 	int64		chunk_no;
 	size_t		sealed_len;
-	Datum		values[5];
+	Datum		values[6];
 	CodecStatus st;
 	int			ret;
 	bool		isnull;
@@ -216,6 +226,7 @@ chunk_put(ChunkWriter *w, const char *data, size_t len)
 	values[2] = Int32GetDatum((int32) len);
 	values[3] = Int32GetDatum((int32) sealed_len);
 	values[4] = PointerGetDatum(s->sealed);
+	values[5] = BoolGetDatum(vault_is_geo(s->vault));
 	ret = SPI_execute_plan(s->plan_insert, values, NULL, false, 1);
 	if (ret != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "chunk insert failed: %s", SPI_result_code_string(ret));
@@ -243,7 +254,7 @@ segment_flush(ChunkWriter *w)
 	ChunkStore *s = w->store;
 	Datum	   *elems;
 	ArrayType  *arr;
-	Datum		values[4];
+	Datum		values[5];
 	int			i;
 	int			ret;
 
@@ -257,6 +268,7 @@ segment_flush(ChunkWriter *w)
 	values[1] = Int32GetDatum(w->ordinal);
 	values[2] = Int32GetDatum(w->segment);
 	values[3] = PointerGetDatum(arr);
+	values[4] = BoolGetDatum(vault_is_geo(w->store->vault));
 	ret = SPI_execute_plan(s->plan_segment_put, values, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "manifest insert failed: %s", SPI_result_code_string(ret));

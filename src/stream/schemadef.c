@@ -113,8 +113,9 @@ schemadef_capture(VaultCall *call, int64 point_id, Oid nsp, const char *schema, 
 		ivalues[5] = deps[i];
 		ivalues[6] = JsonbPGetDatum(defs[i]);
 		(void) spi_int64("INSERT INTO vault_internal.point_objects "
-						 "(point_id, ordinal, kind, name, key, deps, definition) "
-						 "VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, itypes, ivalues, NULL);
+						 "(point_id, ordinal, kind, name, key, deps, definition, geo) "
+						 "SELECT $1, $2, $3, $4, $5, $6, $7, p.geo FROM vault_internal.points p "
+						 "WHERE p.point_id = $1", 7, itypes, ivalues, NULL);
 		if (strcmp(kinds[i], "schema") != 0)
 			objects++;
 	}
