@@ -5,7 +5,7 @@
 EXTENSION   = vault
 MODULE_big  = vault
 # src/ is grouped by layer (README "Layout"): every .c of every layer folder
-LAYERS      = pure access store replica stream api worker
+LAYERS      = pure access store replica stream monitor api worker
 OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c) $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))))
 DATA        = sql/vault--1.0.sql sql/vault--1.0--1.1.sql
 PGFILEDESC  = "vault - backup vault inside PostgreSQL"

@@ -1347,3 +1347,35 @@ FROM vault_internal.points p
 JOIN vault_internal.items i USING (item_id)
 JOIN vault_internal.vaults v ON v.vault_id = p.vault_id
 WHERE vault_internal.can_see(v.vault_id, v.owner);
+
+-- ---------------------------------------------------------------------------
+-- monitoring: live progress of the running operations, cluster-wide
+-- ---------------------------------------------------------------------------
+
+-- the board in shared memory: the operations the caller may see (its
+-- vaults in this database; other databases' to pg_read_all_stats)
+CREATE FUNCTION vault_internal.progress(OUT pid integer, OUT database text, OUT vault_id bigint,
+										OUT vault text, OUT item text, OUT operation text, OUT phase text,
+										OUT tables_done integer, OUT tables_total integer,
+										OUT bytes_done bigint, OUT bytes_total bigint,
+										OUT chunks_new bigint, OUT chunks_reused bigint,
+										OUT started_at timestamptz)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'vault_progress_rows' LANGUAGE C VOLATILE;
+GRANT EXECUTE ON FUNCTION vault_internal.progress() TO PUBLIC;
+
+-- rate in bytes per second since the operation began; eta from the bytes
+-- still to go (a backup's total is an estimate: its item's last point, or
+-- the tables' heap size)
+CREATE VIEW vault_progress AS
+SELECT p.pid, p.database, p.vault, p.item, p.operation, p.phase,
+	   p.tables_done, p.tables_total, p.bytes_done, p.bytes_total,
+	   p.chunks_new, p.chunks_reused,
+	   CASE WHEN el.seconds > 0 THEN round(p.bytes_done / el.seconds) END AS rate,
+	   CASE WHEN el.seconds > 0 AND p.bytes_done > 0 AND p.bytes_total IS NOT NULL
+			THEN pg_catalog.make_interval(secs => round(greatest(p.bytes_total - p.bytes_done, 0)
+															 / (p.bytes_done / el.seconds), 1)::double precision)
+	   END AS eta
+FROM vault_internal.progress() p
+CROSS JOIN LATERAL (SELECT EXTRACT(epoch FROM pg_catalog.clock_timestamp() - p.started_at) AS seconds) el;
+GRANT SELECT ON vault_progress TO PUBLIC;

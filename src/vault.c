@@ -8,6 +8,7 @@
  *-------------------------------------------------------------------------
  */
 #include "vault.h"
+#include "monitor/monitor.h"
 #include "store/store.h"
 #include "worker/worker.h"
 
@@ -73,10 +74,14 @@ _PG_init(void)
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("vault");
 
-	/* the workers and the keys' status exist only when the library is preloaded */
+	/*
+	 * The workers, the keys' status and the progress board exist only when
+	 * the library is preloaded.
+	 */
 	if (process_shared_preload_libraries_in_progress)
 	{
 		key_status_shmem_init();
+		progress_shmem_init();
 		launcher_init();
 	}
 }

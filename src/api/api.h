@@ -7,8 +7,7 @@
 #ifndef VAULT_API_H
 #define VAULT_API_H
 
-#include "replica/replica.h"
-#include "stream/stream.h"
+#include "monitor/monitor.h"
 
 #include "pgtime.h"
 #include "retention.h"

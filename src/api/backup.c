@@ -221,7 +221,12 @@ point_insert(VaultCall *call, VaultInfo *vault, int64 item_id, TimestampTz creat
 static void
 emit_to_writer(void *arg, const char *data, size_t len)
 {
-	chunk_writer_write((ChunkWriter *) arg, data, len);
+	ChunkWriter *w = (ChunkWriter *) arg;
+	const ChunkWriterStats *st;
+
+	chunk_writer_write(w, data, len);
+	st = chunk_writer_running(w);
+	progress_table(st->logical_bytes, st->new_chunks, st->chunks - st->new_chunks);
 }
 
 /*
@@ -333,9 +338,12 @@ backup_table(VaultCall *call, VaultInfo *vault, ChunkStore *store, int64 point_i
 	{
 		ChunkWriter *w = chunk_writer_begin(store, point_id, ordinal);
 
+		progress_phase("reading table");
 		table_stream_write(rel, snapshot, emit_to_writer, w, &ts);
 		chunk_writer_finish(w, &ws);
 	}
+	progress_table(ws.logical_bytes, ws.new_chunks, ws.chunks - ws.new_chunks);
+	progress_table_done();
 	table_close(rel, NoLock);
 
 	uvalues[0] = Int64GetDatum(point_id);
@@ -354,6 +362,37 @@ backup_table(VaultCall *call, VaultInfo *vault, ChunkStore *store, int64 point_i
 	totals->new_bytes += ws.new_bytes;
 	totals->chunks += ws.chunks;
 	totals->new_chunks += ws.new_chunks;
+}
+
+/*
+ * What the point's streams will add up to, for the progress board: the
+ * item's last point's, or else the size of the tables' heaps.
+ */
+static int64
+backup_estimate(VaultCall *call, int64 item_id, int64 point_id, List *relids)
+{
+	Oid			types[3] = {INT8OID, INT8OID, OIDARRAYOID};
+	Datum		values[3];
+	Datum	   *oids = palloc(sizeof(Datum) * Max(list_length(relids), 1));
+	ListCell   *lc;
+	int			n = 0;
+	int64		estimate;
+
+	foreach(lc, relids)
+		oids[n++] = ObjectIdGetDatum(lfirst_oid(lc));
+	values[0] = Int64GetDatum(item_id);
+	values[1] = Int64GetDatum(point_id);
+	values[2] = PointerGetDatum(construct_array(oids, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+	vault_as_owner(call);
+	estimate = spi_int64("SELECT coalesce((SELECT p.logical_bytes FROM vault_internal.points p "
+						 "  WHERE p.item_id = $1 AND p.point_id <> $2 AND p.logical_bytes > 0 "
+						 "  ORDER BY p.point_id DESC LIMIT 1), "
+						 "  (SELECT sum(pg_catalog.pg_relation_size(x.relid)) FROM pg_catalog.unnest($3) r, "
+						 "   LATERAL (SELECT r AS relid UNION SELECT t.relid::oid "
+						 "            FROM pg_catalog.pg_partition_tree(r) t) x), 0)::bigint",
+						 3, types, values, NULL);
+	vault_as_caller(call);
+	return Max(estimate, 0);
 }
 
 static void
@@ -416,6 +455,7 @@ backup_item(VaultCall *call, VaultInfo *vault, const char *kind, const char *ite
 	proof_snapshot(&proof, snapshot);
 	created = req->created_at != 0 ? req->created_at : GetCurrentTimestamp();
 	point_id = point_insert(call, vault, item_id, created, req, &proof);
+	progress_totals(list_length(relids), backup_estimate(call, item_id, point_id, relids));
 
 	saved_encoding = stream_encoding_begin();
 	PG_TRY();
@@ -427,7 +467,10 @@ backup_item(VaultCall *call, VaultInfo *vault, const char *kind, const char *ite
 						 &proof, &totals);
 		/* the schema's other objects, under the same snapshot */
 		if (whole_schema)
+		{
+			progress_phase("capturing objects");
 			totals.objects = schemadef_capture(call, point_id, item_oid, item_name, snapshot);
+		}
 	}
 	PG_FINALLY();
 	{
@@ -435,8 +478,10 @@ backup_item(VaultCall *call, VaultInfo *vault, const char *kind, const char *ite
 	}
 	PG_END_TRY();
 
+	progress_phase("finishing");
 	point_finish(call, point_id, &totals);
 	UnregisterSnapshot(snapshot);
+	progress_end();
 
 	result->point_id = point_id;
 	result->item_id = item_id;
@@ -451,6 +496,7 @@ void
 backup_run_table(VaultCall *call, VaultInfo *vault, Oid relid, const BackupRequest *req,
 				 BackupResult *result)
 {
+	progress_begin(vault, backup_table_label(relid), "backup", "locking");
 	LockRelationOid(relid, AccessShareLock);
 	backup_check_table(call, relid);
 	backup_item(call, vault, "table", backup_table_label(relid), relid, list_make1_oid(relid),
@@ -625,6 +671,7 @@ backup_run_schema(VaultCall *call, VaultInfo *vault, const char *schema,
 							  "ORDER BY c.relname");
 
 	/* lock them all, then check them all, then one snapshot for all */
+	progress_begin(vault, schema, "backup", "locking");
 	foreach(lc, relids)
 		LockRelationOid(lfirst_oid(lc), AccessShareLock);
 

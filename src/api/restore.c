@@ -37,11 +37,16 @@ PG_FUNCTION_INFO_V1(vault_restore);
 
 /* COPY's data source callback has no argument: the reader in use. */
 static ChunkReader *copy_reader = NULL;
+static int64 copy_bytes;		/* what it has read of the current table */
 
 static int
 copy_read_cb(void *outbuf, int minread, int maxread)
 {
-	return chunk_reader_read(copy_reader, outbuf, minread, maxread);
+	int			n = chunk_reader_read(copy_reader, outbuf, minread, maxread);
+
+	copy_bytes += n;
+	progress_table(copy_bytes, 0, 0);
+	return n;
 }
 
 static char *
@@ -225,6 +230,7 @@ load_table(ChunkStore *store, PointInfo *p, PlanStep *s)
 	if (freeze)
 		options = lappend(options, makeDefElem("freeze", (Node *) makeBoolean(true), -1));
 	copy_reader = chunk_reader_begin(store, p->point_id, t->ordinal, table_label(t));
+	copy_bytes = 0;
 	PushActiveSnapshot(GetTransactionSnapshot());
 	cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false, copy_read_cb, NIL, options);
 	rows = CopyFrom(cstate);
@@ -286,8 +292,10 @@ run_step(RestorePlan *plan, ChunkStore *store, PointInfo *p, PlanStep *s, Restor
 	switch (s->run)
 	{
 		case STEP_LOAD:
+			progress_phase("loading rows");
 			tot->rows += (int64) load_table(store, p, s);
 			tot->logical_bytes += s->table->logical_bytes;
+			progress_table_done();
 			return;
 		case STEP_NOTICE:
 			ereport(NOTICE, (errmsg_internal("%s", s->notice)));
@@ -296,6 +304,8 @@ run_step(RestorePlan *plan, ChunkStore *store, PointInfo *p, PlanStep *s, Restor
 			rename_child_index(plan, s);
 			return;
 		case STEP_SQL:
+			progress_phase(strcmp(s->kind, "index") == 0 || strcmp(s->kind, "constraint") == 0 ?
+						   "building indexes" : "creating objects");
 			break;
 	}
 	if (s->guard && !run_sql(plan, s, s->guard, true))
@@ -315,9 +325,19 @@ run_plan(RestorePlan *plan, ChunkStore *store, PointInfo *p, RestoreTotals *tot)
 	ListCell   *lc;
 	int			step = 0;
 
+	int			tables = 0;
+	int64		bytes = 0;
+
 	/* from here on the schema is real: its names are taken as they are */
 	plan->fresh_schema = NULL;
 	plan->reserved = NIL;
+	foreach(lc, plan_steps(plan))
+		if (((PlanStep *) lfirst(lc))->run == STEP_LOAD)
+		{
+			tables++;
+			bytes += ((PlanStep *) lfirst(lc))->table->logical_bytes;
+		}
+	progress_totals(tables, bytes);
 	foreach(lc, plan_steps(plan))
 	{
 		ErrorContextCallback errcb;
@@ -391,6 +411,7 @@ vault_restore(PG_FUNCTION_ARGS)
 
 	vault_call_begin(&call);
 	vault = restore_open(&call, &r, PG_GETARG_INT64(0));
+	progress_begin(vault, r.point->item_name, "restore", "locking");
 	store = chunk_store_open(&call, vault);
 
 	/* what replace swaps out goes first; the plan then sees the names free */
@@ -413,6 +434,7 @@ vault_restore(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 
+	progress_end();
 	record_restore_job(&call, vault, r.point, started, &tot);
 	result = MemoryContextStrdup(fn_cxt, r.whole_schema ? quote_identifier(r.schema)
 								 : quote_qualified_identifier(r.schema, r.name));

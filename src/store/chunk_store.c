@@ -353,6 +353,13 @@ chunk_writer_write(ChunkWriter *w, const char *data, size_t len)
 	MemoryContextSwitchTo(cxt);
 }
 
+/* the writer's counts so far, for progress reports while it writes */
+const ChunkWriterStats *
+chunk_writer_running(ChunkWriter *w)
+{
+	return &w->stats;
+}
+
 void
 chunk_writer_finish(ChunkWriter *w, ChunkWriterStats *stats)
 {

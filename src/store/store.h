@@ -147,6 +147,7 @@ extern ChunkStore *chunk_store_open(VaultCall *call, VaultInfo *vault);
 extern ChunkWriter *chunk_writer_begin(ChunkStore *store, int64 point_id, int ordinal);
 extern void chunk_writer_write(ChunkWriter *w, const char *data, size_t len);
 extern void chunk_writer_finish(ChunkWriter *w, ChunkWriterStats *stats);
+extern const ChunkWriterStats *chunk_writer_running(ChunkWriter *w);
 
 extern ChunkReader *chunk_reader_begin(ChunkStore *store, int64 point_id, int ordinal,
 									   const char *table_label);
