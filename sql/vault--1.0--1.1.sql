@@ -968,14 +968,15 @@ $$;
 
 -- settings: named parameters, each NULL = unchanged (call with named notation);
 -- encryption_key belongs to customer-managed keys, redundancy and
--- cross_region_restore to redundancy (below)
+-- cross_region_restore to redundancy, job_alerts to monitoring (below)
 CREATE FUNCTION vault_configure(vault text,
 								soft_delete text DEFAULT NULL,
 								soft_delete_days integer DEFAULT NULL,
 								immutability text DEFAULT NULL,
 								encryption_key text DEFAULT NULL,
 								redundancy text DEFAULT NULL,
-								cross_region_restore boolean DEFAULT NULL) RETURNS void
+								cross_region_restore boolean DEFAULT NULL,
+								job_alerts boolean DEFAULT NULL) RETURNS void
 	AS 'MODULE_PATHNAME', 'vault_configure' LANGUAGE C VOLATILE;
 
 CREATE FUNCTION vault_delete_recovery_point(recovery_point bigint) RETURNS void
@@ -1379,3 +1380,127 @@ SELECT p.pid, p.database, p.vault, p.item, p.operation, p.phase,
 FROM vault_internal.progress() p
 CROSS JOIN LATERAL (SELECT EXTRACT(epoch FROM pg_catalog.clock_timestamp() - p.started_at) AS seconds) el;
 GRANT SELECT ON vault_progress TO PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- monitoring: alerts
+-- ---------------------------------------------------------------------------
+
+-- per vault: job alerts (backup and restore failures) on or off; security
+-- alerts are always on
+ALTER TABLE vault_internal.vaults ADD COLUMN job_alerts boolean NOT NULL DEFAULT true;
+
+CREATE TABLE vault_internal.alerts (
+	alert_id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	raised_at		timestamptz NOT NULL,
+	severity		text NOT NULL CHECK (severity IN ('critical', 'error')),
+	category		text NOT NULL CHECK (category IN ('security', 'job')),
+	vault_id		bigint,				-- no foreign keys: alerts outlive what they name
+	vault_name		text,
+	item			text,
+	kind			text NOT NULL CHECK (kind IN ('backup failure', 'restore failure',
+						'backup data deleted', 'upcoming purge', 'purge complete',
+						'soft delete disabled', 'retention shortened', 'guard removed',
+						'key inaccessible')),
+	message			text NOT NULL,
+	occurrences		integer NOT NULL DEFAULT 1,
+	last_raised_at	timestamptz NOT NULL,
+	state			text NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'acknowledged', 'resolved')),
+	acknowledged_by	name,
+	acknowledged_at	timestamptz,
+	resolved_at		timestamptz,
+	-- vault.alert_command: handed over once (started, then done or failed)
+	send_started_at	timestamptz,
+	sent_at			timestamptz,
+	send_attempts	integer NOT NULL DEFAULT 0,
+	send_next_at	timestamptz,
+	send_error		text
+);
+-- a failure, or a coming purge, has one open alert per item that counts repeats
+CREATE UNIQUE INDEX alerts_one_open ON vault_internal.alerts (vault_id, (coalesce(item, '')), kind)
+	WHERE state <> 'resolved' AND kind IN ('backup failure', 'restore failure', 'upcoming purge');
+CREATE INDEX alerts_unsent ON vault_internal.alerts (raised_at) WHERE sent_at IS NULL;
+REVOKE ALL ON vault_internal.alerts FROM PUBLIC;
+
+-- raise an alert (or count one more occurrence of an open failure), and
+-- tell the listeners of channel vault_alerts; NULL when the vault has job
+-- alerts off
+CREATE FUNCTION vault_internal.alert_raise(p_vault_id bigint, p_item text, p_kind text,
+										   p_message text, p_at timestamptz) RETURNS bigint
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_name text;
+	v_job_alerts boolean;
+	v_category text := CASE WHEN p_kind IN ('backup failure', 'restore failure') THEN 'job' ELSE 'security' END;
+	v_severity text;
+	v_id bigint;
+	v_fresh boolean;
+BEGIN
+	v_severity := CASE v_category WHEN 'job' THEN 'error' ELSE 'critical' END;
+	SELECT name, job_alerts INTO v_name, v_job_alerts FROM vault_internal.vaults WHERE vault_id = p_vault_id;
+	IF v_category = 'job' AND NOT coalesce(v_job_alerts, true) THEN
+		RETURN NULL;
+	END IF;
+	IF p_kind IN ('backup failure', 'restore failure') THEN
+		INSERT INTO vault_internal.alerts AS a (raised_at, severity, category, vault_id, vault_name, item, kind,
+												message, last_raised_at)
+		VALUES (p_at, v_severity, v_category, p_vault_id, v_name, p_item, p_kind, p_message, p_at)
+		ON CONFLICT (vault_id, (coalesce(item, '')), kind)
+			WHERE state <> 'resolved' AND kind IN ('backup failure', 'restore failure', 'upcoming purge')
+		DO UPDATE SET occurrences = a.occurrences + 1, last_raised_at = EXCLUDED.last_raised_at,
+					  message = EXCLUDED.message
+		RETURNING alert_id, xmax = 0 INTO v_id, v_fresh;
+	ELSIF p_kind = 'upcoming purge' THEN
+		INSERT INTO vault_internal.alerts (raised_at, severity, category, vault_id, vault_name, item, kind,
+										   message, last_raised_at)
+		VALUES (p_at, v_severity, v_category, p_vault_id, v_name, p_item, p_kind, p_message, p_at)
+		ON CONFLICT (vault_id, (coalesce(item, '')), kind)
+			WHERE state <> 'resolved' AND kind IN ('backup failure', 'restore failure', 'upcoming purge')
+		DO NOTHING
+		RETURNING alert_id, true INTO v_id, v_fresh;
+	ELSE
+		INSERT INTO vault_internal.alerts (raised_at, severity, category, vault_id, vault_name, item, kind,
+										   message, last_raised_at)
+		VALUES (p_at, v_severity, v_category, p_vault_id, v_name, p_item, p_kind, p_message, p_at)
+		RETURNING alert_id, true INTO v_id, v_fresh;
+	END IF;
+	IF coalesce(v_fresh, false) THEN
+		PERFORM pg_notify('vault_alerts', vault_internal.alert_json(v_id));
+	END IF;
+	RETURN v_id;
+END
+$$;
+
+-- an alert as NOTIFY and vault.alert_command carry it
+CREATE FUNCTION vault_internal.alert_json(p_alert bigint) RETURNS text
+	LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT json_build_object('alert', a.alert_id, 'raised_at', a.raised_at, 'severity', a.severity,
+						 'category', a.category, 'vault', a.vault_name, 'item', a.item,
+						 'kind', a.kind, 'message', a.message)::text
+FROM vault_internal.alerts a WHERE a.alert_id = p_alert
+$$;
+
+-- what ended a failure (a success), or a coming purge (the purge)
+CREATE FUNCTION vault_internal.alert_resolve(p_vault_id bigint, p_item text, p_kind text,
+											 p_at timestamptz) RETURNS void
+	LANGUAGE sql SET search_path = pg_catalog, pg_temp
+AS $$
+UPDATE vault_internal.alerts SET state = 'resolved', resolved_at = p_at
+WHERE vault_id = p_vault_id AND coalesce(item, '') = coalesce(p_item, '') AND kind = p_kind
+  AND state <> 'resolved'
+$$;
+REVOKE ALL ON FUNCTION vault_internal.alert_raise(bigint, text, text, text, timestamptz),
+	vault_internal.alert_json(bigint), vault_internal.alert_resolve(bigint, text, text, timestamptz)
+	FROM PUBLIC;
+
+CREATE FUNCTION vault_alert_ack(alert bigint) RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_alert_ack' LANGUAGE C VOLATILE;
+
+CREATE VIEW vault_alerts AS
+SELECT a.alert_id AS alert, a.raised_at, a.severity, a.category, a.vault_name AS vault, a.item, a.kind,
+	   a.message, a.occurrences, a.state, a.resolved_at
+FROM vault_internal.alerts a
+LEFT JOIN vault_internal.vaults v USING (vault_id)
+WHERE vault_internal.can_see(v.vault_id, v.owner);
+GRANT SELECT ON vault_alerts TO PUBLIC;

@@ -20,6 +20,7 @@ PG_MODULE_MAGIC;
 
 char	   *vault_platform_key_file = NULL;
 char	   *vault_key_command = NULL;
+char	   *vault_alert_command = NULL;
 bool		vault_workers_enabled = true;
 int			vault_naptime = 60;
 int			vault_max_concurrent_backups = 2;
@@ -43,6 +44,15 @@ _PG_init(void)
 							   "%k is replaced by the key's name, %% by %. Run once per operation "
 							   "on a vault with a customer key; a failure or no output fails it.",
 							   &vault_key_command,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("vault.alert_command",
+							   "Command each new alert is handed to, as JSON on its standard input.",
+							   "Run by the scheduler worker once per alert; a failure is retried "
+							   "with back-off, a success is never repeated.",
+							   &vault_alert_command,
 							   "",
 							   PGC_SIGHUP,
 							   GUC_SUPERUSER_ONLY,
@@ -82,6 +92,7 @@ _PG_init(void)
 	{
 		key_status_shmem_init();
 		progress_shmem_init();
+		alerts_shmem_init();
 		launcher_init();
 	}
 }

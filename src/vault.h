@@ -16,6 +16,7 @@
 /* ---- vault.c: module set-up and GUCs ---- */
 extern char *vault_platform_key_file;
 extern char *vault_key_command;
+extern char *vault_alert_command;
 extern bool vault_workers_enabled;
 extern int	vault_naptime;
 extern int	vault_max_concurrent_backups;

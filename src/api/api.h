@@ -158,6 +158,13 @@ extern void protection_configure(VaultCall *call, VaultInfo *vault, const char *
 /* ---- keys.c: customer keys, a vault's encryption key, the platform key's rotation ---- */
 extern void encryption_configure(VaultCall *call, VaultInfo *vault, const char *key_name);
 
+/* ---- alerts.c: acknowledging alerts, the job_alerts setting ---- */
+extern void alerts_configure(VaultCall *call, VaultInfo *vault, bool job_alerts);
+extern void alerts_round(TimestampTz now);
+#define ALERT_SEND_ATTEMPTS 10
+extern int64 alerts_claim_next(TimestampTz now, char **json);
+extern void alerts_sent(int64 alert, const char *error, TimestampTz now);
+
 /* ---- redundancy.c: redundancy and cross-region restore settings ---- */
 extern void redundancy_configure(VaultCall *call, VaultInfo *vault, const char *redundancy, bool has_crr,
 								 bool crr);

@@ -525,6 +525,7 @@ record_on_demand(VaultCall *call, VaultInfo *vault, const char *item_name,
 	out.new_bytes = result->new_bytes;
 	out.freed_bytes = -1;
 	(void) job_record(call, &job, &out);
+	alert_resolve(call, vault->vault_id, item_name, "backup failure", GetCurrentTimestamp());
 }
 
 static void
@@ -548,6 +549,8 @@ vault_backup(PG_FUNCTION_ARGS)
 	BackupRequest req;
 	BackupResult result;
 	TimestampTz started = GetCurrentTimestamp();
+	MemoryContext fn_cxt = CurrentMemoryContext;
+	char	   *label;
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -561,8 +564,19 @@ vault_backup(PG_FUNCTION_ARGS)
 	vault = vault_lookup(&call, vname);
 	vault_require(&call, vault, VAULT_OPERATOR, "backing up");
 	vault_refuse_replica(vault, "backing up");
-	backup_run_table(&call, vault, relid, &req, &result);
-	record_on_demand(&call, vault, backup_table_label(relid), started, &result);
+	label = backup_table_label(relid);
+	PG_TRY();
+	{
+		backup_run_table(&call, vault, relid, &req, &result);
+	}
+	PG_CATCH();
+	{
+		/* the caller's transaction rolls back: the alert is raised later */
+		alert_on_error(vault->vault_id, label, "backup failure", fn_cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	record_on_demand(&call, vault, label, started, &result);
 	vault_call_end(&call);
 	PG_RETURN_INT64(result.point_id);
 }
@@ -578,6 +592,7 @@ vault_backup_schema(PG_FUNCTION_ARGS)
 	BackupRequest req;
 	BackupResult result;
 	TimestampTz started = GetCurrentTimestamp();
+	MemoryContext fn_cxt = CurrentMemoryContext;
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -591,7 +606,16 @@ vault_backup_schema(PG_FUNCTION_ARGS)
 	vault = vault_lookup(&call, vname);
 	vault_require(&call, vault, VAULT_OPERATOR, "backing up");
 	vault_refuse_replica(vault, "backing up");
-	backup_run_schema(&call, vault, schema, &req, &result);
+	PG_TRY();
+	{
+		backup_run_schema(&call, vault, schema, &req, &result);
+	}
+	PG_CATCH();
+	{
+		alert_on_error(vault->vault_id, schema, "backup failure", fn_cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	record_on_demand(&call, vault, schema, started, &result);
 	vault_call_end(&call);
 	PG_RETURN_INT64(result.point_id);

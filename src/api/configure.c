@@ -59,6 +59,7 @@ vault_configure(PG_FUNCTION_ARGS)
 	char	   *redundancy = arg_choice(fcinfo, 5, "redundancy", redundancy_values, "local, zone, geo");
 	bool		has_crr = PG_NARGS() > 6 && !PG_ARGISNULL(6);
 	bool		crr = has_crr ? PG_GETARG_BOOL(6) : false;
+	bool		has_job_alerts = PG_NARGS() > 7 && !PG_ARGISNULL(7);
 	VaultCall	call;
 	VaultInfo  *vault;
 
@@ -69,12 +70,14 @@ vault_configure(PG_FUNCTION_ARGS)
 				 errhint("Soft-deleted data is kept 14 to 180 days.")));
 	if (key && strcmp(key, "platform") != 0)
 		cmk_check_name(key);
-	if (soft == NULL && !has_days && immut == NULL && key == NULL && redundancy == NULL && !has_crr)
+	if (soft == NULL && !has_days && immut == NULL && key == NULL && redundancy == NULL && !has_crr &&
+		!has_job_alerts)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("nothing to change in vault \"%s\"", vname),
 				 errhint("Name a setting: vault_configure(vault, soft_delete => ..., soft_delete_days => ..., "
-						 "immutability => ..., encryption_key => ..., redundancy => ..., cross_region_restore => ...).")));
+						 "immutability => ..., encryption_key => ..., redundancy => ..., cross_region_restore => ..., "
+						 "job_alerts => ...).")));
 
 	vault_call_begin(&call);
 	vault = vault_lookup_for_update(&call, vname, VAULT_CONTRIBUTOR, "configuring the vault");
@@ -82,6 +85,8 @@ vault_configure(PG_FUNCTION_ARGS)
 	redundancy_configure(&call, vault, redundancy, has_crr, crr);
 	if (key)
 		encryption_configure(&call, vault, key);
+	if (has_job_alerts)
+		alerts_configure(&call, vault, PG_GETARG_BOOL(7));
 	vault_call_end(&call);
 	PG_RETURN_VOID();
 }

@@ -86,6 +86,23 @@ vault_key_add(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* a "key inaccessible" alert for each vault the key wraps */
+static void
+key_alert_vaults(VaultCall *call, int64 key_id, const char *message, TimestampTz at)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	int			n;
+	int			i;
+	int64	   *vaults;
+
+	values[0] = Int64GetDatum(key_id);
+	vaults = spi_int64_array(call, "SELECT vault_id FROM vault_internal.vaults WHERE key_id = $1 ORDER BY vault_id",
+							 1, types, values, &n);
+	for (i = 0; i < n; i++)
+		alert_raise(call, vaults[i], NULL, "key inaccessible", message, at);
+}
+
 /* vault_key_disable / vault_key_enable */
 static void
 key_set_enabled(FunctionCallInfo fcinfo, bool enabled)
@@ -111,6 +128,11 @@ key_set_enabled(FunctionCallInfo fcinfo, bool enabled)
 	(void) spi_int64("UPDATE vault_internal.keys SET enabled = $2 WHERE key_id = $1", 2, types, values, NULL);
 	vaults = spi_int64("SELECT count(*) FROM vault_internal.vaults WHERE key_id = $1", 1, types, values, NULL);
 	vault_as_caller(&call);
+	if (!enabled)
+		key_alert_vaults(&call, k->key_id,
+						 psprintf("key %s was disabled by %s: every operation on the vault fails until it is enabled",
+								  name, GetUserNameFromId(call.caller, false)),
+						 GetCurrentTimestamp());
 	audit_record(&call, NULL, NULL, enabled ? "key enable" : "key disable",
 				 psprintf("key %s, used by %lld vault(s)", name, (long long) vaults));
 	vault_call_end(&call);
@@ -473,16 +495,25 @@ key_status_persist(TimestampTz now)
 		Datum		values[4];
 		bool		nulls[4];
 
+		int64		failed_key;
+
 		key_status_datums(&st[i], values, nulls);
 		vault_as_owner(&call);
-		(void) spi_int64("UPDATE vault_internal.keys SET "
-						 "  last_used_at = greatest(last_used_at, $2), "
-						 "  last_error = CASE WHEN $4 > coalesce(last_error_at, '-infinity') THEN $3 ELSE last_error END, "
-						 "  last_error_at = greatest(last_error_at, $4) "
-						 "WHERE name = $1 AND ($2 > coalesce(last_used_at, '-infinity') "
-						 "  OR $4 > coalesce(last_error_at, '-infinity'))",
-						 4, types, values, nulls);
+		/* the key's id when this round brings a new failure */
+		failed_key = spi_int64("WITH k AS (SELECT key_id, $4 > coalesce(last_error_at, '-infinity') AS failed "
+							   "  FROM vault_internal.keys WHERE name = $1 AND NOT replica), "
+							   "u AS (UPDATE vault_internal.keys SET "
+							   "  last_used_at = greatest(last_used_at, $2), "
+							   "  last_error = CASE WHEN $4 > coalesce(last_error_at, '-infinity') THEN $3 ELSE last_error END, "
+							   "  last_error_at = greatest(last_error_at, $4) "
+							   "WHERE name = $1 AND NOT replica AND ($2 > coalesce(last_used_at, '-infinity') "
+							   "  OR $4 > coalesce(last_error_at, '-infinity')) RETURNING 1) "
+							   "SELECT key_id FROM k WHERE failed AND (SELECT count(*) FROM u) >= 0",
+							   4, types, values, nulls);
 		vault_as_caller(&call);
+		if (failed_key > 0)
+			key_alert_vaults(&call, failed_key,
+							 psprintf("key %s could not be used: %s", st[i].name, st[i].error), st[i].error_at);
 	}
 	vault_call_end(&call);
 }

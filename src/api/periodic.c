@@ -213,6 +213,10 @@ periodic_job_end(VaultCall *call, DueItem *d, int64 job_id, TimestampTz now,
 	}
 	out.freed_bytes = -1;
 	job_end(call, job_id, error ? NULL : &out, error);
+	if (error == NULL)
+		alert_resolve(call, d->vault_id, d->name, "backup failure", GetCurrentTimestamp());
+	else if (strncmp(error, JOB_CANCELLED_PREFIX, strlen(JOB_CANCELLED_PREFIX)) != 0)
+		alert_raise(call, d->vault_id, d->name, "backup failure", error, GetCurrentTimestamp());
 }
 
 /* An error as one line for the job record. */
@@ -305,6 +309,8 @@ vault_run_due(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 
 	InitMaterializedSRF(fcinfo, 0);
+	/* failures that rolled back with their callers, raised first */
+	alerts_round(now);
 	vault_call_begin(&call);
 	vault_require_global(&call, VAULT_CONTRIBUTOR, "running due backups");
 	items = due_items(&call, now, INT_MAX, 0);

@@ -134,6 +134,23 @@ policy_vaults(VaultCall *call, int64 policy_id)
 	return result;
 }
 
+
+/* an item's name, for an alert's item column */
+static char *
+item_name_of(VaultCall *call, int64 item_id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	char	   *name = NULL;
+
+	values[0] = Int64GetDatum(item_id);
+	vault_as_owner(call);
+	if (SPI_execute_with_args("SELECT name FROM vault_internal.items WHERE item_id = $1",
+							  1, types, values, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+		name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	vault_as_caller(call);
+	return name;
+}
 /*
  * A retention change for the items of one vault (policy altered, or an
  * item moved to another policy): when the new rule would make a point
@@ -168,6 +185,11 @@ check_retention_change(VaultCall *call, VaultInfo *vault, int64 *items, int n,
 						   old_rule),
 				 errhint("An immutable vault allows longer retention and other schedules, not shorter retention.")));
 	(void) guard_require(call, vault, "reduce_retention", "reducing retention");
+	alert_raise(call, vault->vault_id, n == 1 ? item_name_of(call, items[0]) : NULL, "retention shortened",
+				psprintf("retention of %d item(s) in vault %s shortened by %s: \"%s\" %s than \"%s\"",
+						 n, vault->name, GetUserNameFromId(call->caller, false), new_rule,
+						 earlier ? "makes recovery points expire earlier" : "keeps fewer future points", old_rule),
+				GetCurrentTimestamp());
 }
 
 /* vault_policy_create(policy, schedule, retention, timezone) */

@@ -83,6 +83,11 @@ protection_configure(VaultCall *call, VaultInfo *vault, const char *soft, bool h
 	if (soft && strcmp(soft, vault->soft_delete) != 0)
 		audit_record(call, vault, NULL, "configure",
 					 psprintf("soft_delete %s -> %s", vault->soft_delete, soft));
+	if (soft && strcmp(soft, "off") == 0 && strcmp(vault->soft_delete, "off") != 0)
+		alert_raise(call, vault->vault_id, NULL, "soft delete disabled",
+					psprintf("soft delete of vault %s was turned off by %s: deleted backup data is now gone at once",
+							 vault->name, GetUserNameFromId(call->caller, false)),
+					GetCurrentTimestamp());
 	if (has_days && days != vault->soft_delete_days)
 		audit_record(call, vault, NULL, "configure",
 					 psprintf("soft_delete_days %d -> %d", vault->soft_delete_days, days));
@@ -228,6 +233,10 @@ protection_delete_item(VaultCall *call, VaultInfo *vault, ItemInfo *item)
 	{
 		expiry_delete_now(call, vault, item->item_id, item->name, 0);
 		audit_record(call, vault, item->name, "delete", "item and all its recovery points deleted (soft delete off)");
+		alert_raise(call, vault->vault_id, item->name, "backup data deleted",
+					psprintf("item %s of vault %s and all its recovery points were deleted by %s (soft delete off)",
+							 item->name, vault->name, GetUserNameFromId(call->caller, false)),
+					GetCurrentTimestamp());
 		return;
 	}
 	vault_as_owner(call);
@@ -242,6 +251,11 @@ protection_delete_item(VaultCall *call, VaultInfo *vault, ItemInfo *item)
 	audit_record(call, vault, item->name, "soft delete",
 				 psprintf("item and %lld recovery point(s) soft-deleted for %d days",
 						  (long long) points, vault->soft_delete_days));
+	alert_raise(call, vault->vault_id, item->name, "backup data deleted",
+				psprintf("item %s of vault %s and %lld recovery point(s) were deleted by %s: soft-deleted, purged in %d days unless undeleted",
+						 item->name, vault->name, (long long) points, GetUserNameFromId(call->caller, false),
+						 vault->soft_delete_days),
+				GetCurrentTimestamp());
 }
 
 /* vault_delete_recovery_point(recovery_point) */
@@ -282,6 +296,10 @@ vault_delete_recovery_point(PG_FUNCTION_ARGS)
 		expiry_delete_now(&call, vault, f->item_id, f->item_name, f->point_id);
 		audit_record(&call, vault, f->item_name, "delete",
 					 psprintf("recovery point %lld deleted (soft delete off)", (long long) p->point_id));
+		alert_raise(&call, vault->vault_id, f->item_name, "backup data deleted",
+					psprintf("recovery point %lld of vault %s was deleted by %s (soft delete off)",
+							 (long long) p->point_id, vault->name, GetUserNameFromId(call.caller, false)),
+					GetCurrentTimestamp());
 	}
 	else
 	{
@@ -295,6 +313,11 @@ vault_delete_recovery_point(PG_FUNCTION_ARGS)
 		audit_record(&call, vault, f->item_name, "soft delete",
 					 psprintf("recovery point %lld soft-deleted for %d days", (long long) p->point_id,
 							  vault->soft_delete_days));
+		alert_raise(&call, vault->vault_id, f->item_name, "backup data deleted",
+					psprintf("recovery point %lld of vault %s was deleted by %s: soft-deleted, purged in %d days unless undeleted",
+							 (long long) p->point_id, vault->name, GetUserNameFromId(call.caller, false),
+							 vault->soft_delete_days),
+					GetCurrentTimestamp());
 	}
 	vault_call_end(&call);
 	PG_RETURN_VOID();

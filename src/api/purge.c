@@ -34,6 +34,51 @@ PG_FUNCTION_INFO_V1(vault_purge);
 #define PURGE_DUE_SQL "(p.state = 'soft-deleted' AND ($3 OR p.purge_at <= $2) AND NOT " POINT_HELD_SQL ")"
 
 /*
+ * Two days before soft-deleted data goes for good, an alert per item (one
+ * while it stays open: the purge resolves it), while it can still be
+ * undeleted.  Data a legal hold keeps is not coming up.
+ */
+static void
+purge_warn_upcoming(VaultCall *call, VaultInfo *vault, TimestampTz now)
+{
+	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+	Datum		values[2];
+	uint64		i;
+	int			ret;
+	List	   *rows = NIL;
+	ListCell   *lc;
+
+	values[0] = Int64GetDatum(vault->vault_id);
+	values[1] = TimestampTzGetDatum(now);
+	vault_as_owner(call);
+	ret = SPI_execute_with_args("SELECT i.name, count(p.point_id), min(coalesce(p.purge_at, i.purge_at)) "
+								"FROM vault_internal.items i "
+								"LEFT JOIN vault_internal.points p ON p.item_id = i.item_id AND p.state = 'soft-deleted' "
+								"  AND NOT " POINT_HELD_SQL " "
+								"WHERE i.vault_id = $1 AND coalesce(p.purge_at, CASE WHEN i.state = 'soft-deleted' "
+								"  THEN i.purge_at END) BETWEEN $2 AND $2 + interval '2 days' "
+								"GROUP BY i.name ORDER BY i.name",
+								2, types, values, NULL, true, 0);
+	vault_as_caller(call);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not list what vault \"%s\" will purge", vault->name);
+	for (i = 0; i < SPI_processed; i++)
+		rows = lappend(rows, list_make3(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1),
+										SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2),
+										SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3)));
+	foreach(lc, rows)
+	{
+		List	   *r = lfirst(lc);
+
+		alert_raise(call, vault->vault_id, linitial(r), "upcoming purge",
+					psprintf("%s soft-deleted recovery point(s) of item %s in vault %s will be purged for good from %s: "
+							 "undelete them before, or they are gone",
+							 (char *) lsecond(r), (char *) linitial(r), vault->name, (char *) lthird(r)),
+					now);
+	}
+}
+
+/*
  * Purge one vault at 'now' ('all': whatever the purge_at).  Emits a row per
  * item from which something was removed.  False if skip_busy and the vault
  * was busy.
@@ -54,6 +99,8 @@ purge_vault(VaultCall *call, VaultInfo *vault, TimestampTz now, bool all, bool s
 	values[0] = Int64GetDatum(vault->vault_id);
 	values[1] = TimestampTzGetDatum(now);
 	values[2] = BoolGetDatum(all);
+	if (call->catalog >= VAULT_CATALOG_1_1)
+		purge_warn_upcoming(call, vault, now);
 	vault_as_owner(call);
 	ret = SPI_execute_with_args("SELECT i.item_id, i.name FROM vault_internal.items i "
 								"WHERE i.vault_id = $1 AND ("
@@ -123,6 +170,12 @@ purge_vault(VaultCall *call, VaultInfo *vault, TimestampTz now, bool all, bool s
 					 psprintf("%lld recovery point(s)%s purged, %lld chunk(s) removed, %lld bytes freed",
 							  (long long) points, item_gone > 0 ? " and the item" : "",
 							  (long long) chunks, (long long) freed));
+		alert_raise(call, vault->vault_id, item->name, "purge complete",
+					psprintf("%lld recovery point(s)%s of item %s in vault %s purged for good, %lld bytes freed",
+							 (long long) points, item_gone > 0 ? " and the item" : "", item->name, vault->name,
+							 (long long) freed),
+					now);
+		alert_resolve(call, vault->vault_id, item->name, "upcoming purge", now);
 		if (emit)
 			emit(arg, vault->name, item->name, points, chunks, freed);
 	}
@@ -167,6 +220,8 @@ vault_purge(PG_FUNCTION_ARGS)
 	VaultCall	call;
 
 	InitMaterializedSRF(fcinfo, 0);
+	/* failures that rolled back with their callers, raised first */
+	alerts_round(now);
 	vault_call_begin(&call);
 	vault_require_global(&call, VAULT_CONTRIBUTOR, "purging soft-deleted data");
 	purge_all(&call, now, false, "on-demand", emit_purge_row, fcinfo->resultinfo);

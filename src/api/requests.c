@@ -68,6 +68,11 @@ vault_guard_set(PG_FUNCTION_ARGS)
 	vault_as_owner(&call);
 	(void) spi_int64("UPDATE vault_internal.vaults SET guard = $2 WHERE vault_id = $1", 2, types, values, nulls);
 	vault_as_caller(&call);
+	if (OidIsValid(vault->guard) && !OidIsValid(guard))
+		alert_raise(&call, vault->vault_id, NULL, "guard removed",
+					psprintf("the guard role %s of vault %s was removed by %s: critical operations need no approval now",
+							 role_name(vault->guard), vault->name, GetUserNameFromId(call.caller, false)),
+					GetCurrentTimestamp());
 	audit_record(&call, vault, NULL, "guard",
 				 !OidIsValid(vault->guard) ? psprintf("guard set to role %s", role_name(guard)) :
 				 OidIsValid(guard) ? psprintf("guard changed from role %s to %s", role_name(vault->guard),

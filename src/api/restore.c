@@ -377,6 +377,7 @@ record_restore_job(VaultCall *call, VaultInfo *vault, PointInfo *p, TimestampTz 
 	out.logical_bytes = tot->logical_bytes;
 	out.freed_bytes = -1;
 	(void) job_record(call, &job, &out);
+	alert_resolve(call, vault->vault_id, p->item_name, "restore failure", GetCurrentTimestamp());
 }
 
 /* vault_restore(recovery_point, target, replace, source_table) */
@@ -427,12 +428,17 @@ vault_restore(PG_FUNCTION_ARGS)
 	{
 		run_plan(plan, store, r.point, &tot);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
 		copy_reader = NULL;
 		stream_encoding_end(saved_encoding);
+		/* the caller's transaction rolls back: the alert is raised later */
+		alert_on_error(vault->vault_id, r.point->item_name, "restore failure", fn_cxt);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	copy_reader = NULL;
+	stream_encoding_end(saved_encoding);
 
 	progress_end();
 	record_restore_job(&call, vault, r.point, started, &tot);

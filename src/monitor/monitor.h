@@ -41,4 +41,14 @@ extern void progress_table_done(void);
 extern void progress_end(void);
 extern int	progress_snapshot(ProgressRow **out);
 
+/* ---- alerts.c: raising and resolving alerts ---- */
+extern void alerts_shmem_init(void);
+extern void alert_raise(VaultCall *call, int64 vault_id, const char *item, const char *kind,
+						const char *message, TimestampTz at);
+extern void alert_resolve(VaultCall *call, int64 vault_id, const char *item, const char *kind,
+						  TimestampTz at);
+extern void alert_queue_failure(int64 vault_id, const char *item, const char *kind, ErrorData *edata);
+extern void alert_on_error(int64 vault_id, const char *item, const char *kind, MemoryContext cxt);
+extern void alerts_flush(VaultCall *call);
+
 #endif							/* VAULT_MONITOR_H */

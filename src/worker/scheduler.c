@@ -34,20 +34,6 @@
 static DbSlot *my_slot = NULL;
 static bool holds_backup_slot = false;
 
-static void
-begin_xact(void)
-{
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-}
-
-static void
-commit_xact(void)
-{
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-}
 
 static void
 release_backup_slot(void)
@@ -138,7 +124,7 @@ run_one(int64 item_id, int64 job_id, TimestampTz now, MemoryContext round_cxt)
 		DueItem    *d;
 		BackupResult result = {0};
 
-		begin_xact();
+		worker_begin_xact();
 		vault_call_begin(&call);
 		d = periodic_item(&call, item_id);
 		if (d == NULL)
@@ -149,7 +135,7 @@ run_one(int64 item_id, int64 job_id, TimestampTz now, MemoryContext round_cxt)
 		periodic_backup(d, now, &result);
 		periodic_job_end(&call, d, job_id, now, &result, NULL);
 		vault_call_end(&call);
-		commit_xact();
+		worker_commit_xact();
 	}
 	PG_CATCH();
 	{
@@ -170,7 +156,7 @@ run_one(int64 item_id, int64 job_id, TimestampTz now, MemoryContext round_cxt)
 		VaultCall	call;
 		DueItem    *d;
 
-		begin_xact();
+		worker_begin_xact();
 		vault_call_begin(&call);
 		d = periodic_item(&call, item_id);
 		if (d)
@@ -178,7 +164,7 @@ run_one(int64 item_id, int64 job_id, TimestampTz now, MemoryContext round_cxt)
 		else
 			job_end(&call, job_id, NULL, error);
 		vault_call_end(&call);
-		commit_xact();
+		worker_commit_xact();
 	}
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
@@ -192,10 +178,10 @@ periodic_step(void (*step) (TimestampTz now), MemoryContext round_cxt)
 {
 	PG_TRY();
 	{
-		begin_xact();
+		worker_begin_xact();
 		exit_if_extension_absent();
 		step(GetCurrentTimestamp());
-		commit_xact();
+		worker_commit_xact();
 	}
 	PG_CATCH();
 	{
@@ -226,20 +212,20 @@ scheduler_round(MemoryContext round_cxt)
 		int64		job_id;
 
 		CHECK_FOR_INTERRUPTS();
-		begin_xact();
+		worker_begin_xact();
 		exit_if_extension_absent();
 		vault_call_begin(&call);
 		due = periodic_due_items(&call, now, 1);
 		if (due == NIL || !acquire_backup_slot())
 		{
 			vault_call_end(&call);
-			commit_xact();
+			worker_commit_xact();
 			break;
 		}
 		item_id = periodic_item_id(linitial(due));
 		job_id = periodic_job_begin(&call, linitial(due));
 		vault_call_end(&call);
-		commit_xact();
+		worker_commit_xact();
 
 		run_one(item_id, job_id, now, round_cxt);
 		release_backup_slot();
@@ -254,6 +240,22 @@ scheduler_round(MemoryContext round_cxt)
 	periodic_step(expiry_apply_retention, round_cxt);
 	periodic_step(purge_apply, round_cxt);
 	periodic_step(key_status_persist, round_cxt);
+	periodic_step(alerts_round, round_cxt);
+
+	/* last: the new alerts to vault.alert_command, each in its transactions */
+	PG_TRY();
+	{
+		alert_sender_round();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(round_cxt);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextReset(round_cxt);
 }
 
 void
@@ -282,7 +284,7 @@ vault_scheduler_main(Datum main_arg)
 									  ALLOCSET_DEFAULT_SIZES);
 
 	/* jobs a crash or restart cut short */
-	begin_xact();
+	worker_begin_xact();
 	exit_if_extension_absent();
 	{
 		VaultCall	call;
@@ -294,7 +296,7 @@ vault_scheduler_main(Datum main_arg)
 		if (n > 0)
 			ereport(LOG, (errmsg("vault: marked %lld interrupted job(s) as failed", (long long) n)));
 	}
-	commit_xact();
+	worker_commit_xact();
 
 	for (;;)
 	{

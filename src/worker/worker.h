@@ -36,6 +36,13 @@ extern DbSlot *vault_db_slot(Oid dboid, bool create);
 extern PGDLLEXPORT void vault_launcher_main(Datum main_arg);
 extern PGDLLEXPORT void vault_scheduler_main(Datum main_arg);
 
+/* ---- xact.c: a worker's own transactions ---- */
+extern void worker_begin_xact(void);
+extern void worker_commit_xact(void);
+
+/* ---- alert_sender.c: new alerts to vault.alert_command ---- */
+extern void alert_sender_round(void);
+
 /* ---- rewrap.c: one database's part of a platform key rotation ---- */
 extern PGDLLEXPORT void vault_rewrap_main(Datum main_arg);
 

@@ -413,6 +413,9 @@ is($due->{v}[1], 'completed', 'and so does the next scheduled backup');
 # =============================================================================
 q1(q{SELECT vault_key_disable('alpha')});
 is(q1(q{SELECT enabled FROM vault_keys WHERE name = 'alpha'}), 'f', 'vault_keys shows alpha disabled');
+is(q1(q{SELECT string_agg(severity || ' ' || category || ' ' || (message ~ 'key alpha was disabled')::text, ',')
+		FROM vault_alerts WHERE vault = 'v' AND kind = 'key inaccessible'}),
+	'critical security true', 'disabling the key raised a "key inaccessible" alert on its vault');
 $before = state_of('v');
 my $disabled = qr/key "alpha" of vault "v" is disabled/;
 refused(q{SELECT vault_backup('v', 'public.t')}, '55000', $disabled, 'disabled: backup fails');
