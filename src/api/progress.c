@@ -79,6 +79,7 @@ vault_progress_rows(PG_FUNCTION_ARGS)
 		values[2] = Int64GetDatum(r->vault_id);
 		values[3] = CStringGetTextDatum(r->vault);
 		values[4] = CStringGetTextDatum(r->item);
+		nulls[4] = r->item[0] == '\0';	/* a purge: the vault as a whole */
 		values[5] = CStringGetTextDatum(r->operation);
 		values[6] = CStringGetTextDatum(r->phase);
 		values[7] = Int32GetDatum(r->tables_done);

@@ -121,6 +121,11 @@ purge_vault(VaultCall *call, VaultInfo *vault, TimestampTz now, bool all, bool s
 		item->name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
 		items = lappend(items, item);
 	}
+	if (items != NIL)
+	{
+		progress_begin(vault, NULL, "purge", "deleting points");
+		progress_totals(list_length(items), 0);
+	}
 
 	foreach(lc, items)
 	{
@@ -160,8 +165,15 @@ purge_vault(VaultCall *call, VaultInfo *vault, TimestampTz now, bool all, bool s
 							  "  RETURNING 1) SELECT count(*) FROM d", 4, itypes, ivalues, NULL);
 		vault_as_caller(call);
 		if (points == 0 && item_gone == 0)
+		{
+			progress_table_done();
 			continue;			/* a legal hold keeps all that was due */
+		}
+		progress_phase("collecting chunks");
 		chunks = chunks_remove_unreferenced(call, vault->vault_id, &freed);
+		progress_table(freed, 0, 0);
+		progress_table_done();
+		progress_phase("deleting points");
 
 		out.rows = points;
 		out.freed_bytes = freed;
@@ -179,6 +191,8 @@ purge_vault(VaultCall *call, VaultInfo *vault, TimestampTz now, bool all, bool s
 		if (emit)
 			emit(arg, vault->name, item->name, points, chunks, freed);
 	}
+	if (items != NIL)
+		progress_end();
 	return true;
 }
 

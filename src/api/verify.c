@@ -58,6 +58,14 @@ vault_verify(PG_FUNCTION_ARGS)
 	vault = vault_lookup_by_id(&call, p->vault_id);
 	vault_require(&call, vault, VAULT_OPERATOR, "verifying");
 	tables = point_tables(&call, point_id);
+	progress_begin(vault, p->item_name, "verify", "reading chunks");
+	{
+		int64		total = 0;
+
+		foreach(lc, tables)
+			total += ((PointTable *) lfirst(lc))->logical_bytes;
+		progress_totals(list_length(tables), total);
+	}
 	store = chunk_store_open(&call, vault);
 	initStringInfo(&detail);
 
@@ -65,6 +73,7 @@ vault_verify(PG_FUNCTION_ARGS)
 	{
 		PointTable *t = lfirst(lc);
 		int64		seen = 0;
+		int64		bytes = 0;
 		int			segment;
 
 		for (segment = 0;; segment++)
@@ -79,10 +88,15 @@ vault_verify(PG_FUNCTION_ARGS)
 			{
 				int64		chunk_no = *(int64 *) lfirst(nc);
 				const char *why;
+				size_t		plain_len;
+				ChunkCheck	check;
 
 				CHECK_FOR_INTERRUPTS();
 				seen++;
-				if (chunk_store_check(store, chunk_no, &why) != CHUNK_GOOD)
+				check = chunk_store_check(store, chunk_no, &why, &plain_len);
+				bytes += plain_len;
+				progress_table(bytes, 0, 0);
+				if (check != CHUNK_GOOD)
 				{
 					if (bad < VERIFY_DETAIL_MAX)
 						appendStringInfo(&detail, "%stable %s.%s: chunk %lld %s",
@@ -103,7 +117,9 @@ vault_verify(PG_FUNCTION_ARGS)
 			bad += Max(t->chunks - seen, 1);
 		}
 		chunks += seen;
+		progress_table_done();
 	}
+	progress_end();
 	if (bad > VERIFY_DETAIL_MAX)
 		appendStringInfo(&detail, "; and %lld more", (long long) (bad - VERIFY_DETAIL_MAX));
 
@@ -144,6 +160,7 @@ vault_export(PG_FUNCTION_ARGS)
 	ChunkReader *r;
 	const char *data;
 	size_t		len;
+	int64		exported = 0;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	vault_call_begin(&call);
@@ -155,6 +172,8 @@ vault_export(PG_FUNCTION_ARGS)
 	tables = point_tables(&call, point_id);
 	t = restore_pick_table(p, tables, source_table);
 	restore_check_read_rights(&call, point_id, t);
+	progress_begin(vault, p->item_name, "export", "reading chunks");
+	progress_totals(1, t->logical_bytes);
 	store = chunk_store_open(&call, vault);
 
 	r = chunk_reader_begin(store, point_id, t->ordinal,
@@ -170,7 +189,11 @@ vault_export(PG_FUNCTION_ARGS)
 		value = PointerGetDatum(b);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
 		pfree(b);
+		exported += len;
+		progress_table(exported, 0, 0);
 	}
+	progress_table_done();
+	progress_end();
 	vault_call_end(&call);
 	return (Datum) 0;
 }

@@ -529,10 +529,10 @@ chunk_open(ChunkStore *s, int64 chunk_no, const char **data, size_t *len, const 
 }
 
 ChunkCheck
-chunk_store_check(ChunkStore *store, int64 chunk_no, const char **why)
+chunk_store_check(ChunkStore *store, int64 chunk_no, const char **why, size_t *plain_len)
 {
 	const char *data;
-	size_t		len;
+	size_t		len = 0;
 	ChunkCheck	res;
 	MemoryContext cxt = CurrentMemoryContext;
 
@@ -540,6 +540,7 @@ chunk_store_check(ChunkStore *store, int64 chunk_no, const char **why)
 	res = chunk_open(store, chunk_no, &data, &len, why);
 	vault_as_caller(store->call);
 	MemoryContextSwitchTo(cxt);
+	*plain_len = res == CHUNK_GOOD ? len : 0;
 	return res;
 }
 

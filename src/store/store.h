@@ -161,7 +161,8 @@ typedef enum ChunkCheck
 	CHUNK_BAD_SEAL,
 	CHUNK_BAD_ID
 } ChunkCheck;
-extern ChunkCheck chunk_store_check(ChunkStore *store, int64 chunk_no, const char **why);
+extern ChunkCheck chunk_store_check(ChunkStore *store, int64 chunk_no, const char **why,
+									 size_t *plain_len);
 extern List *manifest_chunk_nos(ChunkStore *store, int64 point_id, int ordinal, int segment,
 								bool *found);
 

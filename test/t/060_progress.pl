@@ -126,6 +126,21 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM (SELECT * FROM big EXCEPT
 	'0', 'and the restore is whole');
 is($node->safe_psql('other', 'SELECT count(*) FROM vault_progress'), '0', 'the view is empty afterwards');
 
+# --- verify and export read every chunk: their bytes grow the same way
+for my $op (['verify', "SELECT ok FROM vault_verify($point)", 't'],
+	['export', "SELECT sum(length(c)) FROM vault_export($point) c", $logical])
+{
+	my ($name, $sql, $want) = @$op;
+	$node->safe_psql('other', 'TRUNCATE samples');
+	$watch->query_until(qr/sampling/, "\\echo sampling\n$sampler\n");
+	is($node->safe_psql('postgres', $sql), $want, "the $name completes");
+	$watch->query_safe('SELECT 1');
+	is(sampled($name, q{string_agg(DISTINCT phase, ',')}), 'reading chunks', "the $name was seen reading chunks");
+	ok(sampled($name, 'count(DISTINCT bytes_done)') >= 2, "its bytes grew");
+	is(sampled($name, 'max(bytes_total)'), $logical, 'out of the stream the point holds');
+}
+is($node->safe_psql('other', 'SELECT count(*) FROM vault_progress'), '0', 'the view is empty afterwards');
+
 # --- a backup cancelled half-way leaves nothing on the board
 my ($rc, $out, $err) = $node->psql('postgres', q{
 	SET statement_timeout = '200ms';
