@@ -84,6 +84,8 @@ UPDATE shop.tickets SET state = 'closed' WHERE id = 1000 RETURNING id, touched I
 SELECT vault_delete_recovery_point(:first_point);
 SELECT recovery_point, state, purge_at::date AS purge_on FROM vault_recovery_points
  WHERE recovery_point = :first_point;
+\echo '-- and an alert says so (LISTEN vault_alerts, or vault.alert_command, hears it too)'
+SELECT severity, kind, message FROM vault_alerts ORDER BY alert;
 \set ON_ERROR_STOP off
 SELECT vault_restore(:first_point, 'public.orders_again');
 \set ON_ERROR_STOP on
