@@ -1005,42 +1005,6 @@ CREATE FUNCTION vault_legal_hold(vault text, reason text, item text DEFAULT NULL
 CREATE FUNCTION vault_legal_hold_release(hold bigint) RETURNS void
 	AS 'MODULE_PATHNAME', 'vault_legal_hold_release' LANGUAGE C VOLATILE;
 
--- the views show the new state (new columns at the end)
-CREATE OR REPLACE VIEW vault_items AS
-SELECT i.item_id, v.name AS vault, i.kind, i.name,
-	   (SELECT po.name FROM vault_internal.policies po WHERE po.policy_id = i.policy_id) AS policy,
-	   i.state, i.protected_at,
-	   (SELECT max(p.created_at) FROM vault_internal.points p WHERE p.item_id = i.item_id) AS last_backup_at,
-	   (SELECT count(*) FROM vault_internal.points p WHERE p.item_id = i.item_id) AS recovery_points,
-	   i.next_run_at,
-	   i.purge_at
-FROM vault_internal.items i
-JOIN vault_internal.vaults v USING (vault_id)
-WHERE vault_internal.can_see(v.vault_id, v.owner);
-
--- vault_recovery_points gains objects (the non-table objects a point holds),
--- purge_at and on_hold
-CREATE OR REPLACE VIEW vault_recovery_points AS
-SELECT p.point_id AS recovery_point, v.name AS vault, i.name AS item, i.kind,
-	   p.trigger, p.created_at,
-	   CASE WHEN p.trigger = 'scheduled' AND p.retain_until IS NOT NULL
-			THEN greatest(p.expires_at, p.retain_until)
-			WHEN p.trigger = 'scheduled' THEN p.expires_at
-			ELSE p.retain_until END AS expires_at,
-	   p.state, p.scheduled_for,
-	   p.tables, p.rows, p.logical_bytes, p.new_bytes, p.chunks, p.new_chunks,
-	   pg_catalog.pg_get_userbyid(p.created_by)::name AS created_by,
-	   (SELECT count(*) FROM vault_internal.point_tables t
-		WHERE t.point_id = p.point_id AND t.unchanged_since IS NOT NULL) AS unchanged_tables,
-	   p.objects,
-	   p.purge_at,
-	   EXISTS (SELECT 1 FROM vault_internal.hold_points hp JOIN vault_internal.holds h USING (hold_id)
-			   WHERE hp.point_id = p.point_id AND h.released_at IS NULL) AS on_hold
-FROM vault_internal.points p
-JOIN vault_internal.items i USING (item_id)
-JOIN vault_internal.vaults v ON v.vault_id = p.vault_id
-WHERE vault_internal.can_see(v.vault_id, v.owner);
-
 CREATE VIEW vault_requests AS
 SELECT r.request_id AS request, v.name AS vault, r.operation, r.reason,
 	   pg_catalog.pg_get_userbyid(r.requested_by)::name AS requested_by, r.requested_at,
@@ -1313,7 +1277,9 @@ SELECT v.name AS vault,
 FROM vault_internal.vaults v
 WHERE vault_internal.can_see(v.vault_id, v.owner);
 
--- vault_items and vault_recovery_points say what arrived from a primary
+-- vault_items and vault_recovery_points show the new state (new columns at
+-- the end): purge_at; for points also objects (the non-table objects a point
+-- holds) and on_hold; and what arrived from a primary (replica)
 CREATE OR REPLACE VIEW vault_items AS
 SELECT i.item_id, v.name AS vault, i.kind, i.name,
 	   (SELECT po.name FROM vault_internal.policies po WHERE po.policy_id = i.policy_id) AS policy,

@@ -44,11 +44,11 @@ alert_command_run(const char *json)
 }
 
 /*
- * Every alert due to be handed over, one after the other (at most 100 a
- * round).  Nothing while vault.alert_command is empty.
+ * Every alert due at 'now' to be handed over, one after the other (at most
+ * 100 a round).  Nothing while vault.alert_command is empty.
  */
 void
-alert_sender_round(void)
+alert_sender_round(TimestampTz now)
 {
 	int			n;
 
@@ -62,7 +62,7 @@ alert_sender_round(void)
 			return;
 		CHECK_FOR_INTERRUPTS();
 		worker_begin_xact();
-		alert = alerts_claim_next(GetCurrentTimestamp(), &json);
+		alert = alerts_claim_next(now, &json);
 		worker_commit_xact();
 		if (alert == 0)
 			return;

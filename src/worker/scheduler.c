@@ -170,18 +170,24 @@ run_one(int64 item_id, int64 job_id, TimestampTz now, MemoryContext round_cxt)
 }
 
 /*
- * One piece of the round's periodic work in its own transaction, with the
- * real clock; a failure is reported and the round goes on.
+ * One piece of the round's periodic work with the real clock, in a
+ * transaction of its own (own_xacts: the step makes its own); a failure is
+ * reported and the round goes on.
  */
 static void
-periodic_step(void (*step) (TimestampTz now), MemoryContext round_cxt)
+periodic_step(void (*step) (TimestampTz now), bool own_xacts, MemoryContext round_cxt)
 {
 	PG_TRY();
 	{
-		worker_begin_xact();
-		exit_if_extension_absent();
-		step(GetCurrentTimestamp());
-		worker_commit_xact();
+		if (own_xacts)
+			step(GetCurrentTimestamp());
+		else
+		{
+			worker_begin_xact();
+			exit_if_extension_absent();
+			step(GetCurrentTimestamp());
+			worker_commit_xact();
+		}
 	}
 	PG_CATCH();
 	{
@@ -237,25 +243,12 @@ scheduler_round(MemoryContext round_cxt)
 	 * own transaction with the real clock, skipping vaults busy with a backup
 	 * or restore this round (the next round catches up).
 	 */
-	periodic_step(expiry_apply_retention, round_cxt);
-	periodic_step(purge_apply, round_cxt);
-	periodic_step(key_status_persist, round_cxt);
-	periodic_step(alerts_round, round_cxt);
-
+	periodic_step(expiry_apply_retention, false, round_cxt);
+	periodic_step(purge_apply, false, round_cxt);
+	periodic_step(key_status_persist, false, round_cxt);
+	periodic_step(alerts_round, false, round_cxt);
 	/* last: the new alerts to vault.alert_command, each in its transactions */
-	PG_TRY();
-	{
-		alert_sender_round();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(round_cxt);
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-	}
-	PG_END_TRY();
-	MemoryContextReset(round_cxt);
+	periodic_step(alert_sender_round, true, round_cxt);
 }
 
 void

@@ -41,7 +41,7 @@ extern void worker_begin_xact(void);
 extern void worker_commit_xact(void);
 
 /* ---- alert_sender.c: new alerts to vault.alert_command ---- */
-extern void alert_sender_round(void);
+extern void alert_sender_round(TimestampTz now);
 
 /* ---- rewrap.c: one database's part of a platform key rotation ---- */
 extern PGDLLEXPORT void vault_rewrap_main(Datum main_arg);
