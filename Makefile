@@ -12,7 +12,7 @@ PGFILEDESC  = "vault - backup vault inside PostgreSQL"
 
 # pg_regress scripts: every sql/*.sql except the extension scripts, in name
 # order, then those that make many recovery points (whose ids the others print)
-REGRESS_LAST = policies access protection redundancy alerts
+REGRESS_LAST = policies access protection redundancy alerts monitoring
 REGRESS      = $(filter-out $(REGRESS_LAST),$(patsubst sql/%.sql,%,$(sort $(filter-out sql/vault--%.sql,$(wildcard sql/*.sql))))) $(REGRESS_LAST)
 REGRESS_OPTS = --load-extension=pgcrypto --load-extension=vault
 ISOLATION    = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
@@ -44,7 +44,7 @@ bench:
 	bash test/run.sh bench
 
 # pure-C unit tests and fuzzers (no server needed)
-POLICY_SRC = src/pure/civil.c src/pure/policy_lex.c src/pure/schedule.c src/pure/schedule_text.c src/pure/retention.c
+POLICY_SRC = src/pure/civil.c src/pure/duration.c src/pure/policy_lex.c src/pure/schedule.c src/pure/schedule_text.c src/pure/retention.c
 
 unit:
 	$(CC) -O2 -Wall -Wextra -Isrc/pure src/pure/chunker.c src/pure/codec.c test/unit/test_pure.c -llz4 -lcrypto -o test/unit/test_pure

@@ -1470,3 +1470,955 @@ FROM vault_internal.alerts a
 LEFT JOIN vault_internal.vaults v USING (vault_id)
 WHERE vault_internal.can_see(v.vault_id, v.owner);
 GRANT SELECT ON vault_alerts TO PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- monitoring: health of each item
+-- ---------------------------------------------------------------------------
+
+-- a failed job keeps the SQLSTATE of its error: health tells user errors
+-- from vault-side ones by it
+ALTER TABLE vault_internal.jobs ADD COLUMN sqlstate text;
+
+-- kept at every backup's end (src/monitor/health.c), so that it outlives
+-- the trimmed job history; an item's row goes with the item
+CREATE TABLE vault_internal.item_health (
+	item_id			bigint PRIMARY KEY REFERENCES vault_internal.items ON DELETE CASCADE,
+	last_success	timestamptz,
+	last_failure	timestamptz,
+	last_error		text,
+	last_sqlstate	text,
+	failures_in_row	integer NOT NULL DEFAULT 0
+);
+REVOKE ALL ON vault_internal.item_health FROM PUBLIC;
+
+-- the items' backups before the update, as they would have been recorded
+INSERT INTO vault_internal.item_health (item_id, last_success, last_failure, last_error, failures_in_row)
+SELECT i.item_id, s.last_success, f.ended_at, f.error,
+	   (SELECT count(*) FROM vault_internal.jobs j
+		WHERE j.item_id = i.item_id AND j.operation = 'backup' AND j.state = 'failed'
+		  AND j.ended_at > coalesce(s.last_success, '-infinity'))
+FROM vault_internal.items i
+CROSS JOIN LATERAL (SELECT max(j.ended_at) AS last_success FROM vault_internal.jobs j
+					WHERE j.item_id = i.item_id AND j.operation = 'backup' AND j.state = 'completed') s
+LEFT JOIN LATERAL (SELECT j.ended_at, j.error FROM vault_internal.jobs j
+				   WHERE j.item_id = i.item_id AND j.operation = 'backup' AND j.state = 'failed'
+				   ORDER BY j.ended_at DESC LIMIT 1) f ON true
+WHERE s.last_success IS NOT NULL OR f.ended_at IS NOT NULL;
+
+-- a backup's end: a success clears the run of failures; a failure older
+-- than the last success (one recorded late, from a rolled-back caller)
+-- is history, not a new failure in a row
+CREATE FUNCTION vault_internal.health_record(p_item_id bigint, p_at timestamptz, p_error text,
+											 p_sqlstate text) RETURNS void
+	LANGUAGE sql SET search_path = pg_catalog, pg_temp
+AS $$
+INSERT INTO vault_internal.item_health AS h (item_id, last_success, last_failure, last_error,
+											 last_sqlstate, failures_in_row)
+SELECT p_item_id, CASE WHEN p_error IS NULL THEN p_at END, CASE WHEN p_error IS NOT NULL THEN p_at END,
+	   p_error, p_sqlstate, CASE WHEN p_error IS NULL THEN 0 ELSE 1 END
+WHERE EXISTS (SELECT 1 FROM vault_internal.items i WHERE i.item_id = p_item_id)
+ON CONFLICT (item_id) DO UPDATE SET
+	last_success = CASE WHEN p_error IS NULL THEN greatest(h.last_success, p_at) ELSE h.last_success END,
+	last_failure = CASE WHEN p_error IS NOT NULL THEN greatest(h.last_failure, p_at) ELSE h.last_failure END,
+	last_error = CASE WHEN p_error IS NOT NULL AND p_at >= coalesce(h.last_failure, '-infinity')
+					  THEN p_error ELSE h.last_error END,
+	last_sqlstate = CASE WHEN p_error IS NOT NULL AND p_at >= coalesce(h.last_failure, '-infinity')
+						 THEN p_sqlstate ELSE h.last_sqlstate END,
+	failures_in_row = CASE WHEN p_error IS NULL THEN 0
+						   WHEN p_at > coalesce(h.last_success, '-infinity') THEN h.failures_in_row + 1
+						   ELSE h.failures_in_row END
+$$;
+
+-- user errors (the protected object or the rights on it: a table dropped,
+-- a privilege revoked, a role gone) degrade an item; anything else (storage,
+-- keys, standby, internal) makes it unhealthy
+CREATE FUNCTION vault_internal.error_class(p_sqlstate text) RETURNS text
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT CASE WHEN left(p_sqlstate, 2) IN ('42', '3F', '3D', '0L', '0P', '28', '0A', '2B', '44')
+			THEN 'degraded' ELSE 'unhealthy' END
+$$;
+
+-- the item's recovery point objective: its last success (or its
+-- protection) plus the policy's interval and a half, the interval being
+-- the gap between the two scheduled runs that follow
+CREATE FUNCTION vault_internal.rpo_deadline(p_schedule text, p_timezone text, p_since timestamptz)
+	RETURNS timestamptz
+	LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT p_since + (n2 - n1) * 1.5
+FROM (SELECT @extschema@.vault_next_run(p_schedule::@extschema@.vault_schedule, p_since, p_timezone) AS n1) a
+CROSS JOIN LATERAL (SELECT @extschema@.vault_next_run(p_schedule::@extschema@.vault_schedule, a.n1,
+													  p_timezone) AS n2) b
+$$;
+
+REVOKE ALL ON FUNCTION vault_internal.health_record(bigint, timestamptz, text, text) FROM PUBLIC;
+
+CREATE VIEW vault_health AS
+SELECT v.name AS vault, i.name AS item,
+	   CASE WHEN coalesce(h.failures_in_row, 0) = 0 THEN 'healthy'
+			ELSE CASE WHEN h.failures_in_row >= 3 THEN 'persistent ' ELSE 'transient ' END
+				 || vault_internal.error_class(h.last_sqlstate) END AS health,
+	   h.last_success, h.last_failure, h.last_error,
+	   CASE WHEN i.state = 'protected' AND NOT v.replica
+			THEN pg_catalog.now() > vault_internal.rpo_deadline(po.schedule, po.timezone,
+																greatest(h.last_success, i.protected_at))
+	   END AS rpo_breached
+FROM vault_internal.items i
+JOIN vault_internal.vaults v USING (vault_id)
+LEFT JOIN vault_internal.item_health h USING (item_id)
+LEFT JOIN vault_internal.policies po ON po.policy_id = i.policy_id
+WHERE i.state <> 'soft-deleted' AND vault_internal.can_see(v.vault_id, v.owner);
+GRANT SELECT ON vault_health TO PUBLIC;
+
+-- a failed on-demand backup or restore, whose caller's transaction rolled
+-- back: kept in shared memory and recorded here by the scheduler (src/
+-- monitor/failures.c) as a failed job, the item's health and an alert
+CREATE FUNCTION vault_internal.failure_record(p_vault_id bigint, p_item text, p_operation text,
+											  p_run_as oid, p_started_at timestamptz, p_at timestamptz,
+											  p_error text, p_sqlstate text) RETURNS void
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_vault text;
+	v_item_id bigint;
+BEGIN
+	SELECT name INTO v_vault FROM vault_internal.vaults WHERE vault_id = p_vault_id;
+	IF NOT FOUND THEN
+		RETURN;					-- the vault rolled back with the failure
+	END IF;
+	SELECT item_id INTO v_item_id FROM vault_internal.items
+	WHERE vault_id = p_vault_id AND name = p_item AND state <> 'soft-deleted';
+	INSERT INTO vault_internal.jobs (vault_id, vault_name, item_id, item_name, operation, trigger, state,
+									 run_as, started_at, ended_at, error, sqlstate)
+	VALUES (p_vault_id, v_vault, v_item_id, p_item, p_operation, 'on-demand', 'failed',
+			p_run_as, p_started_at, p_at, p_error, p_sqlstate);
+	IF p_operation = 'backup' AND v_item_id IS NOT NULL THEN
+		PERFORM vault_internal.health_record(v_item_id, p_at, p_error, p_sqlstate);
+	END IF;
+	PERFORM vault_internal.alert_raise(p_vault_id, p_item, p_operation || ' failure', p_error, p_at);
+END
+$$;
+REVOKE ALL ON FUNCTION vault_internal.failure_record(bigint, text, text, oid, timestamptz, timestamptz,
+													 text, text) FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- monitoring: daily reports, and the history they let go
+-- ---------------------------------------------------------------------------
+
+-- one row per day per item of a vault, and one per day per vault with no
+-- item (jobs that name no item, or an item since purged; storage no point
+-- uses, awaiting collection).  Stored bytes per item: the manifests of its
+-- points, the chunks only its points use, and its share of those it shares
+-- with other items (split evenly, the odd bytes to the lowest item ids), so
+-- the rows of a vault's day add up to the vault's stored bytes.  No foreign
+-- keys: the reports outlive what they name.
+CREATE TABLE vault_internal.report_daily (
+	day				date NOT NULL,
+	vault_id		bigint NOT NULL,
+	vault_name		text NOT NULL,
+	item_id			bigint,
+	item_name		text,
+	jobs_succeeded	bigint NOT NULL,
+	jobs_failed		bigint NOT NULL,
+	jobs_cancelled	bigint NOT NULL,
+	logical_bytes	bigint NOT NULL,
+	recovery_points	bigint NOT NULL,
+	stored_bytes	bigint NOT NULL,
+	adherent		boolean,
+	final			boolean NOT NULL	-- written after the day ended
+);
+CREATE UNIQUE INDEX report_daily_row ON vault_internal.report_daily (day, vault_id, (coalesce(item_id, 0)));
+REVOKE ALL ON vault_internal.report_daily FROM PUBLIC;
+
+-- one day's rows, as of the day's end (or p_now, for the day still running)
+CREATE FUNCTION vault_internal.report_fill_day(p_day date, p_now timestamptz) RETURNS void
+	LANGUAGE sql SET search_path = pg_catalog, pg_temp
+AS $$
+DELETE FROM vault_internal.report_daily WHERE day = p_day;
+WITH bounds AS (
+	SELECT p_day::timestamptz AS t0, least((p_day + 1)::timestamptz, p_now) AS t1,
+		   (p_day + 1)::timestamptz <= p_now AS final
+), its AS (
+	SELECT i.item_id, i.vault_id, i.name, i.state, i.policy_id
+	FROM vault_internal.items i, bounds b
+	WHERE i.protected_at < b.t1
+	   OR EXISTS (SELECT 1 FROM vault_internal.points p WHERE p.item_id = i.item_id AND p.created_at < b.t1)
+), refs AS (
+	SELECT DISTINCT p.item_id, u.chunk_no
+	FROM vault_internal.points p
+	JOIN vault_internal.manifests m USING (point_id)
+	CROSS JOIN LATERAL unnest(m.chunk_nos) AS u(chunk_no), bounds b
+	WHERE p.created_at < b.t1
+), shares AS (
+	SELECT r.item_id,
+		   sum(c.stored_len / r.n + CASE WHEN r.k <= c.stored_len % r.n THEN 1 ELSE 0 END) AS bytes
+	FROM (SELECT item_id, chunk_no, count(*) OVER (PARTITION BY chunk_no) AS n,
+				 row_number() OVER (PARTITION BY chunk_no ORDER BY item_id) AS k
+		  FROM refs) r
+	JOIN vault_internal.chunks c USING (chunk_no)
+	GROUP BY r.item_id
+), manifest_bytes AS (
+	SELECT p.item_id, sum(pg_column_size(m.chunk_nos)) AS bytes
+	FROM vault_internal.points p JOIN vault_internal.manifests m USING (point_id), bounds b
+	WHERE p.created_at < b.t1
+	GROUP BY p.item_id
+), used AS (
+	SELECT DISTINCT u.chunk_no FROM vault_internal.manifests m CROSS JOIN LATERAL unnest(m.chunk_nos) AS u(chunk_no)
+), unused AS (
+	SELECT c.vault_id, sum(c.stored_len) AS bytes
+	FROM vault_internal.chunks c LEFT JOIN used USING (chunk_no)
+	WHERE used.chunk_no IS NULL
+	GROUP BY c.vault_id
+), day_jobs AS (
+	SELECT j.vault_id, CASE WHEN j.item_id IN (SELECT item_id FROM its) THEN j.item_id END AS item_id,
+		   count(*) FILTER (WHERE j.state = 'completed') AS succeeded,
+		   count(*) FILTER (WHERE j.state = 'failed') AS failed,
+		   count(*) FILTER (WHERE j.state = 'cancelled') AS cancelled
+	FROM vault_internal.jobs j, bounds b
+	WHERE j.ended_at >= b.t0 AND j.ended_at < b.t1 AND j.vault_id IS NOT NULL
+	GROUP BY 1, 2
+)
+INSERT INTO vault_internal.report_daily (day, vault_id, vault_name, item_id, item_name, jobs_succeeded,
+										 jobs_failed, jobs_cancelled, logical_bytes, recovery_points,
+										 stored_bytes, adherent, final)
+SELECT p_day, i.vault_id, v.name, i.item_id, i.name,
+	   coalesce(j.succeeded, 0), coalesce(j.failed, 0), coalesce(j.cancelled, 0),
+	   coalesce((SELECT p.logical_bytes FROM vault_internal.points p
+				 WHERE p.item_id = i.item_id AND p.created_at < b.t1
+				 ORDER BY p.created_at DESC LIMIT 1), 0),
+	   (SELECT count(*) FROM vault_internal.points p WHERE p.item_id = i.item_id AND p.created_at < b.t1),
+	   coalesce(s.bytes, 0) + coalesce(mb.bytes, 0),
+	   CASE WHEN i.state <> 'protected' OR po.policy_id IS NULL THEN NULL
+			WHEN EXISTS (SELECT 1 FROM vault_internal.points p
+						 WHERE p.item_id = i.item_id AND p.trigger = 'scheduled'
+						   AND p.created_at >= b.t0 AND p.created_at < b.t1)
+			  OR EXISTS (SELECT 1 FROM vault_internal.jobs jj
+						 WHERE jj.item_id = i.item_id AND jj.trigger = 'scheduled' AND jj.operation = 'backup'
+						   AND jj.state = 'completed' AND jj.ended_at >= b.t0 AND jj.ended_at < b.t1)
+			THEN true
+			WHEN NOT b.final THEN NULL			-- the day runs on: not yet known
+			-- no scheduled run fell on the day: nothing was due
+			ELSE @extschema@.vault_next_run(po.schedule::@extschema@.vault_schedule,
+											b.t0 - interval '1 microsecond', po.timezone) >= b.t1 END,
+	   b.final
+FROM its i
+JOIN vault_internal.vaults v ON v.vault_id = i.vault_id
+CROSS JOIN bounds b
+LEFT JOIN vault_internal.policies po ON po.policy_id = i.policy_id
+LEFT JOIN day_jobs j ON j.item_id = i.item_id
+LEFT JOIN shares s ON s.item_id = i.item_id
+LEFT JOIN manifest_bytes mb ON mb.item_id = i.item_id
+UNION ALL
+SELECT p_day, v.vault_id, v.name, NULL, NULL,
+	   coalesce(j.succeeded, 0), coalesce(j.failed, 0), coalesce(j.cancelled, 0), 0, 0,
+	   coalesce(u.bytes, 0), NULL, b.final
+FROM vault_internal.vaults v
+CROSS JOIN bounds b
+LEFT JOIN day_jobs j ON j.vault_id = v.vault_id AND j.item_id IS NULL
+LEFT JOIN unused u ON u.vault_id = v.vault_id
+WHERE v.created_at < b.t1;
+$$;
+
+-- every day from the last one reported (the first: the oldest job or point
+-- kept) up to p_now's day, that one provisional; then what is older than
+-- the history settings goes: finished jobs and resolved alerts after
+-- vault.job_history, report rows after vault.report_history
+CREATE FUNCTION vault_internal.report_fill(p_now timestamptz, p_job_history interval,
+										   p_report_history interval) RETURNS void
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_today date := p_now::date;
+	v_from date;
+	v_day date;
+BEGIN
+	SELECT max(day) + 1 INTO v_from FROM vault_internal.report_daily WHERE final;
+	IF v_from IS NULL THEN
+		SELECT least(min(j.ended_at)::date, (SELECT min(p.created_at)::date FROM vault_internal.points p))
+		INTO v_from FROM vault_internal.jobs j;
+	END IF;
+	v_from := greatest(coalesce(v_from, v_today), (p_now - p_report_history)::date);
+	FOR v_day IN SELECT d::date FROM generate_series(v_from, v_today, interval '1 day') AS d LOOP
+		PERFORM vault_internal.report_fill_day(v_day, p_now);
+	END LOOP;
+	DELETE FROM vault_internal.jobs WHERE state <> 'in-progress' AND ended_at < p_now - p_job_history;
+	DELETE FROM vault_internal.alerts WHERE state = 'resolved' AND resolved_at < p_now - p_job_history;
+	DELETE FROM vault_internal.report_daily WHERE day < (p_now - p_report_history)::date;
+END
+$$;
+REVOKE ALL ON FUNCTION vault_internal.report_fill_day(date, timestamptz),
+	vault_internal.report_fill(timestamptz, interval, interval) FROM PUBLIC;
+
+CREATE FUNCTION vault_report_refresh(now timestamptz) RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_report_refresh' LANGUAGE C VOLATILE;
+
+CREATE VIEW vault_report_daily AS
+SELECT r.day, r.vault_name AS vault, r.item_name AS item, r.jobs_succeeded, r.jobs_failed,
+	   r.jobs_cancelled, r.logical_bytes, r.recovery_points, r.stored_bytes, r.adherent
+FROM vault_internal.report_daily r
+LEFT JOIN vault_internal.vaults v USING (vault_id)
+WHERE vault_internal.can_see(v.vault_id, v.owner);
+GRANT SELECT ON vault_report_daily TO PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- monitoring: the cluster at a glance
+-- ---------------------------------------------------------------------------
+
+-- this database's counts, whoever asks: numbers only, never a name
+CREATE FUNCTION vault_internal.cluster_counts(OUT vaults bigint, OUT items bigint, OUT healthy bigint,
+											  OUT degraded bigint, OUT unhealthy bigint,
+											  OUT active_alerts bigint, OUT running_jobs bigint,
+											  OUT last_job_end timestamptz)
+	LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT (SELECT count(*) FROM vault_internal.vaults),
+	   count(*),
+	   count(*) FILTER (WHERE coalesce(h.failures_in_row, 0) = 0),
+	   count(*) FILTER (WHERE h.failures_in_row > 0 AND vault_internal.error_class(h.last_sqlstate) = 'degraded'),
+	   count(*) FILTER (WHERE h.failures_in_row > 0 AND vault_internal.error_class(h.last_sqlstate) = 'unhealthy'),
+	   (SELECT count(*) FROM vault_internal.alerts WHERE state = 'active'),
+	   (SELECT count(*) FROM vault_internal.jobs WHERE state = 'in-progress'),
+	   (SELECT max(ended_at) FROM vault_internal.jobs)
+FROM vault_internal.items i
+LEFT JOIN vault_internal.item_health h USING (item_id)
+WHERE i.state <> 'soft-deleted'
+$$;
+REVOKE ALL ON FUNCTION vault_internal.cluster_counts() FROM PUBLIC;
+
+-- this database live, the others as their schedulers last counted them
+-- (every round); a database whose scheduler has not run yet is missing
+CREATE FUNCTION vault_internal.cluster_status(OUT database text, OUT vaults bigint, OUT items bigint,
+											  OUT healthy bigint, OUT degraded bigint, OUT unhealthy bigint,
+											  OUT active_alerts bigint, OUT running_jobs bigint,
+											  OUT last_job_end timestamptz, OUT counted_at timestamptz)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'vault_cluster_status_rows' LANGUAGE C VOLATILE;
+GRANT EXECUTE ON FUNCTION vault_internal.cluster_status() TO PUBLIC;
+
+CREATE VIEW vault_cluster_status AS
+SELECT database, vaults, items, healthy, degraded, unhealthy, active_alerts, running_jobs, last_job_end
+FROM vault_internal.cluster_status()
+ORDER BY database;
+GRANT SELECT ON vault_cluster_status TO PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- monitoring: Prometheus metrics
+-- ---------------------------------------------------------------------------
+
+-- the jobs' counters, kept as each job ends so that they only grow while
+-- the job history is trimmed (a row per vault, operation and final state)
+CREATE TABLE vault_internal.job_totals (
+	vault_id		bigint NOT NULL,
+	operation		text NOT NULL,
+	state			text NOT NULL,
+	jobs			bigint NOT NULL DEFAULT 0,
+	seconds			double precision NOT NULL DEFAULT 0,
+	freed_bytes		bigint NOT NULL DEFAULT 0,
+	PRIMARY KEY (vault_id, operation, state)
+);
+REVOKE ALL ON vault_internal.job_totals FROM PUBLIC;
+INSERT INTO vault_internal.job_totals (vault_id, operation, state, jobs, seconds, freed_bytes)
+SELECT vault_id, operation, state, count(*),
+	   coalesce(sum(EXTRACT(epoch FROM ended_at - started_at)), 0), coalesce(sum(freed_bytes), 0)
+FROM vault_internal.jobs
+WHERE vault_id IS NOT NULL AND state <> 'in-progress'
+GROUP BY 1, 2, 3;
+
+CREATE FUNCTION vault_internal.job_count() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	INSERT INTO vault_internal.job_totals AS t (vault_id, operation, state, jobs, seconds, freed_bytes)
+	VALUES (NEW.vault_id, NEW.operation, NEW.state, 1,
+			greatest(coalesce(EXTRACT(epoch FROM NEW.ended_at - NEW.started_at), 0), 0),
+			coalesce(NEW.freed_bytes, 0))
+	ON CONFLICT (vault_id, operation, state) DO UPDATE
+	SET jobs = t.jobs + 1, seconds = t.seconds + EXCLUDED.seconds,
+		freed_bytes = t.freed_bytes + EXCLUDED.freed_bytes;
+	RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION vault_internal.job_count() FROM PUBLIC;
+CREATE TRIGGER job_count_insert AFTER INSERT ON vault_internal.jobs
+	FOR EACH ROW WHEN (NEW.state <> 'in-progress' AND NEW.vault_id IS NOT NULL)
+	EXECUTE FUNCTION vault_internal.job_count();
+CREATE TRIGGER job_count_end AFTER UPDATE OF state ON vault_internal.jobs
+	FOR EACH ROW WHEN (OLD.state = 'in-progress' AND NEW.state <> 'in-progress' AND NEW.vault_id IS NOT NULL)
+	EXECUTE FUNCTION vault_internal.job_count();
+
+-- a label value, or HELP text, in the exposition format's escapes
+CREATE FUNCTION vault_internal.prom_escape(p_text text) RETURNS text
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT replace(replace(replace(p_text, E'\\', E'\\\\'), '"', E'\\"'), E'\n', E'\\n')
+$$;
+
+-- the exposition text for the vaults named (those the caller may see:
+-- vault_metrics passes them); base units, _total counters
+CREATE FUNCTION vault_internal.metrics(p_vaults text[]) RETURNS text
+	LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+WITH families (ord, name, type, help) AS (VALUES
+	(1, 'vault_stored_bytes', 'gauge', 'Bytes the vault stores: sealed chunks and manifests.'),
+	(2, 'vault_logical_bytes', 'gauge', 'Bytes of table data the vault''s recovery points hold, before dedup and compression.'),
+	(3, 'vault_chunks', 'gauge', 'Sealed chunks the vault stores.'),
+	(4, 'vault_recovery_points', 'gauge', 'Recovery points of the item.'),
+	(5, 'vault_item_stored_bytes', 'gauge', 'Bytes the item''s points use, shared chunks split between items (latest daily report).'),
+	(6, 'vault_item_last_success_timestamp_seconds', 'gauge', 'Unix time of the item''s last successful backup.'),
+	(7, 'vault_item_health', 'gauge', 'The item''s health: 1 for its current state, 0 for the others.'),
+	(8, 'vault_item_rpo_breached', 'gauge', '1 when the item has had no successful backup for its policy''s interval and a half.'),
+	(9, 'vault_jobs_total', 'counter', 'Jobs ended, by operation and final state.'),
+	(10, 'vault_job_duration_seconds', 'summary', 'Time jobs took, by operation.'),
+	(11, 'vault_alerts_active', 'gauge', 'Alerts in state active, by severity.'),
+	(12, 'vault_purged_bytes_total', 'counter', 'Bytes freed by purges of soft-deleted data.')
+), v AS (
+	SELECT vault_id, name, format('vault="%s"', vault_internal.prom_escape(name)) AS l
+	FROM vault_internal.vaults WHERE name = ANY (p_vaults)
+), items AS (
+	SELECT v.vault_id, i.item_id, i.name, v.l || format(',item="%s"', vault_internal.prom_escape(i.name)) AS l
+	FROM vault_internal.items i JOIN v USING (vault_id)
+	WHERE i.state <> 'soft-deleted'
+), health AS (
+	SELECT h.*, v.l || format(',item="%s"', vault_internal.prom_escape(h.item)) AS l
+	FROM @extschema@.vault_health h JOIN v ON v.name = h.vault
+), samples (ord, suffix, labels, value) AS (
+	SELECT 1, '', v.l, vv.stored_bytes::text FROM v JOIN @extschema@.vault_vaults vv ON vv.vault = v.name
+	UNION ALL
+	SELECT 2, '', v.l, vv.logical_bytes::text FROM v JOIN @extschema@.vault_vaults vv ON vv.vault = v.name
+	UNION ALL
+	SELECT 3, '', v.l, vv.chunks::text FROM v JOIN @extschema@.vault_vaults vv ON vv.vault = v.name
+	UNION ALL
+	SELECT 4, '', i.l, (SELECT count(*) FROM vault_internal.points p WHERE p.item_id = i.item_id)::text
+	FROM items i
+	UNION ALL
+	SELECT 5, '', i.l, r.stored_bytes::text
+	FROM items i
+	JOIN LATERAL (SELECT r.stored_bytes FROM vault_internal.report_daily r
+				  WHERE r.item_id = i.item_id ORDER BY r.day DESC LIMIT 1) r ON true
+	UNION ALL
+	SELECT 6, '', h.l, EXTRACT(epoch FROM h.last_success)::text FROM health h WHERE h.last_success IS NOT NULL
+	UNION ALL
+	SELECT 7, '', h.l || format(',health="%s"', s.state), (h.health = s.state)::int::text
+	FROM health h
+	CROSS JOIN unnest(ARRAY['healthy', 'transient degraded', 'persistent degraded', 'transient unhealthy',
+							'persistent unhealthy']) AS s(state)
+	UNION ALL
+	SELECT 8, '', h.l, h.rpo_breached::int::text FROM health h WHERE h.rpo_breached IS NOT NULL
+	UNION ALL
+	SELECT 9, '', v.l || format(',operation="%s",state="%s"', t.operation, t.state), t.jobs::text
+	FROM vault_internal.job_totals t JOIN v USING (vault_id)
+	UNION ALL
+	SELECT 10, x.suffix, v.l || format(',operation="%s"', t.operation), x.value
+	FROM (SELECT vault_id, operation, sum(jobs) AS jobs, sum(seconds) AS seconds
+		  FROM vault_internal.job_totals GROUP BY 1, 2) t
+	JOIN v USING (vault_id)
+	CROSS JOIN LATERAL (VALUES ('_sum', t.seconds::text), ('_count', t.jobs::text)) AS x(suffix, value)
+	UNION ALL
+	SELECT 11, '', v.l || format(',severity="%s"', s.severity),
+		   (SELECT count(*) FROM vault_internal.alerts a
+			WHERE a.vault_id = v.vault_id AND a.severity = s.severity AND a.state = 'active')::text
+	FROM v CROSS JOIN unnest(ARRAY['critical', 'error']) AS s(severity)
+	UNION ALL
+	SELECT 12, '', v.l,
+		   coalesce((SELECT sum(t.freed_bytes) FROM vault_internal.job_totals t
+					 WHERE t.vault_id = v.vault_id AND t.operation = 'purge'), 0)::text
+	FROM v
+)
+SELECT string_agg(format(E'# HELP %s %s\n# TYPE %s %s\n', f.name, vault_internal.prom_escape(f.help),
+						 f.name, f.type)
+				  || coalesce((SELECT string_agg(format(E'%s%s{%s} %s\n', f.name, s.suffix, s.labels, s.value),
+												 '' ORDER BY s.labels, s.suffix)
+							   FROM samples s WHERE s.ord = f.ord), ''),
+				  '' ORDER BY f.ord)
+FROM families f
+$$;
+REVOKE ALL ON FUNCTION vault_internal.metrics(text[]) FROM PUBLIC;
+
+CREATE FUNCTION vault_metrics() RETURNS text
+	AS 'MODULE_PATHNAME', 'vault_metrics' LANGUAGE C STABLE;
+-- ---------------------------------------------------------------------------
+-- monitoring: the HTML report
+-- ---------------------------------------------------------------------------
+
+-- vault_report_html(days): one self-contained HTML5 page (inline CSS and
+-- SVG; no script, no link, nothing fetched) about the vaults the caller may
+-- see: storage per vault over the last `days` days, jobs per day, every item
+-- with its health, the active alerts, storage per item, the coming purges.
+--
+-- It runs as the caller and reads only the public views, which already show
+-- each role only what it may see. It is one function on purpose: helpers in
+-- vault_internal could not be called by the caller (PUBLIC has no USAGE on
+-- that schema, and must not), so escaping, byte units and both charts are
+-- inline. Every string the views return is HTML-escaped in exactly one
+-- place (step 2), before any of it reaches the page.
+CREATE FUNCTION vault_report_html(days integer DEFAULT 30) RETURNS text
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_since		date;			-- the period: v_since .. today
+	d			jsonb;			-- what the caller may see (escaped from step 2 on)
+	h			text;			-- the page
+	v			record;
+	-- chart geometry (SVG user units; the SVG scales to the page's width)
+	c_w			constant numeric := 1120;
+	c_h			constant numeric := 250;
+	c_l			constant numeric := 76;		-- left margin: the y labels
+	c_r			constant numeric := 16;
+	c_t			constant numeric := 30;		-- top margin: the legend
+	c_b			constant numeric := 34;		-- bottom margin: the x labels
+	pw			constant numeric := c_w - c_l - c_r;
+	ph			constant numeric := c_h - c_t - c_b;
+	v_n			integer;		-- days (or bars) in a chart
+	v_d0		date;
+	v_d1		date;
+	v_span		integer;
+	v_max		numeric;
+	v_unit		integer;		-- 1024^v_unit bytes per label unit
+	v_uname		text;
+	v_m			numeric;
+	v_step		numeric;
+	v_top		numeric;
+	v_bucket	integer;		-- days per bar
+	v_svg		text;
+BEGIN
+	IF days IS NULL OR days NOT BETWEEN 1 AND 3660 THEN
+		RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'days must be between 1 and 3660',
+			HINT = 'days is the length of the period the report covers, counted back from today: vault_report_html(30) covers the last 30 days.';
+	END IF;
+	v_since := current_date - days + 1;
+
+	-- 1. what the caller may see, from the public views only
+	d := jsonb_build_object(
+		'database', current_database(),
+		'vaults', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+							'vault', vv.vault, 'items', vv.items, 'recovery_points', vv.recovery_points,
+							'logical_bytes', vv.logical_bytes, 'stored_bytes', vv.stored_bytes,
+							-- per day of the period: the sum over the vault's rows
+							'per_day', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+												'day', s.day, 'stored', s.stored, 'logical', s.logical)
+											ORDER BY s.day), '[]')
+									 FROM (SELECT r.day, coalesce(sum(r.stored_bytes), 0) AS stored,
+												  coalesce(sum(r.logical_bytes), 0) AS logical
+										   FROM @extschema@.vault_report_daily r
+										   WHERE r.vault = vv.vault AND r.day >= v_since
+										   GROUP BY r.day) s))
+						ORDER BY vv.vault), '[]')
+				   FROM @extschema@.vault_vaults vv),
+		'jobs', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+						'day', s.day, 'succeeded', s.succeeded, 'failed', s.failed, 'cancelled', s.cancelled)
+					ORDER BY s.day), '[]')
+				 FROM (SELECT r.day, coalesce(sum(r.jobs_succeeded), 0) AS succeeded,
+							  coalesce(sum(r.jobs_failed), 0) AS failed,
+							  coalesce(sum(r.jobs_cancelled), 0) AS cancelled
+					   FROM @extschema@.vault_report_daily r
+					   WHERE r.day >= v_since
+					   GROUP BY r.day) s),
+		-- one row per item: its health (soft-deleted items have none) and its
+		-- stored bytes on its latest report day
+		'items', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+						'vault', i.vault, 'name', i.name, 'kind', i.kind, 'policy', i.policy, 'state', i.state,
+						'health', hh.health, 'last_success', hh.last_success, 'last_error', hh.last_error,
+						'rpo_breached', hh.rpo_breached, 'stored', l.stored_bytes, 'stored_day', l.day)
+					ORDER BY i.vault, i.name, i.item_id), '[]')
+				  FROM @extschema@.vault_items i
+				  LEFT JOIN (SELECT DISTINCT ON (vh.vault, vh.item) vh.*
+							 FROM @extschema@.vault_health vh ORDER BY vh.vault, vh.item) hh
+					ON hh.vault = i.vault AND hh.item = i.name AND i.state <> 'soft-deleted'
+				  LEFT JOIN (SELECT DISTINCT ON (r.vault, r.item) r.vault, r.item, r.day, r.stored_bytes
+							 FROM @extschema@.vault_report_daily r WHERE r.item IS NOT NULL
+							 ORDER BY r.vault, r.item, r.day DESC) l
+					ON l.vault = i.vault AND l.item = i.name),
+		'alerts', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+						'raised_at', a.raised_at, 'severity', a.severity, 'category', a.category,
+						'vault', a.vault, 'item', a.item, 'kind', a.kind, 'message', a.message,
+						'occurrences', a.occurrences)
+					ORDER BY a.raised_at DESC, a.alert DESC), '[]')
+				   FROM (SELECT * FROM @extschema@.vault_alerts a WHERE a.state = 'active'
+						 ORDER BY a.raised_at DESC, a.alert DESC LIMIT 200) a),
+		'alerts_active', (SELECT count(*) FROM @extschema@.vault_alerts a WHERE a.state = 'active'),
+		'alerts_acknowledged', (SELECT count(*) FROM @extschema@.vault_alerts a WHERE a.state = 'acknowledged'),
+		-- each vault's rows on its latest report day (item NULL: storage no point uses)
+		'per_item', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+						'vault', s.vault, 'item', s.item, 'day', s.day, 'stored', s.stored_bytes,
+						'vault_stored', s.vault_stored)
+					ORDER BY s.vault, s.stored_bytes DESC NULLS LAST, s.item NULLS LAST), '[]')
+					 FROM (SELECT r.*, sum(r.stored_bytes) OVER (PARTITION BY r.vault) AS vault_stored
+						   FROM (SELECT r.*, max(r.day) OVER (PARTITION BY r.vault) AS last_day
+								 FROM @extschema@.vault_report_daily r) r
+						   WHERE r.day = r.last_day) s),
+		-- soft-deleted items and points, soonest purge first
+		'purges', (SELECT coalesce(jsonb_agg(to_jsonb(p) ORDER BY p.purge_at, p.vault, p.item, p.recovery_point NULLS FIRST),
+								   '[]')
+				   FROM (SELECT 'item' AS what, i.vault, i.name AS item, NULL::bigint AS recovery_point,
+								i.purge_at, i.recovery_points AS points, NULL::bigint AS logical_bytes,
+								NULL::boolean AS on_hold
+						 FROM @extschema@.vault_items i WHERE i.purge_at IS NOT NULL
+						 UNION ALL
+						 SELECT 'recovery point', p.vault, p.item, p.recovery_point, p.purge_at, NULL,
+								p.logical_bytes, p.on_hold
+						 FROM @extschema@.vault_recovery_points p
+						 WHERE p.state = 'soft-deleted' AND p.purge_at IS NOT NULL
+						 ORDER BY 5, 2, 3, 4 NULLS FIRST LIMIT 200) p),
+		'purges_total', (SELECT (SELECT count(*) FROM @extschema@.vault_items i WHERE i.purge_at IS NOT NULL)
+							  + (SELECT count(*) FROM @extschema@.vault_recovery_points p
+								 WHERE p.state = 'soft-deleted' AND p.purge_at IS NOT NULL)));
+
+	-- 2. HTML-escape every string in d, in one place. In jsonb's text form,
+	-- & < > ' occur only inside strings, and a " inside a string is always
+	-- written \" once every escaped backslash (\\) is spelled \u005c, so the
+	-- replacements below touch string contents only; & goes first.
+	d := replace(replace(replace(replace(replace(replace(d::text,
+			'&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '''', '&#39;'),
+			chr(92) || chr(92), chr(92) || 'u005c'), chr(92) || '"', '&quot;')::jsonb;
+
+	-- 3. the page
+	h := '<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>vault report</title>
+<style>
+:root { color-scheme: light; }
+body { margin: 0; background: #f3f4f6; color: #111827;
+       font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+main { max-width: 1200px; margin: 0 auto; padding: 20px 24px 40px; }
+header h1 { margin: 0 0 4px; font-size: 26px; }
+.meta { color: #4b5563; margin: 0 0 16px; }
+.meta b { color: #111827; }
+.cards { display: flex; flex-wrap: wrap; gap: 12px; margin-bottom: 8px; }
+.card { background: #fff; border: 1px solid #e5e7eb; border-radius: 8px; padding: 10px 16px; min-width: 130px; }
+.card .n { font-size: 22px; font-weight: 600; }
+.card .l { color: #4b5563; font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
+.card.bad .n { color: #b91c1c; }
+section { background: #fff; border: 1px solid #e5e7eb; border-radius: 8px; padding: 14px 18px; margin-top: 18px; }
+h2 { margin: 0 0 10px; font-size: 18px; }
+h3 { margin: 14px 0 4px; font-size: 15px; overflow-wrap: anywhere; }
+h3 .sub { font-weight: normal; color: #4b5563; font-size: 13px; }
+.note { color: #4b5563; font-style: italic; margin: 6px 0; }
+.lead { color: #4b5563; margin: 0 0 6px; }
+svg { display: block; width: 100%; height: auto; font-size: 12px; }
+svg text { fill: #374151; }
+svg .grid { stroke: #e5e7eb; stroke-width: 1; }
+svg .axis { stroke: #6b7280; stroke-width: 1; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid #e5e7eb; vertical-align: top; overflow-wrap: break-word; }
+th { background: #f9fafb; color: #374151; font-weight: 600; font-size: 12px; text-transform: uppercase; letter-spacing: .03em; }
+tbody tr:nth-child(even) { background: #fafafa; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.when, td.nw { white-space: nowrap; }
+td.name { overflow-wrap: anywhere; }
+.badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; white-space: nowrap; }
+.h-healthy { background: #dcfce7; color: #166534; }
+.h-transient-degraded { background: #fef9c3; color: #854d0e; }
+.h-persistent-degraded { background: #fed7aa; color: #9a3412; }
+.h-transient-unhealthy { background: #fee2e2; color: #991b1b; }
+.h-persistent-unhealthy { background: #991b1b; color: #fff; }
+.h-none { background: #e5e7eb; color: #374151; }
+.sev-critical { background: #991b1b; color: #fff; }
+.sev-error { background: #fee2e2; color: #991b1b; }
+.breached { color: #b91c1c; font-weight: 600; white-space: nowrap; }
+.ok { color: #166534; }
+.muted { color: #6b7280; }
+.err { color: #6b7280; font-size: 12px; max-width: 260px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.bar { background: #e5e7eb; border-radius: 3px; height: 10px; width: 220px; }
+.bar span { display: block; background: #2563eb; border-radius: 3px; height: 10px; }
+.sw { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin: 0 4px 0 12px; }
+</style>
+</head>
+<body><main>
+';
+
+	-- 3.1 header: database, time, period, totals
+	h := h || format('<header id="header"><h1>vault report</h1>
+<p class="meta">database <b>%s</b> &middot; generated at <b>%s</b> &middot; period: last %s day%s (<b>%s</b> to <b>%s</b>)</p>
+<div class="cards">
+<div class="card"><div class="n">%s</div><div class="l">vaults</div></div>
+<div class="card"><div class="n">%s</div><div class="l">items</div></div>
+<div class="card"><div class="n">%s</div><div class="l">recovery points</div></div>
+<div class="card"><div class="n">%s</div><div class="l">stored</div></div>
+<div class="card"><div class="n">%s</div><div class="l">logical, all points</div></div>
+<div class="card%s"><div class="n">%s</div><div class="l">active alerts</div></div>
+</div></header>
+',
+		d->>'database', to_char(clock_timestamp(), 'YYYY-MM-DD HH24:MI:SS TZ'),
+		days, CASE WHEN days = 1 THEN '' ELSE 's' END, to_char(v_since, 'YYYY-MM-DD'), to_char(current_date, 'YYYY-MM-DD'),
+		jsonb_array_length(d->'vaults'), jsonb_array_length(d->'items'),
+		(SELECT coalesce(sum(x.recovery_points), 0) FROM jsonb_to_recordset(d->'vaults') AS x(recovery_points numeric)),
+		(SELECT pg_size_pretty(coalesce(sum(x.stored_bytes), 0)) FROM jsonb_to_recordset(d->'vaults') AS x(stored_bytes numeric)),
+		(SELECT pg_size_pretty(coalesce(sum(x.logical_bytes), 0)) FROM jsonb_to_recordset(d->'vaults') AS x(logical_bytes numeric)),
+		CASE WHEN (d->>'alerts_active')::bigint > 0 THEN ' bad' ELSE '' END, d->>'alerts_active');
+
+	-- 3.2 storage: per vault, a line chart of stored and logical bytes per day
+	h := h || '<section id="storage"><h2>Storage per vault</h2>
+<p class="lead">Stored: what the vault occupies (after dedup, compression and encryption). Logical: the size of each item''s latest recovery point, summed.</p>
+';
+	IF jsonb_array_length(d->'vaults') = 0 THEN
+		h := h || '<p class="note">No vaults visible to you.</p>';
+	END IF;
+	FOR v IN SELECT * FROM jsonb_to_recordset(d->'vaults')
+				 AS x(vault text, stored_bytes bigint, recovery_points bigint, items bigint, per_day jsonb)
+			 ORDER BY x.vault
+	LOOP
+		h := h || format('<h3>%s <span class="sub">&middot; %s stored now &middot; %s recovery point%s &middot; %s item%s</span></h3>
+',
+			v.vault, pg_size_pretty(coalesce(v.stored_bytes, 0)),
+			coalesce(v.recovery_points, 0), CASE WHEN v.recovery_points = 1 THEN '' ELSE 's' END,
+			coalesce(v.items, 0), CASE WHEN v.items = 1 THEN '' ELSE 's' END);
+		SELECT count(*), min(x.day), max(x.day), max(greatest(x.stored, x.logical))
+		INTO v_n, v_d0, v_d1, v_max
+		FROM jsonb_to_recordset(v.per_day) AS x(day date, stored numeric, logical numeric);
+		IF v_n = 0 THEN
+			h := h || '<p class="note">no report rows yet</p>
+';
+			CONTINUE;
+		END IF;
+		v_span := v_d1 - v_d0;				-- 0 for one day: a dot in the middle
+		-- y axis: ticks at 1, 2 or 5 times a power of ten of the largest
+		-- unit (kB, MB, GB, ...) the maximum reaches
+		v_max := greatest(v_max, 1);
+		v_unit := least(floor(log(1024, v_max)), 5)::integer;
+		v_uname := (ARRAY['bytes', 'kB', 'MB', 'GB', 'TB', 'PB'])[v_unit + 1];
+		v_m := v_max / 1024::numeric ^ v_unit;
+		v_step := 10::numeric ^ floor(log(v_m / 4));
+		v_step := v_step * CASE WHEN v_m / 4 / v_step <= 1 THEN 1 WHEN v_m / 4 / v_step <= 2 THEN 2
+								WHEN v_m / 4 / v_step <= 5 THEN 5 ELSE 10 END;
+		IF v_unit = 0 THEN
+			v_step := greatest(v_step, 1);
+		END IF;
+		v_top := ceil(v_m / v_step) * v_step;
+		v_svg := format('<svg viewBox="0 0 %s %s" role="img" aria-label="stored and logical bytes per day of vault %s">',
+						c_w, c_h, v.vault)
+			-- grid and y labels
+			|| (SELECT string_agg(format('<line class="grid" x1="%s" y1="%s" x2="%s" y2="%s"/><text x="%s" y="%s" text-anchor="end">%s</text>',
+										 c_l, y, c_l + pw, y, c_l - 6, y + 4,
+										 CASE WHEN t = 0 THEN '0' ELSE trim_scale(t) || ' ' || v_uname END), '')
+				FROM generate_series(0::numeric, v_top, v_step) t
+				CROSS JOIN LATERAL (SELECT round(c_t + ph - t / v_top * ph, 1) AS y) g)
+			|| format('<line class="axis" x1="%s" y1="%s" x2="%s" y2="%s"/><line class="axis" x1="%s" y1="%s" x2="%s" y2="%s"/>',
+					  c_l, c_t, c_l, c_t + ph, c_l, c_t + ph, c_l + pw, c_t + ph)
+			-- x labels: at most 7 days, first and last included
+			|| (SELECT string_agg(format('<text x="%s" y="%s" text-anchor="%s">%s</text>',
+										 round(c_l + CASE WHEN v_span = 0 THEN pw / 2 ELSE k * pw / v_span END, 1),
+										 c_t + ph + 18, CASE WHEN k = v_span AND k > 0 THEN 'end' ELSE 'middle' END,
+										 to_char(v_d0 + k, CASE WHEN v_span > 300 THEN 'Mon YYYY' ELSE 'Mon DD' END)), '')
+				FROM (SELECT DISTINCT round(j * v_span / 6.0)::integer AS k
+					  FROM generate_series(0, CASE WHEN v_span = 0 THEN 0 ELSE 6 END) j) ks)
+			-- the two lines, then a dot per day (with its values as a tooltip)
+			-- when there are few enough days to tell them apart
+			|| (SELECT format('<polyline fill="none" stroke="#ea580c" stroke-width="2" stroke-dasharray="6 3" points="%s"/>'
+							  '<polyline fill="none" stroke="#2563eb" stroke-width="2.5" points="%s"/>',
+							  string_agg(px || ',' || ly, ' ' ORDER BY x.day), string_agg(px || ',' || sy, ' ' ORDER BY x.day))
+					|| CASE WHEN v_n <= 62 THEN
+						string_agg(format('<circle cx="%s" cy="%s" r="%s" fill="#ea580c"><title>%s: logical %s</title></circle>'
+										  '<circle cx="%s" cy="%s" r="%s" fill="#2563eb"><title>%s: stored %s</title></circle>',
+										  px, ly, CASE WHEN v_n = 1 THEN 5 ELSE 3 END, to_char(x.day, 'YYYY-MM-DD'), pg_size_pretty(x.logical),
+										  px, sy, CASE WHEN v_n = 1 THEN 5.5 ELSE 3.5 END, to_char(x.day, 'YYYY-MM-DD'), pg_size_pretty(x.stored)),
+								   '' ORDER BY x.day)
+					   ELSE '' END
+				FROM jsonb_to_recordset(v.per_day) AS x(day date, stored numeric, logical numeric)
+				CROSS JOIN LATERAL (SELECT round(c_l + CASE WHEN v_span = 0 THEN pw / 2
+															ELSE (x.day - v_d0) * pw / v_span END, 1) AS px,
+										   round(c_t + ph - x.stored / 1024::numeric ^ v_unit / v_top * ph, 1) AS sy,
+										   round(c_t + ph - x.logical / 1024::numeric ^ v_unit / v_top * ph, 1) AS ly) g)
+			-- legend
+			|| format('<line x1="%s" y1="12" x2="%s" y2="12" stroke="#2563eb" stroke-width="2.5"/><text x="%s" y="16">stored</text>'
+					  '<line x1="%s" y1="12" x2="%s" y2="12" stroke="#ea580c" stroke-width="2" stroke-dasharray="6 3"/><text x="%s" y="16">logical</text>',
+					  c_w - 200, c_w - 176, c_w - 170, c_w - 110, c_w - 86, c_w - 80)
+			|| '</svg>';
+		h := h || v_svg || E'\n';
+	END LOOP;
+	h := h || E'</section>\n';
+
+	-- 3.3 jobs: a stacked bar per day (per few days over a long period) by outcome
+	SELECT count(*), min(x.day), max(x.day) INTO v_n, v_d0, v_d1
+	FROM jsonb_to_recordset(d->'jobs') AS x(day date);
+	IF v_n = 0 THEN
+		h := h || '<section id="jobs"><h2>Jobs per day</h2>
+<p class="note">no report rows yet</p>
+';
+	ELSE
+		v_bucket := ceil((v_d1 - v_d0 + 1) / 120.0)::integer;		-- at most 120 bars
+		v_n := (v_d1 - v_d0) / v_bucket + 1;
+		h := h || format('<section id="jobs"><h2>Jobs per %s, all vaults</h2>
+', CASE WHEN v_bucket = 1 THEN 'day' ELSE v_bucket || ' days' END);
+		SELECT greatest(max(b.total), 1) INTO v_max
+		FROM (SELECT sum(x.succeeded + x.failed + x.cancelled) AS total
+			  FROM jsonb_to_recordset(d->'jobs') AS x(day date, succeeded numeric, failed numeric, cancelled numeric)
+			  GROUP BY (x.day - v_d0) / v_bucket) b;
+		v_step := 10::numeric ^ floor(log(v_max / 4));
+		v_step := greatest(1, v_step * CASE WHEN v_max / 4 / v_step <= 1 THEN 1 WHEN v_max / 4 / v_step <= 2 THEN 2
+											WHEN v_max / 4 / v_step <= 5 THEN 5 ELSE 10 END);
+		v_top := ceil(v_max / v_step) * v_step;
+		v_svg := format('<svg viewBox="0 0 %s %s" role="img" aria-label="jobs per %s by outcome">',
+						c_w, c_h, CASE WHEN v_bucket = 1 THEN 'day' ELSE v_bucket || ' days' END)
+			|| (SELECT string_agg(format('<line class="grid" x1="%s" y1="%s" x2="%s" y2="%s"/><text x="%s" y="%s" text-anchor="end">%s</text>',
+										 c_l, y, c_l + pw, y, c_l - 6, y + 4, trim_scale(t)), '')
+				FROM generate_series(0::numeric, v_top, v_step) t
+				CROSS JOIN LATERAL (SELECT round(c_t + ph - t / v_top * ph, 1) AS y) g)
+			|| format('<text x="14" y="%s" transform="rotate(-90 14 %s)" text-anchor="middle">jobs</text>',
+					  c_t + ph / 2, c_t + ph / 2)
+			-- bars: succeeded at the bottom, then failed, then cancelled
+			|| (SELECT string_agg(format('<g><title>%s%s: %s succeeded, %s failed, %s cancelled</title>'
+										 '<rect x="%s" y="%s" width="%s" height="%s" fill="#16a34a"/>'
+										 '<rect x="%s" y="%s" width="%s" height="%s" fill="#dc2626"/>'
+										 '<rect x="%s" y="%s" width="%s" height="%s" fill="#6b7280"/></g>',
+										 to_char(v_d0 + b.k * v_bucket, 'YYYY-MM-DD'),
+										 CASE WHEN v_bucket = 1 THEN ''
+											  ELSE ' to ' || to_char(least(v_d0 + b.k * v_bucket + v_bucket - 1, v_d1), 'YYYY-MM-DD') END,
+										 b.s, b.f, b.c,
+										 g.bx, round(g.y0 - g.hs, 1), g.bw, round(g.hs, 1),
+										 g.bx, round(g.y0 - g.hs - g.hf, 1), g.bw, round(g.hf, 1),
+										 g.bx, round(g.y0 - g.hs - g.hf - g.hc, 1), g.bw, round(g.hc, 1)), '' ORDER BY b.k)
+				FROM (SELECT (x.day - v_d0) / v_bucket AS k, sum(x.succeeded) AS s, sum(x.failed) AS f,
+							 sum(x.cancelled) AS c
+					  FROM jsonb_to_recordset(d->'jobs') AS x(day date, succeeded numeric, failed numeric, cancelled numeric)
+					  GROUP BY 1) b
+				-- a bar takes three quarters of its slot (at most 48 units), centred
+				CROSS JOIN LATERAL (SELECT least(greatest(round(pw / v_n * 0.75, 1), 1), 48) AS bw) w
+				CROSS JOIN LATERAL (SELECT round(c_l + b.k * pw / v_n + (pw / v_n - w.bw) / 2, 1) AS bx,
+										   w.bw, c_t + ph AS y0,
+										   b.s / v_top * ph AS hs, b.f / v_top * ph AS hf, b.c / v_top * ph AS hc) g)
+			|| format('<line class="axis" x1="%s" y1="%s" x2="%s" y2="%s"/><line class="axis" x1="%s" y1="%s" x2="%s" y2="%s"/>',
+					  c_l, c_t, c_l, c_t + ph, c_l, c_t + ph, c_l + pw, c_t + ph)
+			-- x labels: at most 7 bars', first and last included
+			|| (SELECT string_agg(format('<text x="%s" y="%s" text-anchor="middle">%s</text>',
+										 round(c_l + k * pw / v_n + pw / v_n / 2, 1), c_t + ph + 18,
+										 to_char(v_d0 + k * v_bucket,
+												 CASE WHEN v_d1 - v_d0 > 300 THEN 'Mon YYYY' ELSE 'Mon DD' END)), '')
+				FROM (SELECT DISTINCT round(j * (v_n - 1) / 6.0)::integer AS k
+					  FROM generate_series(0, CASE WHEN v_n = 1 THEN 0 ELSE 6 END) j) ks)
+			-- legend
+			|| format('<rect x="%s" y="4" width="12" height="12" fill="#16a34a"/><text x="%s" y="15">succeeded</text>'
+					  '<rect x="%s" y="4" width="12" height="12" fill="#dc2626"/><text x="%s" y="15">failed</text>'
+					  '<rect x="%s" y="4" width="12" height="12" fill="#6b7280"/><text x="%s" y="15">cancelled</text>',
+					  c_w - 300, c_w - 284, c_w - 200, c_w - 184, c_w - 120, c_w - 104)
+			|| '</svg>';
+		h := h || v_svg || E'\n';
+	END IF;
+	h := h || E'</section>\n';
+
+	-- 3.4 items: exactly one row per row of vault_items
+	h := h || format('<section id="items"><h2>Items (%s)</h2>
+<table><thead><tr><th>vault</th><th>item</th><th>kind</th><th>policy</th><th>state</th><th>health</th>'
+		'<th>last success</th><th class="num">stored</th><th>RPO</th></tr></thead>
+<tbody>
+', jsonb_array_length(d->'items'))
+		|| coalesce((SELECT string_agg(format('<tr><td class="name">%s</td><td class="name">%s</td><td class="nw">%s</td><td>%s</td><td class="nw">%s</td>'
+											  '<td><span class="badge %s"%s>%s</span>%s</td><td class="when">%s</td>'
+											  '<td class="num"%s>%s</td><td>%s</td></tr>',
+											  x.vault, x.name, x.kind, coalesce(x.policy, '<span class="muted">&mdash;</span>'),
+											  x.state,
+											  CASE x.health WHEN 'healthy' THEN 'h-healthy'
+															WHEN 'transient degraded' THEN 'h-transient-degraded'
+															WHEN 'persistent degraded' THEN 'h-persistent-degraded'
+															WHEN 'transient unhealthy' THEN 'h-transient-unhealthy'
+															WHEN 'persistent unhealthy' THEN 'h-persistent-unhealthy'
+															ELSE 'h-none' END,
+											  CASE WHEN x.last_error IS NOT NULL THEN ' title="' || x.last_error || '"' ELSE '' END,
+											  coalesce(x.health, 'no health'),
+											  CASE WHEN x.last_error IS NOT NULL AND x.health <> 'healthy'
+												   THEN '<div class="err">' || x.last_error || '</div>' ELSE '' END,
+											  coalesce(to_char(x.last_success, 'YYYY-MM-DD HH24:MI'), '<span class="muted">never</span>'),
+											  CASE WHEN x.stored_day IS NOT NULL THEN ' title="on ' || to_char(x.stored_day, 'YYYY-MM-DD') || '"' ELSE '' END,
+											  coalesce(pg_size_pretty(x.stored), '<span class="muted">&mdash;</span>'),
+											  CASE WHEN x.rpo_breached THEN '<span class="breached">&#9888; breached</span>'
+												   WHEN NOT x.rpo_breached THEN '<span class="ok">met</span>'
+												   ELSE '<span class="muted">&mdash;</span>' END),
+									   E'\n' ORDER BY x.vault, x.name)
+					 FROM jsonb_to_recordset(d->'items')
+						  AS x(vault text, name text, kind text, policy text, state text, health text,
+							   last_success timestamptz, last_error text, rpo_breached boolean, stored numeric,
+							   stored_day date)), '')
+		|| E'\n</tbody></table>\n'
+		|| CASE WHEN jsonb_array_length(d->'items') = 0 THEN '<p class="note">No items visible to you.</p>' ELSE '' END
+		|| E'</section>\n';
+
+	-- 3.5 alerts: the active ones, newest first
+	h := h || format('<section id="alerts"><h2>Active alerts (%s)</h2>
+<p class="meta">%s acknowledged alert%s not shown; resolved ones are in vault_alerts.</p>
+', d->>'alerts_active', d->>'alerts_acknowledged', CASE WHEN d->>'alerts_acknowledged' = '1' THEN '' ELSE 's' END);
+	IF jsonb_array_length(d->'alerts') = 0 THEN
+		h := h || '<p class="note">No active alerts.</p>';
+	ELSE
+		h := h || '<table><thead><tr><th>raised at</th><th>severity</th><th>kind</th><th>vault</th><th>item</th>'
+			'<th>message</th><th class="num">times</th></tr></thead>
+<tbody>
+'
+			|| (SELECT string_agg(format('<tr><td class="when">%s</td><td><span class="badge %s">%s</span></td><td>%s</td>'
+										 '<td class="name">%s</td><td class="name">%s</td><td class="name">%s</td><td class="num">%s</td></tr>',
+										 to_char(x.raised_at, 'YYYY-MM-DD HH24:MI'),
+										 CASE x.severity WHEN 'critical' THEN 'sev-critical' ELSE 'sev-error' END,
+										 x.severity, x.kind, coalesce(x.vault, '&mdash;'), coalesce(x.item, '&mdash;'),
+										 x.message, x.occurrences), E'\n' ORDER BY x.raised_at DESC)
+				FROM jsonb_to_recordset(d->'alerts')
+					 AS x(raised_at timestamptz, severity text, kind text, vault text, item text, message text,
+						  occurrences integer))
+			|| E'\n</tbody></table>\n'
+			|| CASE WHEN (d->>'alerts_active')::bigint > jsonb_array_length(d->'alerts')
+					THEN format('<p class="note">the newest %s shown</p>', jsonb_array_length(d->'alerts')) ELSE '' END;
+	END IF;
+	h := h || E'</section>\n';
+
+	-- 3.6 storage per item on each vault's latest report day
+	h := h || '<section id="storage-per-item"><h2>Storage per item</h2>
+';
+	IF jsonb_array_length(d->'per_item') = 0 THEN
+		h := h || '<p class="note">no report rows yet</p>';
+	ELSE
+		h := h || '<table><thead><tr><th>vault</th><th>item</th><th>day</th><th class="num">stored</th>'
+			'<th class="num">of the vault</th><th></th></tr></thead>
+<tbody>
+'
+			|| (SELECT string_agg(format('<tr><td class="name">%s</td><td class="name">%s</td><td class="when">%s</td><td class="num">%s</td>'
+										 '<td class="num">%s</td><td><div class="bar"><span style="width:%s%%"></span></div></td></tr>',
+										 x.vault, coalesce(x.item, '<span class="muted" title="storage no recovery point uses">(no item)</span>'),
+										 to_char(x.day, 'YYYY-MM-DD'), coalesce(pg_size_pretty(x.stored), '&mdash;'),
+										 coalesce(to_char(pct, 'FM990.0') || ' %', '&mdash;'),
+										 coalesce(round(pct, 1), 0)), E'\n' ORDER BY x.vault, x.stored DESC NULLS LAST, x.item NULLS LAST)
+				FROM jsonb_to_recordset(d->'per_item')
+					 AS x(vault text, item text, day date, stored numeric, vault_stored numeric)
+				CROSS JOIN LATERAL (SELECT least(100, greatest(0, 100 * x.stored / nullif(x.vault_stored, 0))) AS pct) g)
+			|| E'\n</tbody></table>\n';
+	END IF;
+	h := h || E'</section>\n';
+
+	-- 3.7 coming purges: soft-deleted items and points
+	h := h || format('<section id="purges"><h2>Upcoming purges (%s)</h2>
+', d->>'purges_total');
+	IF jsonb_array_length(d->'purges') = 0 THEN
+		h := h || '<p class="note">Nothing soft-deleted is waiting to be purged.</p>';
+	ELSE
+		h := h || '<table><thead><tr><th>purge at</th><th>in</th><th>vault</th><th>item</th><th>what</th>'
+			'<th class="num">size</th><th></th></tr></thead>
+<tbody>
+'
+			|| (SELECT string_agg(format('<tr><td class="when">%s</td><td class="when">%s</td><td class="name">%s</td><td class="name">%s</td>'
+										 '<td class="nw">%s</td><td class="num">%s</td><td>%s</td></tr>',
+										 to_char(x.purge_at, 'YYYY-MM-DD HH24:MI'),
+										 CASE WHEN x.purge_at <= now() THEN '<span class="breached">due</span>'
+											  WHEN x.purge_at - now() < interval '1 day'
+											  THEN '<span class="breached">' || ceil(EXTRACT(epoch FROM x.purge_at - now()) / 3600) || ' h</span>'
+											  WHEN x.purge_at - now() < interval '3 days'
+											  THEN floor(EXTRACT(epoch FROM x.purge_at - now()) / 86400) || ' d '
+												   || floor(EXTRACT(epoch FROM x.purge_at - now()) / 3600)::bigint % 24 || ' h'
+											  ELSE floor(EXTRACT(epoch FROM x.purge_at - now()) / 86400) || ' d' END,
+										 x.vault, coalesce(x.item, '&mdash;'),
+										 CASE WHEN x.what = 'item' THEN 'item (' || coalesce(x.points, 0) || ' point'
+																	  || CASE WHEN x.points = 1 THEN '' ELSE 's' END || ')'
+											  ELSE 'recovery point ' || x.recovery_point END,
+										 coalesce(pg_size_pretty(x.logical_bytes), ''),
+										 CASE WHEN x.on_hold THEN '<span class="badge sev-error">on legal hold</span>' ELSE '' END),
+								  E'\n' ORDER BY x.purge_at, x.vault, x.item, x.recovery_point NULLS FIRST)
+				FROM jsonb_to_recordset(d->'purges')
+					 AS x(what text, vault text, item text, recovery_point bigint, purge_at timestamptz,
+						  points bigint, logical_bytes numeric, on_hold boolean))
+			|| E'\n</tbody></table>\n'
+			|| CASE WHEN (d->>'purges_total')::bigint > jsonb_array_length(d->'purges')
+					THEN format('<p class="note">the first %s shown</p>', jsonb_array_length(d->'purges')) ELSE '' END;
+	END IF;
+	h := h || E'</section>\n';
+
+	RETURN h || E'</main></body></html>\n';
+END
+$$;

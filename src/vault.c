@@ -2,8 +2,8 @@
  * vault.c
  *	  Module entry: PG_MODULE_MAGIC, _PG_init and the GUCs.
  *
- * Owns only the settings and the set-up of shared memory (key_status.c)
- * and of the workers (launcher.c);
+ * Owns only the settings and the set-up of shared memory (key_status.c,
+ * monitor/) and of the workers (launcher.c);
  * every capability lives in its own file.
  *-------------------------------------------------------------------------
  */
@@ -14,6 +14,7 @@
 
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "duration.h"
 #include "utils/guc.h"
 
 PG_MODULE_MAGIC;
@@ -22,8 +23,53 @@ char	   *vault_platform_key_file = NULL;
 char	   *vault_key_command = NULL;
 char	   *vault_alert_command = NULL;
 bool		vault_workers_enabled = true;
+bool		vault_track_progress = true;
 int			vault_naptime = 60;
 int			vault_max_concurrent_backups = 2;
+#define DAY_SECS	INT64CONST(86400)
+
+char	   *vault_job_history = NULL;
+char	   *vault_report_history = NULL;
+int64		vault_job_history_secs = 30 * DAY_SECS;
+int64		vault_report_history_secs = 400 * DAY_SECS;
+
+/* vault.job_history, vault.report_history: "30 days", at least a day */
+static bool
+check_history(char **newval, void **extra, GucSource source)
+{
+	int64_t		secs;
+	int64	   *keep;
+
+	if (!duration_parse(*newval, &secs))
+	{
+		GUC_check_errdetail("\"%s\" is not a length of time.", *newval);
+		GUC_check_errhint("Write it as for example '30 days', '1 year' or '12 weeks'.");
+		return false;
+	}
+	if (secs < DAY_SECS)
+	{
+		GUC_check_errdetail("History is kept at least one day.");
+		return false;
+	}
+	keep = malloc(sizeof(int64));	/* guc.c frees a check hook's extra */
+	if (keep == NULL)
+		return false;
+	*keep = secs;
+	*extra = keep;
+	return true;
+}
+
+static void
+assign_job_history(const char *newval, void *extra)
+{
+	vault_job_history_secs = *(int64 *) extra;
+}
+
+static void
+assign_report_history(const char *newval, void *extra)
+{
+	vault_report_history_secs = *(int64 *) extra;
+}
 
 void		_PG_init(void);
 
@@ -66,6 +112,15 @@ _PG_init(void)
 							 PGC_SIGHUP,
 							 0,
 							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("vault.track_progress",
+							 "Shows this session's backups, restores, verifies, exports and purges "
+							 "in vault_progress.",
+							 "Like track_activities: off hides them (and spares the updates).",
+							 &vault_track_progress,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 	DefineCustomIntVariable("vault.naptime",
 							"How long each database's scheduler sleeps between rounds.",
 							NULL,
@@ -82,6 +137,22 @@ _PG_init(void)
 							PGC_SIGHUP,
 							0,
 							NULL, NULL, NULL);
+	DefineCustomStringVariable("vault.job_history",
+							   "How long finished jobs and resolved alerts are kept.",
+							   "The daily reports keep their figures after they go.",
+							   &vault_job_history,
+							   "30 days",
+							   PGC_SIGHUP,
+							   0,
+							   check_history, assign_job_history, NULL);
+	DefineCustomStringVariable("vault.report_history",
+							   "How long the rows of vault_report_daily are kept.",
+							   NULL,
+							   &vault_report_history,
+							   "400 days",
+							   PGC_SIGHUP,
+							   0,
+							   check_history, assign_report_history, NULL);
 	MarkGUCPrefixReserved("vault");
 
 	/*
@@ -92,7 +163,8 @@ _PG_init(void)
 	{
 		key_status_shmem_init();
 		progress_shmem_init();
-		alerts_shmem_init();
+		failures_shmem_init();
+		cluster_shmem_init();
 		launcher_init();
 	}
 }

@@ -18,8 +18,11 @@ extern char *vault_platform_key_file;
 extern char *vault_key_command;
 extern char *vault_alert_command;
 extern bool vault_workers_enabled;
+extern bool vault_track_progress;	/* vault.track_progress */
 extern int	vault_naptime;
 extern int	vault_max_concurrent_backups;
+extern int64 vault_job_history_secs;	/* vault.job_history */
+extern int64 vault_report_history_secs; /* vault.report_history */
 
 /* a vault as every layer sees it: its row of vault_internal.vaults */
 typedef struct VaultInfo

@@ -92,3 +92,15 @@ SELECT vault_restore(:first_point, 'public.orders_again');
 \echo '-- undelete brings it back; the audit trail says who did what'
 SELECT vault_undelete_point(:first_point);
 SELECT role, item, operation, detail FROM vault_audit ORDER BY at;
+
+\echo '-- the morning view: each item''s health, the day''s report, the whole cluster'
+SELECT vault, item, health, rpo_breached FROM vault_health ORDER BY vault, item;
+SELECT vault_report_refresh(now());
+SELECT vault, coalesce(item, '(vault)') AS item, jobs_succeeded, jobs_failed, recovery_points,
+       pg_size_pretty(stored_bytes) AS stored
+  FROM vault_report_daily WHERE day = current_date ORDER BY vault, item NULLS LAST;
+SELECT database, vaults, items, healthy, degraded, unhealthy, active_alerts FROM vault_cluster_status;
+\echo '-- Prometheus scrapes vault_metrics(); an HTML page comes from vault_report_html(30)'
+SELECT line FROM regexp_split_to_table(vault_metrics(), E'\n') AS line
+ WHERE line LIKE 'vault_stored_bytes%' OR line LIKE 'vault_jobs_total%';
+SELECT length(vault_report_html(30)) > 0 AS html_report_ready;

@@ -40,6 +40,8 @@ install_deps() {
 	command -v make >/dev/null || need+=(make)
 	command -v clang >/dev/null || need+=(clang)
 	command -v gpg >/dev/null || need+=(gnupg)		# customer keys: test keys made at test time
+	[ -x /usr/bin/chromium ] || need+=(chromium)	# the HTML report, rendered headless
+	command -v promtool >/dev/null || need+=(prometheus)	# vault_metrics() checked by promtool
 	if [ "$mode" = bench ]; then
 		command -v restic >/dev/null || need+=(restic)
 		command -v borg >/dev/null || need+=(borgbackup)

@@ -203,7 +203,7 @@ spi_int64_array(VaultCall *call, const char *sql, int nargs, Oid *types, Datum *
 	return out;
 }
 
-/* the explicit clock of vault_run_due / vault_apply_retention */
+/* the explicit clock of vault_run_due, vault_apply_retention, vault_report_refresh */
 TimestampTz
 vault_arg_now(FunctionCallInfo fcinfo)
 {

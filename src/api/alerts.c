@@ -68,15 +68,16 @@ vault_alert_ack(PG_FUNCTION_ARGS)
 
 /*
  * The scheduler's round (and the explicit-clock functions): failures that
- * rolled back with their callers' transactions, raised now.
+ * rolled back with their callers' transactions, recorded now (a failed
+ * job, the item's health, the alert).
  */
 void
-alerts_round(TimestampTz now)
+failures_round(TimestampTz now)
 {
 	VaultCall	call;
 
 	vault_call_begin(&call);
-	alerts_flush(&call);
+	failures_flush(&call);
 	vault_call_end(&call);
 }
 

@@ -102,7 +102,8 @@ typedef struct JobOutcome
 
 extern int64 job_begin(VaultCall *call, const JobInfo *job);
 extern int64 job_record(VaultCall *call, const JobInfo *job, const JobOutcome *out);
-extern void job_end(VaultCall *call, int64 job_id, const JobOutcome *out, const char *error);
+extern void job_end(VaultCall *call, int64 job_id, const JobOutcome *out, const char *error,
+					int sqlerrcode);
 extern int64 jobs_mark_interrupted(VaultCall *call);
 
 /* ---- policy.c: policies and protected items ---- */
@@ -126,7 +127,7 @@ extern DueItem *periodic_item(VaultCall *call, int64 item_id);
 extern int64 periodic_job_begin(VaultCall *call, DueItem *item);
 extern void periodic_backup(DueItem *item, TimestampTz now, BackupResult *result);
 extern void periodic_job_end(VaultCall *call, DueItem *item, int64 job_id, TimestampTz now,
-							 BackupResult *result, const char *error);
+							 BackupResult *result, const char *error, int sqlerrcode);
 extern char *periodic_error_text(ErrorData *edata);
 extern int64 periodic_item_id(DueItem *item);
 
@@ -160,10 +161,16 @@ extern void encryption_configure(VaultCall *call, VaultInfo *vault, const char *
 
 /* ---- alerts.c: acknowledging alerts, the job_alerts setting ---- */
 extern void alerts_configure(VaultCall *call, VaultInfo *vault, bool job_alerts);
-extern void alerts_round(TimestampTz now);
+extern void failures_round(TimestampTz now);
 #define ALERT_SEND_ATTEMPTS 10
 extern int64 alerts_claim_next(TimestampTz now, char **json);
 extern void alerts_sent(int64 alert, const char *error, TimestampTz now);
+
+/* ---- reports.c: the daily reports, history trimmed ---- */
+extern void reports_round(TimestampTz now);
+
+/* ---- cluster.c: this database's counts for vault_cluster_status ---- */
+extern void cluster_round(TimestampTz now);
 
 /* ---- redundancy.c: redundancy and cross-region restore settings ---- */
 extern void redundancy_configure(VaultCall *call, VaultInfo *vault, const char *redundancy, bool has_crr,

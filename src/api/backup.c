@@ -525,6 +525,7 @@ record_on_demand(VaultCall *call, VaultInfo *vault, const char *item_name,
 	out.new_bytes = result->new_bytes;
 	out.freed_bytes = -1;
 	(void) job_record(call, &job, &out);
+	health_record(call, result->item_id, GetCurrentTimestamp(), NULL, 0);
 	alert_resolve(call, vault->vault_id, item_name, "backup failure", GetCurrentTimestamp());
 }
 
@@ -571,8 +572,8 @@ vault_backup(PG_FUNCTION_ARGS)
 	}
 	PG_CATCH();
 	{
-		/* the caller's transaction rolls back: the alert is raised later */
-		alert_on_error(vault->vault_id, label, "backup failure", fn_cxt);
+		/* the caller's transaction rolls back: recorded by the scheduler */
+		failure_on_error(vault->vault_id, label, "backup", started, fn_cxt);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -612,7 +613,7 @@ vault_backup_schema(PG_FUNCTION_ARGS)
 	}
 	PG_CATCH();
 	{
-		alert_on_error(vault->vault_id, schema, "backup failure", fn_cxt);
+		failure_on_error(vault->vault_id, schema, "backup", started, fn_cxt);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();

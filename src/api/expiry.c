@@ -431,7 +431,7 @@ vault_apply_retention(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	/* failures that rolled back with their callers, raised first */
-	alerts_round(now);
+	failures_round(now);
 	vault_call_begin(&call);
 	vault_require_global(&call, VAULT_CONTRIBUTOR, "applying retention");
 	retention_run_all(&call, now, "on-demand", false, emit_retention_row, fcinfo->resultinfo);

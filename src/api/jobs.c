@@ -95,27 +95,37 @@ job_record(VaultCall *call, const JobInfo *job, const JobOutcome *out)
 
 /*
  * Close an in-progress job: completed with its figures, or failed with
- * error (cancelled when the error starts with JOB_CANCELLED_PREFIX).
+ * error and its SQLSTATE (cancelled when the error starts with
+ * JOB_CANCELLED_PREFIX).  The SQLSTATE is kept from 1.1 on.
  */
 void
-job_end(VaultCall *call, int64 job_id, const JobOutcome *out, const char *error)
+job_end(VaultCall *call, int64 job_id, const JobOutcome *out, const char *error, int sqlerrcode)
 {
-	Oid			types[7] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
-	Datum		values[7];
-	bool		nulls[7] = {0};
+	Oid			types[8] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID};
+	Datum		values[8];
+	bool		nulls[8] = {0};
 
 	values[0] = Int64GetDatum(job_id);
 	values[1] = text_or_null(error, &nulls[1]);
 	outcome_params(out, &values[2], &nulls[2]);
+	values[7] = text_or_null(error ? unpack_sql_state(sqlerrcode) : NULL, &nulls[7]);
 	vault_as_owner(call);
-	(void) spi_int64("UPDATE vault_internal.jobs SET "
+	(void) spi_int64(call->catalog >= VAULT_CATALOG_1_1 ?
+					 "UPDATE vault_internal.jobs SET "
+					 "  state = CASE WHEN $2 IS NULL THEN 'completed' "
+					 "    WHEN starts_with($2, '" JOB_CANCELLED_PREFIX "') THEN 'cancelled' ELSE 'failed' END, "
+					 "  error = $2, recovery_point = $3, rows = $4, logical_bytes = $5, "
+					 "  new_bytes = $6, freed_bytes = $7, pid = NULL, sqlstate = $8, "
+					 "  ended_at = pg_catalog.clock_timestamp() "
+					 "WHERE job_id = $1" :
+					 "UPDATE vault_internal.jobs SET "
 					 "  state = CASE WHEN $2 IS NULL THEN 'completed' "
 					 "    WHEN starts_with($2, '" JOB_CANCELLED_PREFIX "') THEN 'cancelled' ELSE 'failed' END, "
 					 "  error = $2, recovery_point = $3, rows = $4, logical_bytes = $5, "
 					 "  new_bytes = $6, freed_bytes = $7, pid = NULL, "
 					 "  ended_at = pg_catalog.clock_timestamp() "
 					 "WHERE job_id = $1",
-					 7, types, values, nulls);
+					 8, types, values, nulls);
 	vault_as_caller(call);
 }
 

@@ -199,7 +199,7 @@ periodic_backup(DueItem *d, TimestampTz now, BackupResult *result)
 /* After the backup (result) or its failure (error): reschedule, close the job. */
 void
 periodic_job_end(VaultCall *call, DueItem *d, int64 job_id, TimestampTz now,
-				 BackupResult *result, const char *error)
+				 BackupResult *result, const char *error, int sqlerrcode)
 {
 	JobOutcome	out = {0};
 
@@ -212,11 +212,17 @@ periodic_job_end(VaultCall *call, DueItem *d, int64 job_id, TimestampTz now,
 		out.new_bytes = result->new_bytes;
 	}
 	out.freed_bytes = -1;
-	job_end(call, job_id, error ? NULL : &out, error);
+	job_end(call, job_id, error ? NULL : &out, error, sqlerrcode);
 	if (error == NULL)
+	{
+		health_record(call, d->item_id, GetCurrentTimestamp(), NULL, 0);
 		alert_resolve(call, d->vault_id, d->name, "backup failure", GetCurrentTimestamp());
+	}
 	else if (strncmp(error, JOB_CANCELLED_PREFIX, strlen(JOB_CANCELLED_PREFIX)) != 0)
+	{
+		health_record(call, d->item_id, GetCurrentTimestamp(), error, sqlerrcode);
 		alert_raise(call, d->vault_id, d->name, "backup failure", error, GetCurrentTimestamp());
+	}
 }
 
 /* An error as one line for the job record. */
@@ -241,6 +247,7 @@ static int64
 run_item_in_subtransaction(VaultCall *call, DueItem *d, TimestampTz now, int64 *point_id,
 						   char **error)
 {
+	volatile int sqlerrcode = 0;
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	BackupResult result = {0};
@@ -267,11 +274,12 @@ run_item_in_subtransaction(VaultCall *call, DueItem *d, TimestampTz now, int64 *
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
 		*error = periodic_error_text(edata);
+		sqlerrcode = edata->sqlerrcode;
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
 
-	periodic_job_end(call, d, job_id, now, &result, *error);
+	periodic_job_end(call, d, job_id, now, &result, *error, sqlerrcode);
 	*point_id = result.point_id;
 	return job_id;
 }
@@ -310,7 +318,7 @@ vault_run_due(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	/* failures that rolled back with their callers, raised first */
-	alerts_round(now);
+	failures_round(now);
 	vault_call_begin(&call);
 	vault_require_global(&call, VAULT_CONTRIBUTOR, "running due backups");
 	items = due_items(&call, now, INT_MAX, 0);

@@ -235,7 +235,7 @@ vault_purge(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	/* failures that rolled back with their callers, raised first */
-	alerts_round(now);
+	failures_round(now);
 	vault_call_begin(&call);
 	vault_require_global(&call, VAULT_CONTRIBUTOR, "purging soft-deleted data");
 	purge_all(&call, now, false, "on-demand", emit_purge_row, fcinfo->resultinfo);

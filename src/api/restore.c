@@ -432,8 +432,8 @@ vault_restore(PG_FUNCTION_ARGS)
 	{
 		copy_reader = NULL;
 		stream_encoding_end(saved_encoding);
-		/* the caller's transaction rolls back: the alert is raised later */
-		alert_on_error(vault->vault_id, r.point->item_name, "restore failure", fn_cxt);
+		/* the caller's transaction rolls back: recorded by the scheduler */
+		failure_on_error(vault->vault_id, r.point->item_name, "restore", started, fn_cxt);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * monitor/monitor.h
- *	  Watching the vault: what runs now (progress), and later alerts,
- *	  health, reports and metrics.
+ *	  Watching the vault: what runs now (progress), alerts, failures that
+ *	  roll back, health, and every database's counts (the cluster board).
  *-------------------------------------------------------------------------
  */
 #ifndef VAULT_MONITOR_H
@@ -47,8 +47,37 @@ extern void alert_raise(VaultCall *call, int64 vault_id, const char *item, const
 						const char *message, TimestampTz at);
 extern void alert_resolve(VaultCall *call, int64 vault_id, const char *item, const char *kind,
 						  TimestampTz at);
-extern void alert_queue_failure(int64 vault_id, const char *item, const char *kind, ErrorData *edata);
-extern void alert_on_error(int64 vault_id, const char *item, const char *kind, MemoryContext cxt);
-extern void alerts_flush(VaultCall *call);
+
+/* ---- failures.c: failures of on-demand operations that roll back ---- */
+extern void failures_shmem_init(void);
+extern void failure_on_error(int64 vault_id, const char *item, const char *operation,
+							 TimestampTz started, MemoryContext cxt);
+extern void failures_flush(VaultCall *call);
+
+/* ---- health.c: how each item's backups have been ending ---- */
+extern void health_record(VaultCall *call, int64 item_id, TimestampTz at, const char *error,
+						  int sqlerrcode);
+
+/* ---- cluster.c: every database's counts, in shared memory ---- */
+#define CLUSTER_SLOTS	128
+
+typedef struct ClusterSlot
+{
+	Oid			dbid;			/* InvalidOid: a free slot */
+	int64		vaults;
+	int64		items;
+	int64		healthy;
+	int64		degraded;
+	int64		unhealthy;
+	int64		active_alerts;
+	int64		running_jobs;
+	TimestampTz last_job_end;	/* 0: no job yet */
+	TimestampTz published_at;
+} ClusterSlot;
+
+extern void cluster_shmem_init(void);
+extern void cluster_publish(const ClusterSlot *counts);
+extern void cluster_withdraw(void);
+extern int	cluster_snapshot(ClusterSlot **out);
 
 #endif							/* VAULT_MONITOR_H */

@@ -137,7 +137,7 @@ progress_begin(const VaultInfo *vault, const char *item, const char *operation, 
 {
 	ProgressSlot *s;
 
-	if (board == NULL || MY_SLOT() < 0 || MY_SLOT() >= board_slots)
+	if (board == NULL || !vault_track_progress || MY_SLOT() < 0 || MY_SLOT() >= board_slots)
 		return;
 	if (!callback_registered)
 	{

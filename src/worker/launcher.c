@@ -119,6 +119,7 @@ wake_launcher(void)
 
 static bool wake_at_commit = false;	/* CREATE EXTENSION in this transaction */
 static bool wake_at_abort = false;	/* DROP EXTENSION stopped the scheduler */
+static bool withdraw_at_commit = false; /* DROP EXTENSION: off the cluster board */
 static bool callback_registered = false;
 
 /*
@@ -133,12 +134,16 @@ wake_xact_callback(XactEvent event, void *arg)
 	bool		wake;
 
 	if (event == XACT_EVENT_COMMIT)
+	{
 		wake = wake_at_commit;
+		if (withdraw_at_commit)
+			cluster_withdraw();
+	}
 	else if (event == XACT_EVENT_ABORT)
 		wake = wake_at_abort;
 	else
 		return;
-	wake_at_commit = wake_at_abort = false;
+	wake_at_commit = wake_at_abort = withdraw_at_commit = false;
 	if (!wake)
 		return;
 	SpinLockAcquire(&shared->mutex);
@@ -234,6 +239,7 @@ vault_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 					callback_registered = true;
 				}
 				wake_at_abort = true;
+				withdraw_at_commit = true;
 			}
 	}
 	if (prev_process_utility_hook)

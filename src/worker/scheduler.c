@@ -101,6 +101,7 @@ exit_if_extension_absent(void)
 	my_slot->absent = true;
 	my_slot->absent_since = GetCurrentTimestamp();
 	SpinLockRelease(&sh->mutex);
+	cluster_withdraw();
 	if (IsTransactionState())
 		AbortCurrentTransaction();
 	ereport(LOG,
@@ -117,6 +118,7 @@ static void
 run_one(int64 item_id, int64 job_id, TimestampTz now, MemoryContext round_cxt)
 {
 	char	   *volatile error = NULL;
+	volatile int sqlerrcode = 0;
 
 	PG_TRY();
 	{
@@ -133,7 +135,7 @@ run_one(int64 item_id, int64 job_id, TimestampTz now, MemoryContext round_cxt)
 					 errmsg("the item is no longer protected")));
 		pgstat_report_activity(STATE_RUNNING, "vault: scheduled backup");
 		periodic_backup(d, now, &result);
-		periodic_job_end(&call, d, job_id, now, &result, NULL);
+		periodic_job_end(&call, d, job_id, now, &result, NULL, 0);
 		vault_call_end(&call);
 		worker_commit_xact();
 	}
@@ -145,6 +147,7 @@ run_one(int64 item_id, int64 job_id, TimestampTz now, MemoryContext round_cxt)
 		edata = CopyErrorData();
 		FlushErrorState();
 		error = periodic_error_text(edata);
+		sqlerrcode = edata->sqlerrcode;
 		ereport(LOG,
 				(errmsg("vault: scheduled backup (job %lld) failed: %s", (long long) job_id, error)));
 		AbortCurrentTransaction();
@@ -160,9 +163,9 @@ run_one(int64 item_id, int64 job_id, TimestampTz now, MemoryContext round_cxt)
 		vault_call_begin(&call);
 		d = periodic_item(&call, item_id);
 		if (d)
-			periodic_job_end(&call, d, job_id, now, NULL, error);
+			periodic_job_end(&call, d, job_id, now, NULL, error, sqlerrcode);
 		else
-			job_end(&call, job_id, NULL, error);
+			job_end(&call, job_id, NULL, error, sqlerrcode);
 		vault_call_end(&call);
 		worker_commit_xact();
 	}
@@ -202,7 +205,8 @@ periodic_step(void (*step) (TimestampTz now), bool own_xacts, MemoryContext roun
 
 /*
  * One round: every due backup, one after the other, then retention, purge,
- * and the keys' status persisted.
+ * the keys' status persisted, failures recorded, the daily reports, and the
+ * new alerts handed over.
  */
 static void
 scheduler_round(MemoryContext round_cxt)
@@ -246,7 +250,9 @@ scheduler_round(MemoryContext round_cxt)
 	periodic_step(expiry_apply_retention, false, round_cxt);
 	periodic_step(purge_apply, false, round_cxt);
 	periodic_step(key_status_persist, false, round_cxt);
-	periodic_step(alerts_round, false, round_cxt);
+	periodic_step(failures_round, false, round_cxt);
+	periodic_step(reports_round, false, round_cxt);
+	periodic_step(cluster_round, false, round_cxt);
 	/* last: the new alerts to vault.alert_command, each in its transactions */
 	periodic_step(alert_sender_round, true, round_cxt);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "civil.h"
+#include "duration.h"
 #include "retention.h"
 #include "schedule.h"
 
@@ -459,9 +460,42 @@ test_retention_reduction(void)
 	check_fewer("daily 7, yearly 5", "daily 7, monthly 60", true);
 }
 
+static void
+check_duration(const char *text, bool ok, int64_t want)
+{
+	int64_t		got = -1;
+	bool		parsed = duration_parse(text, &got);
+
+	CHECK(parsed == ok && (!ok || got == want), "duration \"%s\": parsed %d, %lld seconds",
+		  text, parsed, (long long) got);
+}
+
+static void
+test_duration(void)
+{
+	check_duration("30 days", true, 30 * 86400);
+	check_duration("400 days", true, 400 * 86400);
+	check_duration("1 day", true, 86400);
+	check_duration("  2 Weeks  ", true, 14 * 86400);
+	check_duration("1 year 6 months", true, (365 + 180) * 86400);
+	check_duration("36h", true, 36 * 3600);
+	check_duration("90 min 30 s", true, 90 * 60 + 30);
+	check_duration("1 days 1 hour", true, 90000);
+	check_duration("", false, 0);
+	check_duration("days", false, 0);
+	check_duration("30", false, 0);
+	check_duration("30 dayz", false, 0);
+	check_duration("-1 day", false, 0);
+	check_duration("1.5 days", false, 0);
+	check_duration("99999999999999999999 days", false, 0);
+	check_duration("1000000000 years", false, 0);
+	check_duration("30 ds", false, 0);			/* no plural of an abbreviation */
+}
+
 int
 main(void)
 {
+	test_duration();
 	test_civil();
 	test_schedule();
 	test_retention();
