@@ -2422,3 +2422,294 @@ td.name { overflow-wrap: anywhere; }
 	RETURN h || E'</main></body></html>\n';
 END
 $$;
+
+-- ---------------------------------------------------------------------------
+-- the advisor: what is not backed up, and what is set up unsafely
+-- ---------------------------------------------------------------------------
+
+-- one row per recommendation ever made, kept when its cause goes (present
+-- false) so that one that comes back keeps its id, first_seen and, while
+-- it lasts, its snooze or dismissal
+CREATE TABLE vault_internal.advisor (
+	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	rule			text NOT NULL,
+	category		text NOT NULL CHECK (category IN ('reliability', 'security', 'performance', 'cost',
+													 'operational excellence')),
+	impact			text NOT NULL CHECK (impact IN ('high', 'medium', 'low')),
+	object_kind		text NOT NULL CHECK (object_kind IN ('table', 'schema', 'vault', 'policy', 'item')),
+	object_name		text NOT NULL,
+	relid			oid,				-- a table's, or a schema's namespace oid: who may see it
+	vault_id		bigint,				-- a vault's or an item's vault: who may see it
+	recommendation	text NOT NULL,
+	why				text NOT NULL,
+	apply_sql		text,
+	state			text NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'snoozed', 'dismissed')),
+	snoozed_until	timestamptz,
+	first_seen		timestamptz NOT NULL,
+	last_seen		timestamptz NOT NULL,
+	present			boolean NOT NULL DEFAULT true
+);
+-- one finding per rule and object (items of the same name in two vaults apart)
+CREATE UNIQUE INDEX advisor_finding ON vault_internal.advisor (rule, object_kind, object_name, (coalesce(vault_id, 0)));
+REVOKE ALL ON vault_internal.advisor FROM PUBLIC;
+
+-- every rule, as of p_now: what it finds now (src/api/advisor.c refreshes
+-- the table from it)
+CREATE FUNCTION vault_internal.advisor_findings(p_now timestamptz,
+		OUT rule text, OUT category text, OUT impact text, OUT object_kind text, OUT object_name text,
+		OUT relid oid, OUT vault_id bigint, OUT recommendation text, OUT why text, OUT apply_sql text)
+	RETURNS SETOF record
+	LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+WITH protected AS (
+	SELECT i.* FROM vault_internal.items i JOIN vault_internal.vaults v USING (vault_id)
+	WHERE i.state = 'protected' AND NOT v.replica
+), tabs AS (
+	SELECT c.oid AS relid, n.oid AS nspid, n.nspname, quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name,
+		   pg_total_relation_size(c.oid) AS bytes,
+		   coalesce(s.n_tup_ins + s.n_tup_upd + s.n_tup_del, 0) AS writes,
+		   coalesce(s.n_live_tup, 0) AS live_rows
+	FROM pg_class c
+	JOIN pg_namespace n ON n.oid = c.relnamespace
+	LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+	WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'p'
+	  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'vault_internal', 'pg_toast')
+	  AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'
+	  -- the extensions' own tables are theirs to back up
+	  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+					  AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e')
+), unprotected AS (
+	SELECT t.* FROM tabs t
+	WHERE NOT EXISTS (SELECT 1 FROM protected i
+					  WHERE (i.kind = 'table' AND (i.source_oid = t.relid OR i.name = t.name))
+						 OR (i.kind = 'schema' AND i.name = t.nspname))
+), vaults AS (
+	SELECT v.*, (SELECT count(*) FROM vault_internal.items i WHERE i.vault_id = v.vault_id
+				 AND i.state <> 'soft-deleted') AS items
+	FROM vault_internal.vaults v WHERE NOT v.replica
+), last_points AS (
+	-- each item's recent points, newest first
+	SELECT p.item_id, p.created_at, p.new_chunks, p.chunks, p.new_bytes, p.logical_bytes,
+		   row_number() OVER (PARTITION BY p.item_id ORDER BY p.created_at DESC) AS n
+	FROM vault_internal.points p WHERE p.state = 'available'
+)
+-- reliability: a table no item of any vault protects, by size and writes
+SELECT 'unprotected table', 'reliability',
+	   CASE WHEN u.bytes >= 100 * 1024 * 1024 OR u.writes >= 100000 THEN 'high'
+			WHEN u.live_rows = 0 OR (u.bytes < 1024 * 1024 AND u.writes < 1000) THEN 'low'
+			ELSE 'medium' END,
+	   'table', u.name, u.relid, NULL::bigint,
+	   format('Protect table %s: no vault backs it up.', u.name),
+	   format('%s, about %s rows, %s rows written since statistics were reset.',
+			  pg_size_pretty(u.bytes), u.live_rows, u.writes),
+	   format('SELECT vault_advisor_apply(<id>, vault => %L, policy => %L);', '<vault>', '<policy>')
+FROM unprotected u
+UNION ALL
+-- reliability: a schema of several unprotected tables: protect it once
+SELECT 'unprotected schema', 'reliability', CASE WHEN sum(u.bytes) >= 100 * 1024 * 1024 THEN 'high' ELSE 'medium' END,
+	   'schema', u.nspname, u.nspid, NULL,
+	   format('Protect schema %s as one item: %s of its tables are not backed up.', quote_ident(u.nspname), count(*)),
+	   format('%s unprotected tables, %s in all; a schema item also protects the tables created later.',
+			  count(*), pg_size_pretty(sum(u.bytes))),
+	   format('SELECT vault_advisor_apply(<id>, vault => %L, policy => %L);', '<vault>', '<policy>')
+FROM unprotected u
+GROUP BY u.nspname, u.nspid
+HAVING count(*) >= 3
+UNION ALL
+-- reliability: a protected item without a successful point for 7 days
+SELECT 'inactive item', 'reliability', 'high', 'item', i.name, NULL, i.vault_id,
+	   format('Find out why item %s of vault %s has had no successful backup for 7 days.', i.name, v.name),
+	   format('Last successful backup: %s.', coalesce(h.last_success::text, 'never')),
+	   NULL
+FROM protected i
+JOIN vault_internal.vaults v USING (vault_id)
+LEFT JOIN vault_internal.item_health h USING (item_id)
+WHERE coalesce(h.last_success, i.protected_at) < p_now - interval '7 days'
+UNION ALL
+-- reliability: one copy only
+SELECT 'local redundancy', 'reliability', 'medium', 'vault', v.name, NULL, v.vault_id,
+	   format('Keep a second copy of vault %s: its redundancy is local.', v.name),
+	   'A local vault lives in this cluster only: losing the server loses the backups with the data. '
+	   'A zone vault waits for a synchronous standby, a geo vault replicates to another region.',
+	   format('SELECT vault_create(%L); SELECT vault_configure(%L, redundancy => %L);', v.name || '_geo',
+			  v.name || '_geo', 'geo')
+FROM vaults v WHERE v.redundancy = 'local' AND v.items > 0
+UNION ALL
+SELECT 'no cross-region restore', 'reliability', 'low', 'vault', v.name, NULL, v.vault_id,
+	   format('Allow cross-region restore on geo vault %s, so its secondary can restore when this region is lost.', v.name),
+	   'Without it the secondary keeps the points but refuses to restore them.',
+	   format('SELECT vault_configure(%L, cross_region_restore => true);', v.name)
+FROM vaults v WHERE v.redundancy = 'geo' AND NOT v.cross_region_restore
+UNION ALL
+-- security
+SELECT 'soft delete off', 'security', 'high', 'vault', v.name, NULL, v.vault_id,
+	   format('Turn soft delete on for vault %s.', v.name),
+	   'With soft delete off, deleted backup data is gone at once: a mistake or an attacker cannot be undone.',
+	   format('SELECT vault_configure(%L, soft_delete => %L);', v.name, 'on')
+FROM vaults v WHERE v.soft_delete = 'off'
+UNION ALL
+SELECT 'soft delete not always-on', 'security', 'medium', 'vault', v.name, NULL, v.vault_id,
+	   format('Make soft delete always-on for vault %s, which protects %s items.', v.name, v.items),
+	   'Soft delete that can be turned off protects only until someone with the contributor level turns it off.',
+	   format('SELECT vault_configure(%L, soft_delete => %L);', v.name, 'always-on')
+FROM vaults v WHERE v.soft_delete = 'on' AND v.items >= 5
+UNION ALL
+SELECT 'no immutability or guard', 'security', 'medium', 'vault', v.name, NULL, v.vault_id,
+	   format('Make vault %s immutable, or give it a guard role.', v.name),
+	   'Neither immutability nor a guard: one contributor alone can shorten retention and delete points.',
+	   format('SELECT vault_configure(%L, immutability => %L);', v.name, 'on')
+FROM vaults v WHERE v.immutability = 'off' AND v.guard IS NULL
+UNION ALL
+SELECT 'platform key backup', 'security', 'medium', 'vault', v.name, NULL, v.vault_id,
+	   format('Make sure the platform key file is backed up apart from the database: vault %s cannot be read without it.', v.name),
+	   'The vault is encrypted under the platform key (vault.platform_key_file). The vault cannot know whether '
+	   'the file is kept elsewhere; dismiss this once it is.',
+	   NULL
+FROM vaults v WHERE v.key_id IS NULL AND v.items > 0
+UNION ALL
+-- cost: points that add almost nothing, kept in numbers
+SELECT 'retention beyond change rate', 'cost', 'low', 'item', i.name, NULL, i.vault_id,
+	   format('Keep fewer points of item %s, or back it up less often: most of its points add almost nothing.', i.name),
+	   format('%s of its last %s points added less than 0.1%% of its size (%s).', sum((lp.new_bytes * 1000 < lp.logical_bytes)::int),
+			  count(*), pg_size_pretty(max(lp.logical_bytes))),
+	   format('SELECT vault_policy_alter(%L, retention => %L);', po.name, '<fewer points>')
+FROM protected i
+JOIN vault_internal.policies po ON po.policy_id = i.policy_id
+JOIN last_points lp ON lp.item_id = i.item_id AND lp.n <= 30 AND lp.n > 1
+GROUP BY i.item_id, i.name, i.vault_id, po.name
+HAVING count(*) >= 10 AND sum((lp.new_bytes * 1000 < lp.logical_bytes)::int) >= 0.9 * count(*)
+UNION ALL
+SELECT 'uncollected chunks', 'cost', CASE WHEN g.bytes >= 100 * 1024 * 1024 THEN 'medium' ELSE 'low' END,
+	   'vault', v.name, NULL, v.vault_id,
+	   format('Collect the %s of chunks of vault %s that no point uses any more.', pg_size_pretty(g.bytes), v.name),
+	   format('%s chunks, %s; retention or a purge collects them.', g.chunks, pg_size_pretty(g.bytes)),
+	   'SELECT * FROM vault_apply_retention(now());'
+FROM vaults v
+CROSS JOIN LATERAL (
+	SELECT count(*) AS chunks, coalesce(sum(c.stored_len), 0) AS bytes
+	FROM vault_internal.chunks c
+	WHERE c.vault_id = v.vault_id
+	  AND c.chunk_no NOT IN (SELECT unnest(m.chunk_nos) FROM vault_internal.manifests m
+							 JOIN vault_internal.points p USING (point_id) WHERE p.vault_id = v.vault_id)) g
+WHERE g.chunks > 0
+UNION ALL
+SELECT 'long soft delete', 'cost', 'low', 'vault', v.name, NULL, v.vault_id,
+	   format('Soft-deleted data of vault %s is kept %s days: shorten soft_delete_days if that is more than you need.',
+			  v.name, v.soft_delete_days),
+	   format('%s soft-deleted points, the last purged on %s.', count(*), max(p.purge_at)::date),
+	   format('SELECT vault_configure(%L, soft_delete_days => 14);', v.name)
+FROM vaults v JOIN vault_internal.points p USING (vault_id)
+WHERE p.state = 'soft-deleted' AND v.soft_delete_days > 30
+GROUP BY v.vault_id, v.name, v.soft_delete_days
+UNION ALL
+-- performance: a round of the policy's backups (they run one at a time)
+-- takes longer than the gap between its runs
+SELECT 'backup longer than interval', 'performance', 'high', 'policy', po.name, NULL, NULL,
+	   format('Back up less often under policy %s, or spread its items over more policies: '
+			  'one round of its backups takes longer than its interval.', po.name),
+	   format('Its %s items'' scheduled backups of the last 7 days took %s per round (the sum of their '
+			  'average times); the schedule runs every %s.', count(*),
+			  date_trunc('second', sum(d.avg_time)), x.gap),
+	   format('SELECT vault_policy_alter(%L, schedule => %L);', po.name, '<a longer interval>')
+FROM vault_internal.policies po
+CROSS JOIN LATERAL (
+	SELECT @extschema@.vault_next_run(po.schedule::@extschema@.vault_schedule,
+									  @extschema@.vault_next_run(po.schedule::@extschema@.vault_schedule, p_now, po.timezone),
+									  po.timezone)
+		   - @extschema@.vault_next_run(po.schedule::@extschema@.vault_schedule, p_now, po.timezone) AS gap) x
+JOIN protected i ON i.policy_id = po.policy_id
+CROSS JOIN LATERAL (
+	SELECT avg(j.ended_at - j.started_at) AS avg_time FROM vault_internal.jobs j
+	WHERE j.item_id = i.item_id AND j.operation = 'backup' AND j.trigger = 'scheduled'
+	  AND j.state = 'completed' AND j.ended_at > p_now - interval '7 days') d
+WHERE d.avg_time IS NOT NULL
+GROUP BY po.name, x.gap
+HAVING sum(d.avg_time) > x.gap
+UNION ALL
+SELECT 'scattered changes', 'performance', 'medium', 'item', i.name, NULL, i.vault_id,
+	   format('Item %s stores nearly all of its chunks again at every backup: its changes are scattered over the table.', i.name),
+	   format('Its last %s points stored %s%% of their chunks anew (%s per backup).', count(*),
+			  round(100.0 * sum(lp.new_chunks) / nullif(sum(lp.chunks), 0)), pg_size_pretty(avg(lp.new_bytes))),
+	   NULL
+FROM protected i
+JOIN last_points lp ON lp.item_id = i.item_id AND lp.n <= 3
+WHERE lp.n < (SELECT count(*) FROM last_points a WHERE a.item_id = i.item_id)	-- not its first point
+GROUP BY i.item_id, i.name, i.vault_id
+HAVING count(*) = 3 AND sum(lp.new_chunks) >= 0.9 * sum(lp.chunks) AND sum(lp.chunks) > 0
+UNION ALL
+-- operational excellence
+SELECT 'failing for a day', 'operational excellence', 'high', 'item', a.item, NULL, a.vault_id,
+	   format('Fix the backups of item %s of vault %s: they have been failing for more than a day.', a.item, a.vault_name),
+	   format('Alert %s (%s) active since %s, %s failures: %s', a.alert_id, a.kind, date_trunc('second', a.raised_at),
+			  a.occurrences, a.message),
+	   NULL
+FROM vault_internal.alerts a
+WHERE a.kind = 'backup failure' AND a.state = 'active' AND a.raised_at < p_now - interval '1 day'
+  AND a.item IS NOT NULL AND a.vault_id IN (SELECT vault_id FROM vaults)
+UNION ALL
+SELECT 'unused policy', 'operational excellence', 'low', 'policy', po.name, NULL, NULL,
+	   format('Drop policy %s, or use it: no item is protected by it.', po.name),
+	   format('Created %s.', po.created_at::date),
+	   format('SELECT vault_policy_drop(%L);', po.name)
+FROM vault_internal.policies po
+WHERE NOT EXISTS (SELECT 1 FROM vault_internal.items i WHERE i.policy_id = po.policy_id)
+$$;
+
+-- the refresh: what is found now is present (new rows active, a snooze that
+-- ran out active again), what is not is gone; one that comes back keeps
+-- its id, first_seen, and its dismissal or snooze
+CREATE FUNCTION vault_internal.advisor_refresh(p_now timestamptz) RETURNS void
+	LANGUAGE sql SET search_path = pg_catalog, pg_temp
+AS $$
+UPDATE vault_internal.advisor SET present = false WHERE present;
+INSERT INTO vault_internal.advisor AS a (rule, category, impact, object_kind, object_name, relid, vault_id,
+										 recommendation, why, apply_sql, first_seen, last_seen)
+SELECT f.rule, f.category, f.impact, f.object_kind, f.object_name, f.relid, f.vault_id,
+	   f.recommendation, f.why, f.apply_sql, p_now, p_now
+FROM vault_internal.advisor_findings(p_now) f
+ON CONFLICT (rule, object_kind, object_name, (coalesce(vault_id, 0))) DO UPDATE
+SET category = EXCLUDED.category, impact = EXCLUDED.impact, relid = EXCLUDED.relid,
+	vault_id = EXCLUDED.vault_id, recommendation = EXCLUDED.recommendation, why = EXCLUDED.why,
+	apply_sql = EXCLUDED.apply_sql, last_seen = p_now, present = true;
+UPDATE vault_internal.advisor SET state = 'active', snoozed_until = NULL
+WHERE state = 'snoozed' AND snoozed_until <= p_now;
+$$;
+REVOKE ALL ON FUNCTION vault_internal.advisor_findings(timestamptz),
+	vault_internal.advisor_refresh(timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION vault_advisor_refresh() RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_advisor_refresh' LANGUAGE C VOLATILE;
+CREATE FUNCTION vault_advisor_refresh(now timestamptz) RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_advisor_refresh_at' LANGUAGE C VOLATILE;
+CREATE FUNCTION vault_advisor_snooze(id bigint, until timestamptz) RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_advisor_snooze' LANGUAGE C VOLATILE;
+CREATE FUNCTION vault_advisor_dismiss(id bigint) RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_advisor_dismiss' LANGUAGE C VOLATILE;
+CREATE FUNCTION vault_advisor_reactivate(id bigint) RETURNS void
+	AS 'MODULE_PATHNAME', 'vault_advisor_reactivate' LANGUAGE C VOLATILE;
+CREATE FUNCTION vault_advisor_apply(id bigint, vault text DEFAULT NULL, policy text DEFAULT NULL)
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'vault_advisor_apply' LANGUAGE C VOLATILE;
+
+-- what the caller may see: a table it may SELECT, a schema it may use with
+-- a table in it it may SELECT, a vault (or an item's vault) it holds a
+-- level on, a policy vault_policies shows it
+CREATE VIEW vault_advisor AS
+SELECT a.id, a.category, a.impact, a.object_kind, a.object_name, a.recommendation, a.why,
+	   replace(a.apply_sql, '<id>', a.id::text) AS apply_sql,
+	   a.state, a.snoozed_until, a.first_seen, a.last_seen
+FROM vault_internal.advisor a
+LEFT JOIN vault_internal.vaults v ON v.vault_id = a.vault_id
+WHERE a.present
+  AND CASE a.object_kind
+		WHEN 'table' THEN coalesce(pg_catalog.has_table_privilege(a.relid, 'SELECT'), false)
+		WHEN 'schema' THEN coalesce(pg_catalog.has_schema_privilege(a.relid, 'USAGE'), false)
+			AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.relnamespace = a.relid
+						AND c.relkind IN ('r', 'p') AND pg_catalog.has_table_privilege(c.oid, 'SELECT'))
+		WHEN 'policy' THEN EXISTS (SELECT 1 FROM vault_policies p WHERE p.policy = a.object_name)
+		ELSE v.vault_id IS NOT NULL AND vault_internal.can_see(v.vault_id, v.owner)
+	  END
+ORDER BY array_position(ARRAY['reliability', 'security', 'performance', 'cost', 'operational excellence'],
+						a.category),
+		 array_position(ARRAY['high', 'medium', 'low'], a.impact), a.object_kind, a.object_name, a.id;
+GRANT SELECT ON vault_advisor TO PUBLIC;

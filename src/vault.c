@@ -32,10 +32,12 @@ char	   *vault_job_history = NULL;
 char	   *vault_report_history = NULL;
 int64		vault_job_history_secs = 30 * DAY_SECS;
 int64		vault_report_history_secs = 400 * DAY_SECS;
+char	   *vault_advisor_interval = NULL;
+int64		vault_advisor_interval_secs = 3600;
 
-/* vault.job_history, vault.report_history: "30 days", at least a day */
+/* A length of time written for people ("30 days") of at least min_secs. */
 static bool
-check_history(char **newval, void **extra, GucSource source)
+check_duration(char **newval, void **extra, int64 min_secs, const char *too_short)
 {
 	int64_t		secs;
 	int64	   *keep;
@@ -46,9 +48,9 @@ check_history(char **newval, void **extra, GucSource source)
 		GUC_check_errhint("Write it as for example '30 days', '1 year' or '12 weeks'.");
 		return false;
 	}
-	if (secs < DAY_SECS)
+	if (secs < min_secs)
 	{
-		GUC_check_errdetail("History is kept at least one day.");
+		GUC_check_errdetail("%s", too_short);
 		return false;
 	}
 	keep = malloc(sizeof(int64));	/* guc.c frees a check hook's extra */
@@ -57,6 +59,26 @@ check_history(char **newval, void **extra, GucSource source)
 	*keep = secs;
 	*extra = keep;
 	return true;
+}
+
+/* vault.job_history, vault.report_history: at least a day */
+static bool
+check_history(char **newval, void **extra, GucSource source)
+{
+	return check_duration(newval, extra, DAY_SECS, "History is kept at least one day.");
+}
+
+/* vault.advisor_interval: at least a second */
+static bool
+check_advisor_interval(char **newval, void **extra, GucSource source)
+{
+	return check_duration(newval, extra, 1, "The advisor refreshes at most every second.");
+}
+
+static void
+assign_advisor_interval(const char *newval, void *extra)
+{
+	vault_advisor_interval_secs = *(int64 *) extra;
 }
 
 static void
@@ -153,6 +175,14 @@ _PG_init(void)
 							   PGC_SIGHUP,
 							   0,
 							   check_history, assign_report_history, NULL);
+	DefineCustomStringVariable("vault.advisor_interval",
+							   "How often the scheduler refreshes the advisor's recommendations.",
+							   NULL,
+							   &vault_advisor_interval,
+							   "1 hour",
+							   PGC_SIGHUP,
+							   0,
+							   check_advisor_interval, assign_advisor_interval, NULL);
 	MarkGUCPrefixReserved("vault");
 
 	/*

@@ -23,6 +23,7 @@ extern int	vault_naptime;
 extern int	vault_max_concurrent_backups;
 extern int64 vault_job_history_secs;	/* vault.job_history */
 extern int64 vault_report_history_secs; /* vault.report_history */
+extern int64 vault_advisor_interval_secs;	/* vault.advisor_interval */
 
 /* a vault as every layer sees it: its row of vault_internal.vaults */
 typedef struct VaultInfo

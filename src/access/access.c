@@ -203,6 +203,17 @@ spi_int64_array(VaultCall *call, const char *sql, int nargs, Oid *types, Datum *
 	return out;
 }
 
+/* The schema the extension lives in (its public functions and views). */
+char *
+vault_schema_name(void)
+{
+	if (SPI_execute("SELECT n.nspname FROM pg_catalog.pg_extension e "
+					"JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vault'",
+					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "extension vault not found");
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
 /* the explicit clock of vault_run_due, vault_apply_retention, vault_report_refresh */
 TimestampTz
 vault_arg_now(FunctionCallInfo fcinfo)

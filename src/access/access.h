@@ -38,6 +38,7 @@ extern bool vault_caller_is_superuser(VaultCall *call);
 extern char *vault_arg_text(FunctionCallInfo fcinfo, int argno, const char *what);
 extern void vault_arg_not_null(FunctionCallInfo fcinfo, int argno, const char *what);
 extern TimestampTz vault_arg_now(FunctionCallInfo fcinfo);
+extern char *vault_schema_name(void);
 extern void vault_check_name(const char *name);
 extern char **vault_text_array(Datum array, int *n);
 extern int64 spi_int64(const char *sql, int nargs, Oid *types, Datum *values, bool *isnull);

@@ -169,6 +169,9 @@ extern void alerts_sent(int64 alert, const char *error, TimestampTz now);
 /* ---- reports.c: the daily reports, history trimmed ---- */
 extern void reports_round(TimestampTz now);
 
+/* ---- advisor.c: the advisor's refresh ---- */
+extern void advisor_round(TimestampTz now);
+
 /* ---- cluster.c: this database's counts for vault_cluster_status ---- */
 extern void cluster_round(TimestampTz now);
 

@@ -36,11 +36,7 @@ vault_metrics(PG_FUNCTION_ARGS)
 				 errhint("Run ALTER EXTENSION vault UPDATE.")));
 
 	/* the vaults the caller may see, through the view that knows */
-	if (SPI_execute("SELECT n.nspname FROM pg_catalog.pg_extension e "
-					"JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vault'",
-					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "extension vault not found");
-	schema = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	schema = vault_schema_name();
 	if (SPI_execute(psprintf("SELECT coalesce(array_agg(vault), '{}') FROM %s.vault_vaults",
 							 quote_identifier(schema)), true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read vault_vaults");

@@ -253,6 +253,7 @@ scheduler_round(MemoryContext round_cxt)
 	periodic_step(failures_round, false, round_cxt);
 	periodic_step(reports_round, false, round_cxt);
 	periodic_step(cluster_round, false, round_cxt);
+	periodic_step(advisor_round, false, round_cxt);
 	/* last: the new alerts to vault.alert_command, each in its transactions */
 	periodic_step(alert_sender_round, true, round_cxt);
 }

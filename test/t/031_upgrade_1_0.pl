@@ -74,6 +74,19 @@ is(q1($settings), $before, 'every vault, item, point, policy, grant and job as i
 is(q1(q{SELECT count(*) FROM vault_recovery_points WHERE objects <> 0}), '0',
 	'points made by 1.0 hold no other objects (objects = 0)');
 
+# monitoring starts from the 1.0 history: each item's health from its jobs,
+# the metrics' job counters from the jobs table
+is( q1(q{SELECT count(*) || ' ' || bool_and(h.health = 'healthy' AND h.last_success =
+			(SELECT max(j.ended_at) FROM vault_jobs j WHERE j.vault = h.vault AND j.item = h.item
+			   AND j.operation = 'backup' AND j.state = 'completed'))
+		  FROM vault_health h}),
+	q1(q{SELECT count(*) FROM vault_items WHERE state <> 'soft-deleted'}) . ' true',
+	"each 1.0 item's health and last success taken from its 1.0 jobs");
+is( q1(q[SELECT sum(split_part(line, ' ', 2)::bigint) FROM regexp_split_to_table(vault_metrics(), E'\n') AS line
+		  WHERE line LIKE 'vault_jobs_total{%']),
+	q1(q{SELECT count(*) FROM vault_jobs WHERE state <> 'in-progress' AND vault IS NOT NULL}),
+	'the job counters start at the 1.0 jobs');
+
 # every point made with 1.0 verifies and restores
 for my $p (@points)
 {
