@@ -163,6 +163,7 @@ ALTER TABLE adv.p1_away RENAME TO p1;
 
 -- cost: many points that add almost nothing; soft-deleted data kept long;
 -- chunks no point uses
+SELECT count(*) AS cost_items_before FROM adv_seen WHERE category = 'cost' AND object_kind = 'item';
 SELECT count(*) FROM (SELECT vault_backup('adv_v', 'adv.safe') FROM generate_series(1, 11)) b;
 SELECT vault_advisor_refresh(now());
 SELECT impact, object_name, recommendation FROM adv_seen WHERE category = 'cost' AND object_kind = 'item';
