@@ -12,7 +12,7 @@ PGFILEDESC  = "vault - backup vault inside PostgreSQL"
 
 # pg_regress scripts: every sql/*.sql except the extension scripts, in name
 # order, then those that make many recovery points (whose ids the others print)
-REGRESS_LAST = policies access protection redundancy alerts monitoring advisor
+REGRESS_LAST = policies access protection redundancy alerts monitoring advisor compression
 REGRESS      = $(filter-out $(REGRESS_LAST),$(patsubst sql/%.sql,%,$(sort $(filter-out sql/vault--%.sql,$(wildcard sql/*.sql))))) $(REGRESS_LAST)
 REGRESS_OPTS = --load-extension=pgcrypto --load-extension=vault
 ISOLATION    = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
@@ -20,7 +20,7 @@ ISOLATION    = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/i
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -Isrc -Isrc/pure
 PG_CFLAGS   = -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
-SHLIB_LINK  = -llz4 -lcrypto
+SHLIB_LINK  = -llz4 -lzstd -lcrypto
 
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(PGXS),)
@@ -47,7 +47,7 @@ bench:
 POLICY_SRC = src/pure/civil.c src/pure/duration.c src/pure/policy_lex.c src/pure/schedule.c src/pure/schedule_text.c src/pure/retention.c
 
 unit:
-	$(CC) -O2 -Wall -Wextra -Isrc/pure src/pure/chunker.c src/pure/codec.c test/unit/test_pure.c -llz4 -lcrypto -o test/unit/test_pure
+	$(CC) -O2 -Wall -Wextra -Isrc/pure src/pure/chunker.c src/pure/codec.c test/unit/test_pure.c -llz4 -lzstd -lcrypto -o test/unit/test_pure
 	$(CC) -O2 -Wall -Wextra -Isrc/pure $(POLICY_SRC) test/unit/test_policy.c -o test/unit/test_policy
 	$(CC) -O2 -Wall -Wextra -Isrc/pure src/pure/toposort.c test/unit/test_toposort.c -o test/unit/test_toposort
 	$(CC) -O2 -Wall -Wextra -Isrc/pure src/pure/openpgp.c src/pure/pgp_armor.c test/unit/test_openpgp.c -lcrypto -o test/unit/test_openpgp
@@ -60,7 +60,7 @@ unit:
 FUZZ_SECONDS ?= 20
 fuzz:
 	@d=$$(mktemp -d) && \
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/pure src/pure/codec.c test/fuzz/fuzz_codec_open.c -llz4 -lcrypto -o $$d/fuzz_codec_open && \
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/pure src/pure/codec.c test/fuzz/fuzz_codec_open.c -llz4 -lzstd -lcrypto -o $$d/fuzz_codec_open && \
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/pure src/pure/chunker.c test/fuzz/fuzz_chunker.c -o $$d/fuzz_chunker && \
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/pure $(POLICY_SRC) test/fuzz/fuzz_schedule.c -o $$d/fuzz_schedule && \
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/pure $(POLICY_SRC) test/fuzz/fuzz_retention.c -o $$d/fuzz_retention && \

@@ -83,6 +83,7 @@ setup_data() {
 	createdb $DB
 	sql -c "CREATE EXTENSION vault CASCADE" 2>/dev/null
 	sql -c "SELECT vault_create('bench')" >/dev/null
+	sql -c "SELECT vault_create('bench_zstd'); SELECT vault_configure('bench_zstd', compression => 'zstd')" >/dev/null
 	pgbench -i -s "$SCALE" -q -I dtgvp $DB >/dev/null 2>&1
 	sql -c "DROP TABLE pgbench_history, pgbench_tellers, pgbench_branches"
 	sql <<SQL
@@ -133,7 +134,7 @@ backup_round() {
 }
 
 bench_table() {
-	local tbl=$1 key=$2 n mb
+	local tbl=$1 key=$2 n mb p
 	n=$(sql -c "SELECT count(*) FROM $tbl")
 	mb=$(table_mb "$tbl")
 	echo "== $tbl: $n rows, $mb MB" >&2
@@ -153,10 +154,13 @@ bench_table() {
 		fi
 	fi
 	backup_round "$tbl" full "$key"
+	# the same full point in a vault that stores with zstd (level 3)
+	measure_sql vault_backup "SELECT vault_backup('bench_zstd', '$tbl')"
+	p=$(cat "$WORK/result")
+	record "$tbl|full (zstd)|vault|$SECS|$mb|$(vault_point_bytes "$p")|$(sql -c "SELECT stored_bytes FROM vault_vaults WHERE vault = 'bench_zstd'")|$PEAK_MB"
 	backup_round "$tbl" unchanged "$key"
 	# the same unchanged table, read in full: a REPEATABLE READ backup cannot
 	# use the unchanged-table proof (src/stream/unchanged.c), so it streams every row
-	local p
 	PGOPTIONS='-c default_transaction_isolation=repeatable\ read' \
 		measure_sql vault_backup "SELECT vault_backup('bench', '$tbl')"
 	p=$(cat "$WORK/result")
@@ -273,6 +277,9 @@ check() { if [ "$1" = n/a ] || [ -z "$1" ]; then echo "n/a"; elif awk "BEGIN { e
 		r=$(ratio "$v" "$(get $ds '1% scattered update' restic 5)"); echo "| $ds | 1% scattered update new bytes / restic's | $r | 1.0 | $(check $r 0.999) |"
 		r=$(ratio "$v" "$(get $ds '1% scattered update' borg 5)"); echo "| $ds | 1% scattered update new bytes / borg's | $r | 1.0 | $(check $r 0.999) |"
 		r=$(ratio "$fulln" "$(get $ds full borg 5)"); echo "| $ds | full point stored bytes / borg lz4 repository | $r | 1.0 | $(check $r 1.0) |"
+		r=$(ratio "$(get $ds 'full (zstd)' vault 5)" "$(get $ds full restic 5)"); echo "| $ds | full point stored bytes with zstd / restic's | $r | 1.0 | $(check $r 1.0) |"
+		r=$(ratio "$(get $ds 'full (zstd)' vault 5)" "$fulln"); echo "| $ds | (no target) full point stored bytes, zstd / lz4 | $r | | |"
+		r=$(ratio "$(get $ds 'full (zstd)' vault 3)" "$full"); echo "| $ds | (no target) full backup wall, zstd / lz4 | $r | | |"
 		r=$(ratio "$(get $ds restore vault 3)" "$(get $ds restore pg_restore 3)"); echo "| $ds | restore wall / pg_restore | $r | 1.0 | $(check $r 1.0) |"
 		for scen in full unchanged '1% appended' restore; do
 			pk=$(get $ds "$scen" vault 7)

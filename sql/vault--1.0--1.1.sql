@@ -968,7 +968,8 @@ $$;
 
 -- settings: named parameters, each NULL = unchanged (call with named notation);
 -- encryption_key belongs to customer-managed keys, redundancy and
--- cross_region_restore to redundancy, job_alerts to monitoring (below)
+-- cross_region_restore to redundancy, job_alerts to monitoring, compression
+-- to the codec (below)
 CREATE FUNCTION vault_configure(vault text,
 								soft_delete text DEFAULT NULL,
 								soft_delete_days integer DEFAULT NULL,
@@ -976,7 +977,8 @@ CREATE FUNCTION vault_configure(vault text,
 								encryption_key text DEFAULT NULL,
 								redundancy text DEFAULT NULL,
 								cross_region_restore boolean DEFAULT NULL,
-								job_alerts boolean DEFAULT NULL) RETURNS void
+								job_alerts boolean DEFAULT NULL,
+								compression text DEFAULT NULL) RETURNS void
 	AS 'MODULE_PATHNAME', 'vault_configure' LANGUAGE C VOLATILE;
 
 CREATE FUNCTION vault_delete_recovery_point(recovery_point bigint) RETURNS void
@@ -1256,6 +1258,12 @@ GRANT SELECT ON vault_replication_status TO PUBLIC;
 -- vault_vaults gains the protection settings (soft_delete, soft_delete_days,
 -- immutability, guard), encryption says platform or customer:<key name>,
 -- and the redundancy settings
+-- the compression of the chunks a vault stores from now on: lz4, zstd (level
+-- 3) or zstd:<1..19>; each sealed chunk says its own codec, so a point
+-- mixes them freely
+ALTER TABLE vault_internal.vaults ADD COLUMN compression text NOT NULL DEFAULT 'lz4'
+	CHECK (compression ~ '^(lz4|zstd|zstd:([1-9]|1[0-9]))$');
+
 CREATE OR REPLACE VIEW vault_vaults AS
 SELECT v.name AS vault,
 	   pg_catalog.pg_get_userbyid(v.owner)::name AS owner,
@@ -1273,7 +1281,7 @@ SELECT v.name AS vault,
 		 AS encryption,
 	   v.soft_delete, v.soft_delete_days, v.immutability,
 	   CASE WHEN v.guard IS NOT NULL THEN pg_catalog.pg_get_userbyid(v.guard)::name END AS guard,
-	   v.redundancy, v.cross_region_restore, v.replica
+	   v.redundancy, v.cross_region_restore, v.replica, v.compression
 FROM vault_internal.vaults v
 WHERE vault_internal.can_see(v.vault_id, v.owner);
 

@@ -42,6 +42,9 @@ typedef struct VaultInfo
 	char	   *redundancy;		/* local, zone, geo */
 	bool		cross_region_restore;
 	bool		replica;		/* on a secondary: arrived from a primary */
+	/* compression of the chunks stored from now on (1.1; a 1.0 catalog: lz4) */
+	char	   *compression;	/* lz4, zstd, zstd:<level> */
+	int			zstd_level;		/* 0: lz4 */
 } VaultInfo;
 
 #endif							/* VAULT_H */

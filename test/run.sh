@@ -34,6 +34,7 @@ install_deps() {
 	[ -f /usr/share/postgresql/$PG_MAJOR/extension/pgcrypto.control ] || need+=(postgresql-contrib-$PG_MAJOR postgresql-$PG_MAJOR)
 	[ -x $PGBIN/pgbench ] || need+=(postgresql-client-$PG_MAJOR)
 	[ -f /usr/include/lz4.h ] || need+=(liblz4-dev)
+	[ -f /usr/include/zstd.h ] || need+=(libzstd-dev)
 	[ -f /usr/include/openssl/evp.h ] || need+=(libssl-dev)
 	perl -MIPC::Run -e1 2>/dev/null || need+=(libipc-run-perl)
 	command -v gcc >/dev/null || need+=(gcc)

@@ -1,10 +1,12 @@
 /*-------------------------------------------------------------------------
  * codec.c
- *	  The sealed-chunk codec: lz4 + AES-256-GCM, and the keyed chunk id.
+ *	  The sealed-chunk codec: lz4 or zstd + AES-256-GCM, and the keyed
+ *	  chunk id.
  *
- * Owns: the on-disk format of one chunk (see codec.h).  Pure C over liblz4
- * and libcrypto; must not depend on PostgreSQL, and must never read or
- * write out of bounds whatever bytes it is handed.
+ * Owns: the on-disk format of one chunk (see codec.h).  Pure C over liblz4,
+ * libzstd and libcrypto; must not depend on PostgreSQL, and must never read
+ * or write out of bounds whatever bytes it is handed.  zstd's contexts are
+ * made once per process and reused (a backend seals one chunk at a time).
  *-------------------------------------------------------------------------
  */
 #include "codec.h"
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include <lz4.h>
+#include <zstd.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
@@ -60,8 +63,25 @@ size_t
 codec_sealed_bound(size_t raw_len)
 {
 	size_t		lz = (size_t) LZ4_compressBound((int) (raw_len > (size_t) LZ4_MAX_INPUT_SIZE ? LZ4_MAX_INPUT_SIZE : raw_len));
+	size_t		zs = ZSTD_compressBound(raw_len);
+	size_t		most = lz > zs ? lz : zs;
 
-	return CODEC_OVERHEAD + (lz > raw_len ? lz : raw_len);
+	return CODEC_OVERHEAD + (most > raw_len ? most : raw_len);
+}
+
+static ZSTD_CCtx *zstd_cctx = NULL;
+static ZSTD_DCtx *zstd_dctx = NULL;
+
+/* raw -> scratch with zstd; its length, or 0 when it failed or did not shrink */
+static size_t
+zstd_squeeze(const uint8_t *raw, size_t raw_len, int level, uint8_t *scratch)
+{
+	size_t		n;
+
+	if (zstd_cctx == NULL && (zstd_cctx = ZSTD_createCCtx()) == NULL)
+		return 0;
+	n = ZSTD_compressCCtx(zstd_cctx, scratch, ZSTD_compressBound(raw_len), raw, raw_len, level);
+	return ZSTD_isError(n) || n >= raw_len ? 0 : n;
 }
 
 CodecStatus
@@ -150,14 +170,33 @@ codec_seal(const uint8_t key[CODEC_KEY_LEN], const uint8_t *aad, size_t aad_len,
 		   const uint8_t *raw, size_t raw_len, uint8_t *out, size_t *out_len,
 		   uint8_t *scratch)
 {
+	return codec_seal_level(key, aad, aad_len, raw, raw_len, 0, out, out_len, scratch);
+}
+
+CodecStatus
+codec_seal_level(const uint8_t key[CODEC_KEY_LEN], const uint8_t *aad, size_t aad_len,
+				 const uint8_t *raw, size_t raw_len, int zstd_level,
+				 uint8_t *out, size_t *out_len, uint8_t *scratch)
+{
 	const uint8_t *payload = raw;
 	size_t		payload_len = raw_len;
 	uint8_t		flags = 0;
 	CodecStatus st;
 
-	if (raw_len > CODEC_MAX_PLAIN)
+	if (raw_len > CODEC_MAX_PLAIN || zstd_level < 0 || zstd_level > CODEC_ZSTD_MAX_LEVEL)
 		return CODEC_ERR_CAPACITY;
-	if (raw_len > 0)
+	if (raw_len > 0 && zstd_level > 0)
+	{
+		size_t		clen = zstd_squeeze(raw, raw_len, zstd_level, scratch);
+
+		if (clen > 0)
+		{
+			payload = scratch;
+			payload_len = clen;
+			flags |= CODEC_FLAG_ZSTD;
+		}
+	}
+	else if (raw_len > 0)
 	{
 		int			bound = LZ4_compressBound((int) raw_len);
 		int			clen = LZ4_compress_default((const char *) raw, (char *) scratch,
@@ -195,15 +234,16 @@ codec_plain_length(const uint8_t *sealed, size_t sealed_len, size_t *raw_len)
 		return CODEC_ERR_TOO_SHORT;
 	if (memcmp(sealed, "VCK1", 4) != 0)
 		return CODEC_ERR_MAGIC;
-	if ((sealed[4] & ~CODEC_FLAG_LZ4) != 0 || sealed[5] || sealed[6] || sealed[7])
+	if ((sealed[4] & ~(CODEC_FLAG_LZ4 | CODEC_FLAG_ZSTD)) != 0 ||
+		sealed[4] == (CODEC_FLAG_LZ4 | CODEC_FLAG_ZSTD) || sealed[5] || sealed[6] || sealed[7])
 		return CODEC_ERR_HEADER;
 	plain = get_u32(sealed + 8);
 	payload_len = sealed_len - CODEC_OVERHEAD;
 	if (plain > CODEC_MAX_PLAIN)
 		return CODEC_ERR_HEADER;
-	if (!(sealed[4] & CODEC_FLAG_LZ4) && payload_len != plain)
+	if (sealed[4] == 0 && payload_len != plain)
 		return CODEC_ERR_HEADER;
-	if ((sealed[4] & CODEC_FLAG_LZ4) && (payload_len == 0 || payload_len >= plain))
+	if (sealed[4] != 0 && (payload_len == 0 || payload_len >= plain))
 		return CODEC_ERR_HEADER;
 	*raw_len = plain;
 	return CODEC_OK;
@@ -228,13 +268,24 @@ codec_open(const uint8_t key[CODEC_KEY_LEN], const uint8_t *aad, size_t aad_len,
 	st = gcm_decrypt(key, sealed + 12, aad, aad_len, sealed, CODEC_HEADER_LEN,
 					 sealed + CODEC_HEADER_LEN, payload_len,
 					 sealed + CODEC_HEADER_LEN + payload_len,
-					 (sealed[4] & CODEC_FLAG_LZ4) ? scratch : out);
+					 sealed[4] != 0 ? scratch : out);
 	if (st != CODEC_OK)
 		return st;
 	if (sealed[4] & CODEC_FLAG_LZ4)
 	{
 		n = LZ4_decompress_safe((const char *) scratch, (char *) out, (int) payload_len, (int) plain);
 		if (n < 0 || (size_t) n != plain)
+			return CODEC_ERR_DECOMPRESS;
+	}
+	else if (sealed[4] & CODEC_FLAG_ZSTD)
+	{
+		size_t		z;
+
+		if (zstd_dctx == NULL && (zstd_dctx = ZSTD_createDCtx()) == NULL)
+			return CODEC_ERR_CRYPTO;
+		/* never more than plain bytes into out, whatever the frame claims */
+		z = ZSTD_decompressDCtx(zstd_dctx, out, plain, scratch, payload_len);
+		if (ZSTD_isError(z) || z != plain)
 			return CODEC_ERR_DECOMPRESS;
 	}
 	*raw_len = plain;

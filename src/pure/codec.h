@@ -1,14 +1,16 @@
 /*-------------------------------------------------------------------------
  * codec.h
- *	  The sealed-chunk codec: lz4 compression + AES-256-GCM sealing, pure C
- *	  (liblz4 and OpenSSL's libcrypto, no PostgreSQL server headers).
+ *	  The sealed-chunk codec: lz4 or zstd compression + AES-256-GCM sealing,
+ *	  pure C (liblz4, libzstd and OpenSSL's libcrypto, no PostgreSQL server
+ *	  headers).
  *
  * Owns: the versioned on-disk format of one chunk and the keyed hash that
  * names it.  Does not know where chunks are stored or where keys come from.
  *
  * Sealed chunk format, version 1 (all integers little-endian):
  *	 0	4	magic "VCK1"
- *	 4	1	flags: bit 0 = payload is lz4-compressed (else raw)
+ *	 4	1	flags: bit 0 = payload is lz4-compressed, bit 1 = zstd-compressed
+ *			(at most one; neither: raw)
  *	 5	3	reserved, zero
  *	 8	4	plaintext length
  *	12 12	random 96-bit GCM nonce
@@ -32,6 +34,8 @@
 #define CODEC_OVERHEAD		(CODEC_HEADER_LEN + CODEC_TAG_LEN)
 #define CODEC_MAX_PLAIN		(64 * 1024 * 1024)	/* sanity cap on one chunk */
 #define CODEC_FLAG_LZ4		0x01
+#define CODEC_FLAG_ZSTD		0x02
+#define CODEC_ZSTD_MAX_LEVEL 19
 
 typedef enum CodecStatus
 {
@@ -67,6 +71,16 @@ extern CodecStatus codec_seal(const uint8_t key[CODEC_KEY_LEN],
 							  const uint8_t *raw, size_t raw_len,
 							  uint8_t *out, size_t *out_len,
 							  uint8_t *scratch);
+
+/*
+ * The same with zstd at zstd_level (1..CODEC_ZSTD_MAX_LEVEL) instead of
+ * lz4; zstd_level 0 is lz4 (codec_seal).
+ */
+extern CodecStatus codec_seal_level(const uint8_t key[CODEC_KEY_LEN],
+									const uint8_t *aad, size_t aad_len,
+									const uint8_t *raw, size_t raw_len, int zstd_level,
+									uint8_t *out, size_t *out_len,
+									uint8_t *scratch);
 
 /* Plaintext length recorded in a sealed chunk's header (after checks). */
 extern CodecStatus codec_plain_length(const uint8_t *sealed, size_t sealed_len,

@@ -41,10 +41,10 @@ vault_fetch(VaultCall *call, const char *column, Oid type, Datum value, VaultLoc
 	ret = SPI_execute_with_args(psprintf(call->catalog >= VAULT_CATALOG_1_1 ?
 										 "SELECT vault_id, name, owner, wrapped_keys, soft_delete, "
 										 "soft_delete_days, immutability, guard, key_id, redundancy, "
-										 "cross_region_restore, replica "
+										 "cross_region_restore, replica, compression "
 										 "FROM vault_internal.vaults WHERE %s = $1 %s" :
 										 "SELECT vault_id, name, owner, wrapped_keys, 'on', 14, 'off', "
-										 "NULL::oid, NULL::bigint, 'local', false, false "
+										 "NULL::oid, NULL::bigint, 'local', false, false, 'lz4' "
 										 "FROM vault_internal.vaults WHERE %s = $1 %s",
 										 column,
 										 lock == VAULT_ROW_UPDATE ? "FOR NO KEY UPDATE" :
@@ -74,7 +74,25 @@ vault_fetch(VaultCall *call, const char *column, Oid type, Datum value, VaultLoc
 	v->redundancy = SPI_getvalue(tup, desc, 10);
 	v->cross_region_restore = DatumGetBool(SPI_getbinval(tup, desc, 11, &isnull));
 	v->replica = DatumGetBool(SPI_getbinval(tup, desc, 12, &isnull));
+	v->compression = SPI_getvalue(tup, desc, 13);
+	v->zstd_level = vault_zstd_level(v->compression);
 	return v;
+}
+
+/* 'lz4' -> 0, 'zstd' -> 3 (zstd's default), 'zstd:<n>' -> n; -1: not a setting */
+int
+vault_zstd_level(const char *compression)
+{
+	int			level = 0;
+	char		extra;
+
+	if (strcmp(compression, "lz4") == 0)
+		return 0;
+	if (strcmp(compression, "zstd") == 0)
+		return 3;
+	if (sscanf(compression, "zstd:%d%c", &level, &extra) == 1 && level >= 1 && level <= CODEC_ZSTD_MAX_LEVEL)
+		return level;
+	return -1;
 }
 
 /* a geo vault's rows are marked geo as they are written (replica/geo.c) */

@@ -215,8 +215,8 @@ chunk_put(ChunkWriter *w, const char *data, size_t len)
 	}
 
 	chunk_aad(s, idbuf, aad);
-	st = codec_seal(s->keys.data_key, aad, AAD_LEN, (const uint8 *) data, len,
-					(uint8 *) VARDATA(s->sealed), &sealed_len, s->scratch);
+	st = codec_seal_level(s->keys.data_key, aad, AAD_LEN, (const uint8 *) data, len,
+						  s->vault->zstd_level, (uint8 *) VARDATA(s->sealed), &sealed_len, s->scratch);
 	if (st != CODEC_OK)
 		elog(ERROR, "could not seal chunk: %s", codec_strerror(st));
 	SET_VARSIZE(s->sealed, VARHDRSZ + sealed_len);

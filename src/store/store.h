@@ -60,6 +60,7 @@ extern List *vault_list_all(VaultCall *call);
 extern bool vault_has_held_data(VaultCall *call, VaultInfo *vault);
 extern void vault_refuse_replica(VaultInfo *vault, const char *action);
 extern bool vault_is_geo(const VaultInfo *vault);
+extern int	vault_zstd_level(const char *compression);
 
 /* ---- removal.c: the vault's exclusive lock, collecting unreferenced chunks ---- */
 extern bool vault_lock_exclusive(VaultCall *call, int64 vault_id, bool skip_busy);

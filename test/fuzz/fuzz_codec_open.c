@@ -1,7 +1,8 @@
 /*
  * fuzz_codec_open.c: libFuzzer target for the sealed-chunk decoder.
  * Arbitrary bytes must never make codec_plain_length / codec_open read or
- * write out of bounds, and sealing then opening any input must give it back.
+ * write out of bounds, and sealing (lz4 or zstd) then opening any input must
+ * give it back.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size <= OUT_CAP)
 	{
 		if (codec_seal(key, aad, sizeof(aad), data, size, sealed, &slen, scratch) != CODEC_OK)
+			abort();
+		if (codec_open(key, aad, sizeof(aad), sealed, slen, out, OUT_CAP, &olen, scratch) != CODEC_OK ||
+			olen != size || (size > 0 && memcmp(out, data, size) != 0))
+			abort();
+		/* and with zstd, at a level the input picks (the fast ones) */
+		if (codec_seal_level(key, aad, sizeof(aad), data, size, 1 + (int) (size % 5), sealed, &slen,
+							 scratch) != CODEC_OK)
 			abort();
 		if (codec_open(key, aad, sizeof(aad), sealed, slen, out, OUT_CAP, &olen, scratch) != CODEC_OK ||
 			olen != size || (size > 0 && memcmp(out, data, size) != 0))

@@ -270,8 +270,12 @@ test_codec(void)
 	{
 		int			kind;
 
-		for (kind = 0; kind < 2; kind++)
+		/* kind: bit 0 = compressible text (else random), bit 1 = zstd (3, then 19) */
+		for (kind = 0; kind < 6; kind++)
 		{
+			int			level = kind < 2 ? 0 : kind < 4 ? 3 : 19;
+			const char *codec = level ? "zstd" : "lz4";
+			uint8_t		flag = level ? CODEC_FLAG_ZSTD : CODEC_FLAG_LZ4;
 			size_t		len = sizes[s];
 			size_t		bound = codec_sealed_bound(len);
 			uint8_t    *raw = malloc(len + 1);
@@ -282,7 +286,7 @@ test_codec(void)
 			size_t		slen = 0, slen2 = 0, olen = 0, plain = 0;
 			CodecStatus st;
 
-			if (kind == 0)
+			if ((kind & 1) == 0)
 				fill_random(raw, len);
 			else
 			{
@@ -291,19 +295,22 @@ test_codec(void)
 				for (i = 0; i < len; i++)
 					raw[i] = "row,row,row,1234567890;"[i % 23];
 			}
-			st = codec_seal(key, aad, sizeof(aad), raw, len, sealed, &slen, scratch);
-			CHECK(st == CODEC_OK, "seal %zu bytes (%s): %s", len, kind ? "text" : "random", codec_strerror(st));
+			st = codec_seal_level(key, aad, sizeof(aad), raw, len, level, sealed, &slen, scratch);
+			CHECK(st == CODEC_OK, "seal %zu bytes (%s, %s): %s", len, kind & 1 ? "text" : "random", codec,
+				  codec_strerror(st));
 			CHECK(slen <= bound, "sealed size within bound");
 			CHECK(codec_plain_length(sealed, slen, &plain) == CODEC_OK && plain == len, "plain length recorded");
 			st = codec_open(key, aad, sizeof(aad), sealed, slen, out, len, &olen, scratch);
 			CHECK(st == CODEC_OK && olen == len && memcmp(out, raw, len) == 0,
-				  "round trip %zu bytes (%s): %s", len, kind ? "text" : "random", codec_strerror(st));
+				  "round trip %zu bytes (%s, %s): %s", len, kind & 1 ? "text" : "random", codec,
+				  codec_strerror(st));
 			if (len >= 100)
 			{
-				if (kind == 1)
-					CHECK((sealed[4] & CODEC_FLAG_LZ4) && (len < 65536 ? slen < len : slen < len / 20), "compressible data compressed (%zu -> %zu)", len, slen);
+				if (kind & 1)
+					CHECK(sealed[4] == flag && (len < 65536 ? slen < len : slen < len / 20),
+						  "compressible data compressed by %s (%zu -> %zu)", codec, len, slen);
 				else
-					CHECK(!(sealed[4] & CODEC_FLAG_LZ4) && slen == len + CODEC_OVERHEAD, "random data kept raw");
+					CHECK(sealed[4] == 0 && slen == len + CODEC_OVERHEAD, "random data kept raw (%s)", codec);
 			}
 			CHECK(codec_open(key2, aad, sizeof(aad), sealed, slen, out, len, &olen, scratch) == CODEC_ERR_AUTH,
 				  "wrong key fails authentication");
@@ -314,7 +321,7 @@ test_codec(void)
 					  "small output buffer refused");
 			CHECK(codec_open(key, aad, sizeof(aad), sealed, slen - 1, out, len, &olen, scratch) != CODEC_OK,
 				  "truncated chunk refused");
-			CHECK(codec_seal(key, aad, sizeof(aad), raw, len, sealed2, &slen2, scratch) == CODEC_OK &&
+			CHECK(codec_seal_level(key, aad, sizeof(aad), raw, len, level, sealed2, &slen2, scratch) == CODEC_OK &&
 				  slen2 == slen && memcmp(sealed, sealed2, slen) != 0, "random nonce: two seals differ");
 
 			/* any single flipped byte is detected */
@@ -353,6 +360,9 @@ test_codec(void)
 		memcpy(junk, "VCK1", 4);
 		junk[4] = 0x80;
 		CHECK(codec_open(key, aad, sizeof(aad), junk, sizeof(junk), out, sizeof(out), &olen, scratch) == CODEC_ERR_HEADER, "unknown flag");
+		junk[4] = CODEC_FLAG_LZ4 | CODEC_FLAG_ZSTD;
+		CHECK(codec_open(key, aad, sizeof(aad), junk, sizeof(junk), out, sizeof(out), &olen, scratch) == CODEC_ERR_HEADER, "lz4 and zstd at once");
+		CHECK(codec_seal_level(key, aad, sizeof(aad), junk, 8, 20, junk, &olen, scratch) == CODEC_ERR_CAPACITY, "zstd level 20 refused");
 		junk[4] = 0;
 		junk[8] = 0xff;
 		junk[9] = 0xff;
