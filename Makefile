@@ -12,7 +12,7 @@ PGFILEDESC  = "vault - backup vault inside PostgreSQL"
 
 # pg_regress scripts: every sql/*.sql except the extension scripts, in name
 # order, then those that make many recovery points (whose ids the others print)
-REGRESS_LAST = policies access protection redundancy alerts monitoring advisor compression
+REGRESS_LAST = policies access protection redundancy alerts monitoring advisor compression deltas
 REGRESS      = $(filter-out $(REGRESS_LAST),$(patsubst sql/%.sql,%,$(sort $(filter-out sql/vault--%.sql,$(wildcard sql/*.sql))))) $(REGRESS_LAST)
 REGRESS_OPTS = --load-extension=pgcrypto --load-extension=vault
 ISOLATION    = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
@@ -51,7 +51,7 @@ unit:
 	$(CC) -O2 -Wall -Wextra -Isrc/pure $(POLICY_SRC) test/unit/test_policy.c -o test/unit/test_policy
 	$(CC) -O2 -Wall -Wextra -Isrc/pure src/pure/toposort.c test/unit/test_toposort.c -o test/unit/test_toposort
 	$(CC) -O2 -Wall -Wextra -Isrc/pure src/pure/openpgp.c src/pure/pgp_armor.c test/unit/test_openpgp.c -lcrypto -o test/unit/test_openpgp
-	$(CC) -O2 -Wall -Wextra -Isrc/pure src/pure/delta.c test/unit/test_delta.c -lzstd -o test/unit/test_delta
+	$(CC) -O2 -Wall -Wextra -Isrc/pure src/pure/delta.c src/pure/delta_match.c test/unit/test_delta.c -lzstd -o test/unit/test_delta
 	./test/unit/test_pure
 	./test/unit/test_policy
 	./test/unit/test_toposort
@@ -67,7 +67,7 @@ fuzz:
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/pure $(POLICY_SRC) test/fuzz/fuzz_schedule.c -o $$d/fuzz_schedule && \
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/pure $(POLICY_SRC) test/fuzz/fuzz_retention.c -o $$d/fuzz_retention && \
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/pure src/pure/openpgp.c src/pure/pgp_armor.c test/fuzz/fuzz_openpgp.c -lcrypto -o $$d/fuzz_openpgp && \
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/pure src/pure/delta.c test/fuzz/fuzz_delta.c -lzstd -o $$d/fuzz_delta && \
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/pure src/pure/delta.c src/pure/delta_match.c test/fuzz/fuzz_delta.c -lzstd -o $$d/fuzz_delta && \
 	mkdir $$d/c1 $$d/c2 $$d/c3 $$d/c4 $$d/c5 $$d/c6 && \
 	(cd $$d && ./fuzz_codec_open -max_total_time=$(FUZZ_SECONDS) c1 $(CURDIR)/test/fuzz/corpus_codec) && \
 	(cd $$d && ./fuzz_chunker -max_total_time=$(FUZZ_SECONDS) c2 $(CURDIR)/test/fuzz/corpus_chunker) && \

@@ -26,7 +26,8 @@ SELECT vault_configure('cz', compression => 'zstd:9');
 UPDATE public.cz_t SET v = v || ' and paid' WHERE id % 10 = 0;
 CREATE TABLE public.cz_copy2 AS SELECT * FROM public.cz_t;
 SELECT vault_backup('cz', 'public.cz_t') AS p2 \gset
--- the chunks of both codecs (header flags: 1 lz4, 2 zstd)
+-- the chunks of both codecs (header flags: 1 lz4, 2 zstd; 4 the rows the
+-- update changed, stored as deltas against their p1 chunks)
 SELECT get_byte(c.data, 4) AS codec_flag, count(*) > 0 AS has_chunks
 FROM vault_internal.chunks c JOIN vault_internal.vaults v USING (vault_id)
 WHERE v.name = 'cz' GROUP BY 1 ORDER BY 1;

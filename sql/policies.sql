@@ -129,12 +129,16 @@ SELECT count(*) AS unexpected_left FROM (
 SELECT count(*) AS expected_but_gone FROM (
 	SELECT recovery_point FROM expected_kept
 	EXCEPT SELECT recovery_point FROM vault_recovery_points WHERE item = 'public.pol_orders') x;
--- every chunk left is referenced, every referenced chunk is left
+-- every chunk left is referenced (by a manifest, or as the base of a delta a
+-- manifest references), every referenced chunk is left
 WITH v AS (SELECT vault_id FROM vault_internal.vaults WHERE name = 'pol'),
 left_chunks AS (SELECT c.chunk_no FROM vault_internal.chunks c, v WHERE c.vault_id = v.vault_id),
-referenced AS (SELECT DISTINCT n AS chunk_no FROM vault_internal.manifests m
-			   JOIN vault_internal.points p USING (point_id), v, unnest(m.chunk_nos) n
-			   WHERE p.vault_id = v.vault_id)
+in_manifests AS (SELECT DISTINCT n AS chunk_no FROM vault_internal.manifests m
+				 JOIN vault_internal.points p USING (point_id), v, unnest(m.chunk_nos) n
+				 WHERE p.vault_id = v.vault_id),
+referenced AS (SELECT chunk_no FROM in_manifests
+			   UNION SELECT c.base_no FROM vault_internal.chunks c JOIN in_manifests USING (chunk_no)
+			   WHERE c.base_no IS NOT NULL)
 SELECT (SELECT count(*) FROM (SELECT * FROM left_chunks EXCEPT SELECT * FROM referenced) x) AS unreferenced_left,
 	   (SELECT count(*) FROM (SELECT * FROM referenced EXCEPT SELECT * FROM left_chunks) x) AS referenced_missing,
 	   (SELECT count(*) FROM left_chunks) < (SELECT n FROM chunks_before) AS fewer_than_before;

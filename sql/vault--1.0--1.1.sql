@@ -1264,6 +1264,20 @@ GRANT SELECT ON vault_replication_status TO PUBLIC;
 ALTER TABLE vault_internal.vaults ADD COLUMN compression text NOT NULL DEFAULT 'lz4'
 	CHECK (compression ~ '^(lz4|zstd|zstd:([1-9]|1[0-9]))$');
 
+-- delta chunks: a new chunk may be stored as a zstd patch against the chunk
+-- that held the same stretch of the table in its previous point (its base,
+-- always a whole chunk: chains are one step long).  The foreign key makes
+-- the database itself refuse to remove a base a kept delta needs.
+-- cut_hash: the chunker's rolling hash (keyed per vault) where the chunk
+-- ends; the next backup of the table cuts where this one did by it, so a
+-- chunk with a changed row is a patch against exactly the chunk it replaces.
+ALTER TABLE vault_internal.chunks
+	ADD COLUMN base_no bigint REFERENCES vault_internal.chunks (chunk_no),
+	ADD COLUMN cut_hash bigint,
+	ADD CHECK (base_no <> chunk_no);
+CREATE INDEX chunks_base ON vault_internal.chunks (base_no) WHERE base_no IS NOT NULL;
+ALTER TABLE vault_internal.points ADD COLUMN delta_chunks bigint NOT NULL DEFAULT 0;
+
 CREATE OR REPLACE VIEW vault_vaults AS
 SELECT v.name AS vault,
 	   pg_catalog.pg_get_userbyid(v.owner)::name AS owner,
@@ -1317,7 +1331,8 @@ SELECT p.point_id AS recovery_point, v.name AS vault, i.name AS item, i.kind,
 	   p.purge_at,
 	   EXISTS (SELECT 1 FROM vault_internal.hold_points hp JOIN vault_internal.holds h USING (hold_id)
 			   WHERE hp.point_id = p.point_id AND h.released_at IS NULL) AS on_hold,
-	   v.replica
+	   v.replica,
+	   p.delta_chunks
 FROM vault_internal.points p
 JOIN vault_internal.items i USING (item_id)
 JOIN vault_internal.vaults v ON v.vault_id = p.vault_id
@@ -1652,12 +1667,18 @@ WITH bounds AS (
 	FROM vault_internal.items i, bounds b
 	WHERE i.protected_at < b.t1
 	   OR EXISTS (SELECT 1 FROM vault_internal.points p WHERE p.item_id = i.item_id AND p.created_at < b.t1)
-), refs AS (
+), direct_refs AS (
 	SELECT DISTINCT p.item_id, u.chunk_no
 	FROM vault_internal.points p
 	JOIN vault_internal.manifests m USING (point_id)
 	CROSS JOIN LATERAL unnest(m.chunk_nos) AS u(chunk_no), bounds b
 	WHERE p.created_at < b.t1
+), refs AS (
+	-- an item's deltas make their bases its chunks too
+	SELECT item_id, chunk_no FROM direct_refs
+	UNION
+	SELECT r.item_id, c.base_no FROM direct_refs r JOIN vault_internal.chunks c USING (chunk_no)
+	WHERE c.base_no IS NOT NULL
 ), shares AS (
 	SELECT r.item_id,
 		   sum(c.stored_len / r.n + CASE WHEN r.k <= c.stored_len % r.n THEN 1 ELSE 0 END) AS bytes
@@ -1671,8 +1692,12 @@ WITH bounds AS (
 	FROM vault_internal.points p JOIN vault_internal.manifests m USING (point_id), bounds b
 	WHERE p.created_at < b.t1
 	GROUP BY p.item_id
-), used AS (
+), direct_used AS (
 	SELECT DISTINCT u.chunk_no FROM vault_internal.manifests m CROSS JOIN LATERAL unnest(m.chunk_nos) AS u(chunk_no)
+), used AS (
+	SELECT chunk_no FROM direct_used
+	UNION
+	SELECT c.base_no FROM direct_used JOIN vault_internal.chunks c USING (chunk_no) WHERE c.base_no IS NOT NULL
 ), unused AS (
 	SELECT c.vault_id, sum(c.stored_len) AS bytes
 	FROM vault_internal.chunks c LEFT JOIN used USING (chunk_no)
@@ -2496,8 +2521,9 @@ WITH protected AS (
 				 AND i.state <> 'soft-deleted') AS items
 	FROM vault_internal.vaults v WHERE NOT v.replica
 ), last_points AS (
-	-- each item's recent points, newest first
-	SELECT p.item_id, p.created_at, p.new_chunks, p.chunks, p.new_bytes, p.logical_bytes,
+	-- each item's recent points, newest first (chunks stored whole: a delta
+	-- is the vault coping with scattered changes already)
+	SELECT p.item_id, p.created_at, p.new_chunks - p.delta_chunks AS new_chunks, p.chunks, p.new_bytes, p.logical_bytes,
 		   row_number() OVER (PARTITION BY p.item_id ORDER BY p.created_at DESC) AS n
 	FROM vault_internal.points p WHERE p.state = 'available'
 )
@@ -2598,7 +2624,8 @@ CROSS JOIN LATERAL (
 	FROM vault_internal.chunks c
 	WHERE c.vault_id = v.vault_id
 	  AND c.chunk_no NOT IN (SELECT unnest(m.chunk_nos) FROM vault_internal.manifests m
-							 JOIN vault_internal.points p USING (point_id) WHERE p.vault_id = v.vault_id)) g
+							 JOIN vault_internal.points p USING (point_id) WHERE p.vault_id = v.vault_id)
+	  AND NOT EXISTS (SELECT 1 FROM vault_internal.chunks d WHERE d.base_no = c.chunk_no)) g
 WHERE g.chunks > 0
 UNION ALL
 SELECT 'long soft delete', 'cost', 'low', 'vault', v.name, NULL, v.vault_id,

@@ -40,6 +40,7 @@ typedef struct BackupTotals
 	int64		new_bytes;
 	int64		chunks;
 	int64		new_chunks;
+	int64		delta_chunks;
 	int			objects;		/* the schema's other objects captured */
 } BackupTotals;
 
@@ -261,6 +262,68 @@ reuse_stream(VaultCall *call, int64 point_id, int ordinal, ProofMatch *prev,
 	ws->logical_bytes = prev->logical_bytes;
 	ws->chunks = prev->chunks;
 	ws->new_chunks = 0;
+	ws->delta_chunks = 0;
+}
+
+/*
+ * The table's stream in the latest available earlier point of this vault
+ * (1.1): the bases its changed chunks may be stored as deltas against.
+ * The vault's share lock keeps that point for the rest of the backup.
+ */
+static bool
+previous_stream(VaultCall *call, VaultInfo *vault, Oid relid, int64 point_id,
+				int64 *prev_point, int *prev_ordinal)
+{
+	Oid			types[3] = {INT8OID, OIDOID, INT8OID};
+	Datum		values[3];
+	MemoryContext cxt = CurrentMemoryContext;
+	bool		found = false;
+	int			ret;
+
+	if (call->catalog < VAULT_CATALOG_1_1)
+		return false;
+	values[0] = Int64GetDatum(vault->vault_id);
+	values[1] = ObjectIdGetDatum(relid);
+	values[2] = Int64GetDatum(point_id);
+	vault_as_owner(call);
+	ret = SPI_execute_with_args("SELECT t.point_id, t.ordinal FROM vault_internal.point_tables t "
+								"JOIN vault_internal.points p USING (point_id) "
+								"WHERE t.source_oid = $2 AND p.vault_id = $1 AND p.point_id < $3 "
+								"  AND p.state = 'available' "
+								"ORDER BY t.point_id DESC LIMIT 1",
+								3, types, values, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not look up the previous stream: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+
+		*prev_point = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		*prev_ordinal = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		found = true;
+	}
+	SPI_freetuptable(SPI_tuptable);
+	vault_as_caller(call);
+	MemoryContextSwitchTo(cxt);
+	return found;
+}
+
+/*
+ * A writer for the table's stream, with its previous stream as the bases.
+ * (Not inlined: the caller runs under PG_TRY, where the lookup's locals
+ * would be at risk of longjmp.)
+ */
+static pg_noinline ChunkWriter *
+table_writer(VaultCall *call, VaultInfo *vault, ChunkStore *store, int64 point_id, int ordinal,
+			 Oid relid)
+{
+	ChunkWriter *w = chunk_writer_begin(store, point_id, ordinal);
+	int64		prev_point;
+	int			prev_ordinal;
+
+	if (previous_stream(call, vault, relid, point_id, &prev_point, &prev_ordinal))
+		chunk_writer_set_base(w, prev_point, prev_ordinal);
+	return w;
 }
 
 /*
@@ -336,7 +399,7 @@ backup_table(VaultCall *call, VaultInfo *vault, ChunkStore *store, int64 point_i
 	}
 	else
 	{
-		ChunkWriter *w = chunk_writer_begin(store, point_id, ordinal);
+		ChunkWriter *w = table_writer(call, vault, store, point_id, ordinal, relid);
 
 		progress_phase("reading table");
 		table_stream_write(rel, snapshot, emit_to_writer, w, &ts);
@@ -362,6 +425,7 @@ backup_table(VaultCall *call, VaultInfo *vault, ChunkStore *store, int64 point_i
 	totals->new_bytes += ws.new_bytes;
 	totals->chunks += ws.chunks;
 	totals->new_chunks += ws.new_chunks;
+	totals->delta_chunks += ws.delta_chunks;
 }
 
 /*
@@ -398,8 +462,8 @@ backup_estimate(VaultCall *call, int64 item_id, int64 point_id, List *relids)
 static void
 point_finish(VaultCall *call, int64 point_id, BackupTotals *t)
 {
-	Oid			types[8] = {INT8OID, INT4OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT4OID};
-	Datum		values[8];
+	Oid			types[9] = {INT8OID, INT4OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT4OID, INT8OID};
+	Datum		values[9];
 
 	values[0] = Int64GetDatum(point_id);
 	values[1] = Int32GetDatum(t->tables);
@@ -409,15 +473,16 @@ point_finish(VaultCall *call, int64 point_id, BackupTotals *t)
 	values[5] = Int64GetDatum(t->chunks);
 	values[6] = Int64GetDatum(t->new_chunks);
 	values[7] = Int32GetDatum(t->objects);
+	values[8] = Int64GetDatum(t->delta_chunks);
 	vault_as_owner(call);
 	if (call->catalog >= VAULT_CATALOG_1_1)
 		(void) spi_int64("UPDATE vault_internal.points SET tables = $2, rows = $3, logical_bytes = $4, "
-						 "new_bytes = $5, chunks = $6, new_chunks = $7, "
+						 "new_bytes = $5, chunks = $6, new_chunks = $7, delta_chunks = $9, "
 						 "objects = $8 + (SELECT coalesce(sum(vault_internal.attached_count(t.definition)), 0) "
 						 "  FROM vault_internal.point_tables t WHERE t.point_id = $1), "
 						 "end_lsn = pg_catalog.pg_current_wal_insert_lsn() "
 						 "WHERE point_id = $1",
-						 8, types, values, NULL);
+						 9, types, values, NULL);
 	else
 		(void) spi_int64("UPDATE vault_internal.points SET tables = $2, rows = $3, logical_bytes = $4, "
 						 "new_bytes = $5, chunks = $6, new_chunks = $7 WHERE point_id = $1",

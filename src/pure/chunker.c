@@ -71,11 +71,13 @@ scan_mask(const uint64_t *gear, const uint8_t *buf, size_t i, size_t end,
 		h = (h << 2) + ((ga << 1) + gb);
 		if ((h1 & mask) == 0)
 		{
+			*hp = h1;
 			*found = 1;
 			return i + 1;
 		}
 		if ((h & mask) == 0)
 		{
+			*hp = h;
 			*found = 1;
 			return i + 2;
 		}
@@ -86,6 +88,7 @@ scan_mask(const uint64_t *gear, const uint8_t *buf, size_t i, size_t end,
 		i++;
 		if ((h & mask) == 0)
 		{
+			*hp = h;
 			*found = 1;
 			return i;
 		}
@@ -95,8 +98,8 @@ scan_mask(const uint64_t *gear, const uint8_t *buf, size_t i, size_t end,
 	return i;
 }
 
-size_t
-chunker_next_cut(const Chunker *c, const uint8_t *buf, size_t len)
+static size_t
+next_cut(const Chunker *c, const uint8_t *buf, size_t len, uint64_t *cut_hash)
 {
 	uint64_t	h = 0;
 	size_t		i;
@@ -104,15 +107,58 @@ chunker_next_cut(const Chunker *c, const uint8_t *buf, size_t len)
 	size_t		end = len < c->max_size ? len : c->max_size;
 	int			found;
 
+	*cut_hash = 0;
 	if (len <= c->min_size)
 		return len;
 	if (normal > end)
 		normal = end;
 	i = scan_mask(c->gear, buf, c->min_size, normal, c->mask_s, &h, &found);
-	if (found)
-		return i;
-	i = scan_mask(c->gear, buf, i, end, c->mask_l, &h, &found);
-	if (found)
-		return i;
-	return end;
+	if (!found)
+		i = scan_mask(c->gear, buf, i, end, c->mask_l, &h, &found);
+	/* not found: i == end, and h is the hash there */
+	*cut_hash = h;
+	return i;
+}
+
+size_t
+chunker_next_cut(const Chunker *c, const uint8_t *buf, size_t len)
+{
+	uint64_t	h;
+
+	return next_cut(c, buf, len, &h);
+}
+
+size_t
+chunker_next_cut_hinted(const Chunker *c, const uint8_t *buf, size_t len,
+						const ChunkerHint *hints, int nhints, uint64_t *cut_hash)
+{
+	size_t		end = len < c->max_size ? len : c->max_size;
+
+	if (nhints > 0 && len > c->min_size)
+	{
+		uint64_t	h = 0;
+		size_t		last = 0;
+		size_t		i;
+
+		/* no hint can match past the furthest bound */
+		for (int k = 0; k < nhints; k++)
+			if (hints[k].max_len > last)
+				last = hints[k].max_len;
+		if (last > end)
+			last = end;
+		/* the same hash as scan_mask's, from the same start */
+		for (i = c->min_size; i < last; i++)
+		{
+			h = (h << 1) + c->gear[buf[i]];
+			for (int k = 0; k < nhints; k++)
+			{
+				if (h == hints[k].hash && i + 1 >= hints[k].min_len && i + 1 <= hints[k].max_len)
+				{
+					*cut_hash = h;
+					return i + 1;
+				}
+			}
+		}
+	}
+	return next_cut(c, buf, len, cut_hash);
 }

@@ -43,4 +43,28 @@ extern int	chunker_init(Chunker *c, const uint64_t gear[256],
  */
 extern size_t chunker_next_cut(const Chunker *c, const uint8_t *buf, size_t len);
 
+/*
+ * A hint: the rolling hash an earlier stream had at one of its cuts (the
+ * *cut_hash chunker_next_cut_hinted gave for it) and the lengths between
+ * which the chunk at hand would end where that cut was.
+ */
+typedef struct ChunkerHint
+{
+	uint64_t	hash;
+	size_t		min_len;
+	size_t		max_len;
+} ChunkerHint;
+
+/*
+ * chunker_next_cut with hints, and the cut's hash.  The first position at
+ * or past min_size whose hash equals a hint's, at a length within the
+ * hint's bounds, is the cut: a stream cut again after small changes ends
+ * its chunks where the earlier stream did, wherever the changes moved its
+ * own candidates.  Without a hint found the cut is chunker_next_cut's.
+ * *cut_hash gets the rolling hash at the cut (0 for a chunk no longer than
+ * min_size, where none is computed).
+ */
+extern size_t chunker_next_cut_hinted(const Chunker *c, const uint8_t *buf, size_t len,
+									  const ChunkerHint *hints, int nhints, uint64_t *cut_hash);
+
 #endif							/* VAULT_CHUNKER_H */

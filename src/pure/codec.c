@@ -55,6 +55,8 @@ codec_strerror(CodecStatus st)
 			return "output buffer too small";
 		case CODEC_ERR_CRYPTO:
 			return "cryptographic library failure";
+		case CODEC_ERR_DELTA:
+			return "a delta record, which opens only with its base chunk";
 	}
 	return "unknown codec error";
 }
@@ -234,12 +236,22 @@ codec_plain_length(const uint8_t *sealed, size_t sealed_len, size_t *raw_len)
 		return CODEC_ERR_TOO_SHORT;
 	if (memcmp(sealed, "VCK1", 4) != 0)
 		return CODEC_ERR_MAGIC;
-	if ((sealed[4] & ~(CODEC_FLAG_LZ4 | CODEC_FLAG_ZSTD)) != 0 ||
-		sealed[4] == (CODEC_FLAG_LZ4 | CODEC_FLAG_ZSTD) || sealed[5] || sealed[6] || sealed[7])
+	if (sealed[5] || sealed[6] || sealed[7])
 		return CODEC_ERR_HEADER;
 	plain = get_u32(sealed + 8);
 	payload_len = sealed_len - CODEC_OVERHEAD;
 	if (plain > CODEC_MAX_PLAIN)
+		return CODEC_ERR_HEADER;
+	if (sealed[4] == CODEC_FLAG_DELTA)
+	{
+		/* a base id and at least one byte of patch, for a non-empty chunk */
+		if (payload_len <= CODEC_ID_LEN || plain == 0)
+			return CODEC_ERR_HEADER;
+		*raw_len = plain;
+		return CODEC_OK;
+	}
+	if ((sealed[4] & ~(CODEC_FLAG_LZ4 | CODEC_FLAG_ZSTD)) != 0 ||
+		sealed[4] == (CODEC_FLAG_LZ4 | CODEC_FLAG_ZSTD))
 		return CODEC_ERR_HEADER;
 	if (sealed[4] == 0 && payload_len != plain)
 		return CODEC_ERR_HEADER;
@@ -261,6 +273,8 @@ codec_open(const uint8_t key[CODEC_KEY_LEN], const uint8_t *aad, size_t aad_len,
 
 	if (st != CODEC_OK)
 		return st;
+	if (sealed[4] == CODEC_FLAG_DELTA)
+		return CODEC_ERR_DELTA;
 	if (plain > out_cap)
 		return CODEC_ERR_CAPACITY;
 	payload_len = sealed_len - CODEC_OVERHEAD;
@@ -289,6 +303,63 @@ codec_open(const uint8_t key[CODEC_KEY_LEN], const uint8_t *aad, size_t aad_len,
 			return CODEC_ERR_DECOMPRESS;
 	}
 	*raw_len = plain;
+	return CODEC_OK;
+}
+
+CodecStatus
+codec_seal_delta(const uint8_t key[CODEC_KEY_LEN], const uint8_t *aad, size_t aad_len,
+				 const uint8_t *payload, size_t payload_len, size_t plain_len,
+				 uint8_t *out, size_t *out_len)
+{
+	CodecStatus st;
+
+	if (plain_len == 0 || plain_len > CODEC_MAX_PLAIN || payload_len <= CODEC_ID_LEN ||
+		payload_len > CODEC_MAX_PLAIN)
+		return CODEC_ERR_CAPACITY;
+	memcpy(out, "VCK1", 4);
+	out[4] = CODEC_FLAG_DELTA;
+	out[5] = out[6] = out[7] = 0;
+	put_u32(out + 8, (uint32_t) plain_len);
+	if ((st = codec_random(out + 12, CODEC_NONCE_LEN)) != CODEC_OK)
+		return st;
+	st = gcm_encrypt(key, out + 12, aad, aad_len, out, CODEC_HEADER_LEN,
+					 payload, payload_len, out + CODEC_HEADER_LEN,
+					 out + CODEC_HEADER_LEN + payload_len);
+	if (st != CODEC_OK)
+		return st;
+	*out_len = CODEC_OVERHEAD + payload_len;
+	return CODEC_OK;
+}
+
+int
+codec_is_delta(const uint8_t *sealed, size_t sealed_len)
+{
+	return sealed_len >= CODEC_OVERHEAD && memcmp(sealed, "VCK1", 4) == 0 &&
+		sealed[4] == CODEC_FLAG_DELTA;
+}
+
+CodecStatus
+codec_open_delta(const uint8_t key[CODEC_KEY_LEN], const uint8_t *aad, size_t aad_len,
+				 const uint8_t *sealed, size_t sealed_len,
+				 uint8_t *out, size_t out_cap, size_t *payload_len, size_t *plain_len)
+{
+	size_t		plain;
+	size_t		n;
+	CodecStatus st = codec_plain_length(sealed, sealed_len, &plain);
+
+	if (st != CODEC_OK)
+		return st;
+	if (sealed[4] != CODEC_FLAG_DELTA)
+		return CODEC_ERR_HEADER;
+	n = sealed_len - CODEC_OVERHEAD;
+	if (n > out_cap)
+		return CODEC_ERR_CAPACITY;
+	st = gcm_decrypt(key, sealed + 12, aad, aad_len, sealed, CODEC_HEADER_LEN,
+					 sealed + CODEC_HEADER_LEN, n, sealed + CODEC_HEADER_LEN + n, out);
+	if (st != CODEC_OK)
+		return st;
+	*payload_len = n;
+	*plain_len = plain;
 	return CODEC_OK;
 }
 

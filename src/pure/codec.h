@@ -10,7 +10,9 @@
  * Sealed chunk format, version 1 (all integers little-endian):
  *	 0	4	magic "VCK1"
  *	 4	1	flags: bit 0 = payload is lz4-compressed, bit 1 = zstd-compressed
- *			(at most one; neither: raw)
+ *			(at most one; neither: raw); bit 2 alone = a delta record: the
+ *			payload is the 32-byte id of its base chunk followed by a patch
+ *			(delta.h) that turns the base into the plaintext
  *	 5	3	reserved, zero
  *	 8	4	plaintext length
  *	12 12	random 96-bit GCM nonce
@@ -35,6 +37,7 @@
 #define CODEC_MAX_PLAIN		(64 * 1024 * 1024)	/* sanity cap on one chunk */
 #define CODEC_FLAG_LZ4		0x01
 #define CODEC_FLAG_ZSTD		0x02
+#define CODEC_FLAG_DELTA	0x04
 #define CODEC_ZSTD_MAX_LEVEL 19
 
 typedef enum CodecStatus
@@ -46,7 +49,8 @@ typedef enum CodecStatus
 	CODEC_ERR_AUTH,				/* GCM tag mismatch: tampered or wrong key */
 	CODEC_ERR_DECOMPRESS,		/* lz4 payload corrupt or wrong length */
 	CODEC_ERR_CAPACITY,			/* output buffer too small */
-	CODEC_ERR_CRYPTO			/* OpenSSL failure (allocation, RNG) */
+	CODEC_ERR_CRYPTO,			/* OpenSSL failure (allocation, RNG) */
+	CODEC_ERR_DELTA				/* a delta record: open it with codec_open_delta */
 } CodecStatus;
 
 /* Human-readable text for a status, static storage. */
@@ -96,6 +100,28 @@ extern CodecStatus codec_open(const uint8_t key[CODEC_KEY_LEN],
 							  const uint8_t *sealed, size_t sealed_len,
 							  uint8_t *out, size_t out_cap, size_t *raw_len,
 							  uint8_t *scratch);
+
+/*
+ * Delta records.  codec_seal_delta seals payload (the base chunk's id
+ * followed by the patch, CODEC_ID_LEN + n bytes) for a plaintext of
+ * plain_len bytes; out must hold CODEC_OVERHEAD + payload_len bytes.
+ * codec_is_delta says whether a sealed chunk's header marks a delta record
+ * (no authentication: only to choose between the two openers).
+ * codec_open_delta authenticates and decrypts a delta record's payload into
+ * out (out_cap bytes), and returns the payload length and the plaintext
+ * length the record declares; codec_open refuses a delta record with
+ * CODEC_ERR_DELTA.
+ */
+extern CodecStatus codec_seal_delta(const uint8_t key[CODEC_KEY_LEN],
+									const uint8_t *aad, size_t aad_len,
+									const uint8_t *payload, size_t payload_len, size_t plain_len,
+									uint8_t *out, size_t *out_len);
+extern int	codec_is_delta(const uint8_t *sealed, size_t sealed_len);
+extern CodecStatus codec_open_delta(const uint8_t key[CODEC_KEY_LEN],
+									const uint8_t *aad, size_t aad_len,
+									const uint8_t *sealed, size_t sealed_len,
+									uint8_t *out, size_t out_cap, size_t *payload_len,
+									size_t *plain_len);
 
 /*
  * Generic AES-256-GCM wrap/unwrap of a small secret (vault keys under the

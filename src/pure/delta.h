@@ -12,7 +12,8 @@
  *	 0	4	magic "VDL1"
  *	 4	4	target length
  *	 8	4	base length
- *	12	8	FNV-1a 64 of the base: a patch never opens against another base
+ *	12	8	the base's fingerprint (FNV-1a 64 over four lanes of 64-bit
+ *			words, see delta.c): a patch never opens against another base
  *	20	4	reserved, zero
  *	24	n	one zstd frame with its content checksum, the base as prefix
  *-------------------------------------------------------------------------
@@ -50,6 +51,36 @@ extern size_t delta_bound(size_t target_len);
 extern DeltaStatus delta_encode(const uint8_t *base, size_t base_len,
 								const uint8_t *target, size_t target_len, int level,
 								uint8_t *out, size_t out_cap, size_t *out_len);
+
+/*
+ * The match finder (delta_match.c): target's stretches found in base, in
+ * order, as (literals, match length, offset) sequences, the offset counted
+ * back from the match's place in base || target.  seqs needs room for
+ * target_len / 32 + 1.  Returns how many, and in *align the bytes the
+ * matches cover and where the last one ends in each (0, 0 without one).
+ */
+typedef struct DeltaSequence
+{
+	uint32_t	literals;
+	uint32_t	match;
+	uint32_t	offset;
+} DeltaSequence;
+
+typedef struct DeltaAlign
+{
+	size_t		matched;		/* target bytes the matches cover */
+	size_t		base_end;		/* the last match ends here in the base */
+	size_t		target_end;		/* and here in the target */
+} DeltaAlign;
+
+extern size_t delta_match(const uint8_t *base, size_t base_len, const uint8_t *target,
+						  size_t target_len, DeltaSequence *seqs, size_t cap, DeltaAlign *align);
+
+/* delta_encode, telling where the target's last match ended in the base */
+extern DeltaStatus delta_encode_aligned(const uint8_t *base, size_t base_len,
+										const uint8_t *target, size_t target_len, int level,
+										uint8_t *out, size_t out_cap, size_t *out_len,
+										DeltaAlign *align);
 
 /* The target length a patch records (after its header's checks). */
 extern DeltaStatus delta_target_length(const uint8_t *patch, size_t patch_len, size_t *target_len);

@@ -4,48 +4,26 @@
  *
  * Owns: the vault's chunk table and the manifests.  A ChunkWriter takes a
  * byte stream, cuts it with FastCDC, names each chunk by its keyed hash,
- * references a chunk the vault already has or seals and stores a new one,
- * and writes the ordered list of chunk numbers in manifest segments.  A
- * ChunkReader walks a manifest, opens and authenticates every chunk (GCM
- * tag, then the recomputed id) and hands back the plaintext stream.
+ * references a chunk the vault already has or seals and stores a new one
+ * (whole, or as a delta: chunk_delta.c decides), and writes the ordered
+ * list of chunk numbers in manifest segments.  A ChunkReader walks a
+ * manifest, opens and authenticates every chunk (GCM tag, a delta's base,
+ * then the recomputed id) and hands back the plaintext stream.
  *
  * All its SQL runs as the extension owner.  Memory stays bounded: one
  * cutting buffer of twice the maximum chunk size, one sealing buffer, one
- * manifest segment.  It must not know what the stream contains.
+ * manifest segment, and chunk_delta.c's window and bases.  It must not know
+ * what the stream contains.
  *-------------------------------------------------------------------------
  */
-#include "store/store.h"
+#include "store/chunk_store_int.h"
 
-#include "chunker.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "port/pg_bswap.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
-
-#define MANIFEST_SEGMENT	1024	/* chunk numbers per manifest row */
-#define AAD_LEN				(8 + CODEC_ID_LEN)
-
-struct ChunkStore
-{
-	VaultCall  *call;
-	VaultInfo  *vault;
-	VaultKeys	keys;
-	Chunker		chunker;
-	MemoryContext cxt;
-	SPIPlanPtr	plan_lookup;
-	SPIPlanPtr	plan_insert;
-	SPIPlanPtr	plan_fetch;
-	SPIPlanPtr	plan_segment_put;
-	SPIPlanPtr	plan_segment_get;
-	uint8	   *scratch;		/* codec work area */
-	size_t		scratch_cap;
-	bytea	   *sealed;			/* sealing output, as a bytea */
-	size_t		sealed_cap;
-	uint8	   *plain;			/* opened chunk */
-	size_t		plain_cap;
-};
 
 struct ChunkWriter
 {
@@ -58,6 +36,8 @@ struct ChunkWriter
 	int64		seg[MANIFEST_SEGMENT];
 	int			nseg;
 	int			segment;
+	BaseTrack  *track;			/* the previous stream of the table, or NULL */
+	int64		offset;			/* stream offset of the next chunk */
 	ChunkWriterStats stats;
 };
 
@@ -94,7 +74,8 @@ chunk_store_open(VaultCall *call, VaultInfo *vault)
 	ChunkStore *s = palloc0(sizeof(ChunkStore));
 	uint64		gear[256];
 	Oid			t_lookup[2] = {INT8OID, BYTEAOID};
-	Oid			t_insert[6] = {INT8OID, BYTEAOID, INT4OID, INT4OID, BYTEAOID, BOOLOID};
+	Oid			t_insert[8] = {INT8OID, BYTEAOID, INT4OID, INT4OID, BYTEAOID, BOOLOID, INT8OID, INT8OID};
+	Oid			t_track[2] = {INT8OID, INT8ARRAYOID};
 	Oid			t_fetch[2] = {INT8OID, INT8OID};
 	Oid			t_seg_put[5] = {INT8OID, INT4OID, INT4OID, INT8ARRAYOID, BOOLOID};
 	/* 1.1: a geo vault's chunks and manifests are marked for its secondaries */
@@ -104,6 +85,11 @@ chunk_store_open(VaultCall *call, VaultInfo *vault)
 	s->call = call;
 	s->vault = vault;
 	s->cxt = CurrentMemoryContext;
+	s->deltas = v11;
+	/* patches use the vault's zstd level, the fastest under lz4 */
+	s->delta_level = vault->zstd_level > 0 ? vault->zstd_level : 1;
+	for (int i = 0; i < BASE_CACHE_SLOTS; i++)
+		s->bases[i].chunk_no = -1;
 	/* the keys, and the chunker's key-derived table, go with this memory */
 	secret_wipe_with(s->cxt, &s->keys, sizeof(s->keys));
 	secret_wipe_with(s->cxt, &s->chunker, sizeof(s->chunker));
@@ -119,16 +105,22 @@ chunk_store_open(VaultCall *call, VaultInfo *vault)
 							 "WHERE vault_id = $1 AND chunk_id = $2", 2, t_lookup);
 	s->plan_insert = prepare(v11 ?
 							 "INSERT INTO vault_internal.chunks "
-							 "(vault_id, chunk_id, plain_len, stored_len, data, geo) "
-							 "VALUES ($1, $2, $3, $4, $5, $6) "
+							 "(vault_id, chunk_id, plain_len, stored_len, data, geo, base_no, cut_hash) "
+							 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
 							 "ON CONFLICT (vault_id, chunk_id) DO NOTHING RETURNING chunk_no" :
 							 "INSERT INTO vault_internal.chunks "
 							 "(vault_id, chunk_id, plain_len, stored_len, data) "
 							 "VALUES ($1, $2, $3, $4, $5) "
 							 "ON CONFLICT (vault_id, chunk_id) DO NOTHING RETURNING chunk_no",
-							 v11 ? 6 : 5, t_insert);
-	s->plan_fetch = prepare("SELECT chunk_id, data FROM vault_internal.chunks "
+							 v11 ? 8 : 5, t_insert);
+	s->plan_fetch = prepare(v11 ?
+							"SELECT chunk_id, data, base_no FROM vault_internal.chunks "
+							"WHERE chunk_no = $1 AND vault_id = $2" :
+							"SELECT chunk_id, data, NULL::bigint FROM vault_internal.chunks "
 							"WHERE chunk_no = $1 AND vault_id = $2", 2, t_fetch);
+	if (v11)
+		s->plan_track = prepare("SELECT chunk_no, base_no, plain_len, cut_hash FROM vault_internal.chunks "
+								  "WHERE vault_id = $1 AND chunk_no = ANY ($2)", 2, t_track);
 	s->plan_segment_put = prepare(v11 ?
 								  "INSERT INTO vault_internal.manifests "
 								  "(point_id, ordinal, segment, chunk_nos, geo) VALUES ($1, $2, $3, $4, $5)" :
@@ -149,7 +141,7 @@ chunk_store_open(VaultCall *call, VaultInfo *vault)
 	return s;
 }
 
-static void
+void
 chunk_aad(ChunkStore *s, const uint8 *id, uint8 *aad)
 {
 	uint64		vid = pg_hton64((uint64) s->vault->vault_id);
@@ -188,18 +180,40 @@ chunk_lookup(ChunkStore *s, bytea *id)
 	return result;
 }
 
-/* Store one chunk (or find it stored); returns its chunk_no. */
+/* Seal (id, data) whole into s->sealed; returns the sealed length. */
+size_t
+chunk_seal_whole(ChunkStore *s, const uint8 *id, const char *data, size_t len)
+{
+	uint8		aad[AAD_LEN];
+	size_t		sealed_len;
+	CodecStatus st;
+
+	chunk_aad(s, id, aad);
+	st = codec_seal_level(s->keys.data_key, aad, AAD_LEN, (const uint8 *) data, len,
+						  s->vault->zstd_level, (uint8 *) VARDATA(s->sealed), &sealed_len, s->scratch);
+	if (st != CODEC_OK)
+		elog(ERROR, "could not seal chunk: %s", codec_strerror(st));
+	SET_VARSIZE(s->sealed, VARHDRSZ + sealed_len);
+	return sealed_len;
+}
+
+/*
+ * Store one chunk (or find it stored); returns its chunk_no.  A new chunk
+ * whose stretch the previous stream held is offered to chunk_delta.c as a
+ * patch against that stretch's base.
+ */
 static int64
-chunk_put(ChunkWriter *w, const char *data, size_t len)
+chunk_put(ChunkWriter *w, const char *data, size_t len, bool has_hash, uint64 cut_hash)
 {
 	ChunkStore *s = w->store;
 	uint8		idbuf[CODEC_ID_LEN];
-	uint8		aad[AAD_LEN];
 	bytea	   *id;
 	int64		chunk_no;
+	int64		base_no = -1;
+	bool		is_delta = false;
 	size_t		sealed_len;
-	Datum		values[6];
-	CodecStatus st;
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', 'n', ' '};
 	int			ret;
 	bool		isnull;
 
@@ -208,18 +222,19 @@ chunk_put(ChunkWriter *w, const char *data, size_t len)
 	id = bytea_from(idbuf, CODEC_ID_LEN);
 
 	chunk_no = chunk_lookup(s, id);
+	if (w->track)
+		base_no = base_track_match(w->track, w->offset, len, chunk_no, has_hash, cut_hash);
+	w->offset += len;
 	if (chunk_no >= 0)
 	{
 		pfree(id);
 		return chunk_no;		/* already in the vault: reference it */
 	}
 
-	chunk_aad(s, idbuf, aad);
-	st = codec_seal_level(s->keys.data_key, aad, AAD_LEN, (const uint8 *) data, len,
-						  s->vault->zstd_level, (uint8 *) VARDATA(s->sealed), &sealed_len, s->scratch);
-	if (st != CODEC_OK)
-		elog(ERROR, "could not seal chunk: %s", codec_strerror(st));
-	SET_VARSIZE(s->sealed, VARHDRSZ + sealed_len);
+	if (base_no >= 0)
+		is_delta = chunk_seal_best(s, w->track, base_no, idbuf, data, len, &sealed_len);
+	else
+		sealed_len = chunk_seal_whole(s, idbuf, data, len);
 
 	values[0] = Int64GetDatum(s->vault->vault_id);
 	values[1] = PointerGetDatum(id);
@@ -227,7 +242,13 @@ chunk_put(ChunkWriter *w, const char *data, size_t len)
 	values[3] = Int32GetDatum((int32) sealed_len);
 	values[4] = PointerGetDatum(s->sealed);
 	values[5] = BoolGetDatum(vault_is_geo(s->vault));
-	ret = SPI_execute_plan(s->plan_insert, values, NULL, false, 1);
+	values[6] = Int64GetDatum(base_no);
+	if (is_delta)
+		nulls[6] = ' ';
+	values[7] = Int64GetDatum((int64) cut_hash);
+	if (!has_hash)
+		nulls[7] = 'n';
+	ret = SPI_execute_plan(s->plan_insert, values, nulls, false, 1);
 	if (ret != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "chunk insert failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed > 0)
@@ -235,6 +256,8 @@ chunk_put(ChunkWriter *w, const char *data, size_t len)
 		chunk_no = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		w->stats.new_chunks++;
 		w->stats.new_bytes += sealed_len;
+		if (is_delta)
+			w->stats.delta_chunks++;
 	}
 	SPI_freetuptable(SPI_tuptable);
 	if (chunk_no < 0)
@@ -280,10 +303,10 @@ segment_flush(ChunkWriter *w)
 }
 
 static void
-writer_emit_chunk(ChunkWriter *w, const char *data, size_t len)
+writer_emit_chunk(ChunkWriter *w, const char *data, size_t len, bool has_hash, uint64 cut_hash)
 {
 	CHECK_FOR_INTERRUPTS();
-	w->seg[w->nseg++] = chunk_put(w, data, len);
+	w->seg[w->nseg++] = chunk_put(w, data, len, has_hash, cut_hash);
 	w->stats.chunks++;
 	if (w->nseg == MANIFEST_SEGMENT)
 		segment_flush(w);
@@ -302,7 +325,22 @@ chunk_writer_begin(ChunkStore *store, int64 point_id, int ordinal)
 	return w;
 }
 
-/* Cut every chunk whose end is certain: those starting max_size before the end. */
+/*
+ * The table's stream in its previous point: new chunks that replace one of
+ * its chunks may be stored as deltas against it.  The caller keeps that
+ * point from being deleted while the writer runs (the vault's share lock).
+ */
+void
+chunk_writer_set_base(ChunkWriter *w, int64 prev_point_id, int prev_ordinal)
+{
+	if (w->store->deltas)
+		w->track = base_track_begin(w->store, prev_point_id, prev_ordinal);
+}
+
+/*
+ * Cut every chunk whose end is certain: those starting max_size before the
+ * end.  With a previous stream, the cuts it made there are the hints.
+ */
 static void
 writer_cut(ChunkWriter *w, bool final)
 {
@@ -310,10 +348,20 @@ writer_cut(ChunkWriter *w, bool final)
 
 	while (w->len - start >= w->store->chunker.max_size || (final && w->len > start))
 	{
-		size_t		cut = chunker_next_cut(&w->store->chunker,
-										   (const uint8 *) w->buf + start, w->len - start);
+		ChunkerHint hints[BASE_HINTS];
+		int			nhints = w->track ? base_track_hints(w->track, w->offset, hints) : 0;
+		uint64		cut_hash;
+		size_t		cut = chunker_next_cut_hinted(&w->store->chunker,
+												  (const uint8 *) w->buf + start, w->len - start,
+												  hints, nhints, &cut_hash);
 
-		writer_emit_chunk(w, w->buf + start, cut);
+		/*
+		 * Only a cut the content chose has a hash worth a hint: not one at
+		 * the maximum size, the end of the stream, or within the minimum.
+		 */
+		writer_emit_chunk(w, w->buf + start, cut,
+						  cut > w->store->chunker.min_size && cut < w->store->chunker.max_size &&
+						  start + cut < w->len, cut_hash);
 		start += cut;
 	}
 	if (start > 0)
@@ -390,7 +438,7 @@ chunk_reader_begin(ChunkStore *store, int64 point_id, int ordinal, const char *t
 }
 
 /* The chunk numbers of one manifest segment (owner context required). */
-static int64 *
+int64 *
 segment_get(ChunkStore *s, int64 point_id, int ordinal, int segment, int *n)
 {
 	Datum		values[3];
@@ -451,11 +499,14 @@ manifest_chunk_nos(ChunkStore *store, int64 point_id, int ordinal, int segment, 
 }
 
 /*
- * Fetch and open one chunk into s->plain.  Returns CHUNK_GOOD and sets
- * data and len, or a failure kind with *why.  Owner context required.
+ * Fetch one chunk's row and open its seal.  A whole chunk's plaintext goes
+ * to *buf (grown as needed); a delta record's payload to s->payload, with
+ * *is_delta set and *base_no its base.  id_out gets the chunk's id.  Owner
+ * context required; no SPI result is left behind.
  */
 static ChunkCheck
-chunk_open(ChunkStore *s, int64 chunk_no, const char **data, size_t *len, const char **why)
+chunk_open_row(ChunkStore *s, int64 chunk_no, uint8 *id_out, uint8 **buf, size_t *cap,
+			   size_t *len, bool *is_delta, int64 *base_no, size_t *payload_len, const char **why)
 {
 	Datum		values[2];
 	int			ret;
@@ -463,8 +514,8 @@ chunk_open(ChunkStore *s, int64 chunk_no, const char **data, size_t *len, const 
 	bytea	   *id;
 	bytea	   *sealed;
 	Datum		raw;
+	Datum		d;
 	uint8		aad[AAD_LEN];
-	uint8		check[CODEC_ID_LEN];
 	size_t		plain_len;
 	size_t		sealed_len;
 	CodecStatus st;
@@ -482,8 +533,11 @@ chunk_open(ChunkStore *s, int64 chunk_no, const char **data, size_t *len, const 
 	}
 	id = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	raw = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+	*base_no = isnull ? -1 : DatumGetInt64(d);
 	sealed = DatumGetByteaPP(raw);	/* detoasts: freed below on every path */
 	sealed_len = VARSIZE_ANY_EXHDR(sealed);
+	*is_delta = codec_is_delta((const uint8 *) VARDATA_ANY(sealed), sealed_len);
 
 	if (VARSIZE_ANY_EXHDR(id) != CODEC_ID_LEN)
 		st = CODEC_ERR_HEADER;
@@ -491,37 +545,110 @@ chunk_open(ChunkStore *s, int64 chunk_no, const char **data, size_t *len, const 
 		st = codec_plain_length((const uint8 *) VARDATA_ANY(sealed), sealed_len, &plain_len);
 	if (st == CODEC_OK)
 	{
-		if (plain_len > s->plain_cap)
+		memcpy(id_out, VARDATA_ANY(id), CODEC_ID_LEN);
+		chunk_aad(s, id_out, aad);
+		if (*is_delta)
 		{
-			s->plain = repalloc(s->plain, plain_len);
-			s->plain_cap = plain_len;
+			chunk_payload_reserve(s, sealed_len);
+			st = codec_open_delta(s->keys.data_key, aad, AAD_LEN,
+								  (const uint8 *) VARDATA_ANY(sealed), sealed_len,
+								  s->payload, s->payload_cap, payload_len, &plain_len);
+			*len = plain_len;
 		}
-		if (sealed_len > s->scratch_cap)
+		else
 		{
-			s->scratch = repalloc(s->scratch, sealed_len);
-			s->scratch_cap = sealed_len;
+			if (plain_len > *cap)
+			{
+				*buf = repalloc(*buf, plain_len);
+				*cap = plain_len;
+			}
+			if (sealed_len > s->scratch_cap)
+			{
+				s->scratch = repalloc(s->scratch, sealed_len);
+				s->scratch_cap = sealed_len;
+			}
+			st = codec_open(s->keys.data_key, aad, AAD_LEN,
+							(const uint8 *) VARDATA_ANY(sealed), sealed_len,
+							*buf, *cap, len, s->scratch);
 		}
-		chunk_aad(s, (const uint8 *) VARDATA_ANY(id), aad);
-		st = codec_open(s->keys.data_key, aad, AAD_LEN,
-						(const uint8 *) VARDATA_ANY(sealed), sealed_len,
-						s->plain, s->plain_cap, &plain_len, s->scratch);
 	}
 	if ((Pointer) sealed != DatumGetPointer(raw))
 		pfree(sealed);
+	SPI_freetuptable(SPI_tuptable);
 	if (st != CODEC_OK)
 	{
-		SPI_freetuptable(SPI_tuptable);
 		*why = codec_strerror(st);
 		return CHUNK_BAD_SEAL;
 	}
-	if (codec_chunk_id(s->keys.mac_key, s->plain, plain_len, check) != CODEC_OK ||
-		memcmp(check, VARDATA_ANY(id), CODEC_ID_LEN) != 0)
+	return CHUNK_GOOD;
+}
+
+static ChunkCheck
+chunk_check_id(ChunkStore *s, const uint8 *id, const uint8 *data, size_t len, const char **why)
+{
+	uint8		check[CODEC_ID_LEN];
+
+	if (codec_chunk_id(s->keys.mac_key, data, len, check) != CODEC_OK ||
+		memcmp(check, id, CODEC_ID_LEN) != 0)
 	{
-		SPI_freetuptable(SPI_tuptable);
 		*why = "does not match its id";
 		return CHUNK_BAD_ID;
 	}
-	SPI_freetuptable(SPI_tuptable);
+	return CHUNK_GOOD;
+}
+
+/*
+ * Open a whole chunk (a delta's base) into *buf, authenticated against its
+ * id, which goes to id_out.  A delta is refused: bases are whole.
+ */
+ChunkCheck
+chunk_open_whole(ChunkStore *s, int64 chunk_no, uint8 *id_out, uint8 **buf, size_t *cap,
+				 size_t *len, const char **why)
+{
+	bool		is_delta;
+	int64		base_no;
+	size_t		payload_len;
+	ChunkCheck	res;
+
+	if (*buf == NULL)
+	{
+		*cap = CHUNKER_DEFAULT_MAX;
+		*buf = MemoryContextAlloc(s->cxt, *cap);
+	}
+	res = chunk_open_row(s, chunk_no, id_out, buf, cap, len, &is_delta, &base_no, &payload_len, why);
+	if (res != CHUNK_GOOD)
+		return res;
+	if (is_delta)
+	{
+		*why = "is itself a delta (a base must be a whole chunk)";
+		return CHUNK_BAD_SEAL;
+	}
+	return chunk_check_id(s, id_out, *buf, *len, why);
+}
+
+/*
+ * Fetch and open one chunk into s->plain, through its base when it is a
+ * delta.  Returns CHUNK_GOOD and sets data and len, or a failure kind with
+ * *why.  Owner context required.
+ */
+static ChunkCheck
+chunk_open(ChunkStore *s, int64 chunk_no, const char **data, size_t *len, const char **why)
+{
+	uint8		id[CODEC_ID_LEN];
+	bool		is_delta;
+	int64		base_no;
+	size_t		payload_len = 0;
+	size_t		plain_len = 0;
+	ChunkCheck	res;
+
+	res = chunk_open_row(s, chunk_no, id, &s->plain, &s->plain_cap, &plain_len, &is_delta,
+						 &base_no, &payload_len, why);
+	if (res == CHUNK_GOOD && is_delta)
+		res = delta_apply(s, base_no, payload_len, plain_len, &s->plain, &s->plain_cap, &plain_len, why);
+	if (res == CHUNK_GOOD)
+		res = chunk_check_id(s, id, s->plain, plain_len, why);
+	if (res != CHUNK_GOOD)
+		return res;
 	*data = (const char *) s->plain;
 	*len = plain_len;
 	*why = NULL;

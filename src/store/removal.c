@@ -46,8 +46,9 @@ vault_lock_exclusive(VaultCall *call, int64 vault_id, bool skip_busy)
 
 /*
  * Remove the vault's chunks that no manifest of any of its points
- * references.  Call with the vault locked exclusively.  Returns the number
- * removed and adds their stored bytes to *freed.
+ * references and that are not the base of a delta chunk one does (1.1).
+ * Call with the vault locked exclusively.  Returns the number removed and
+ * adds their stored bytes to *freed.
  */
 int64
 chunks_remove_unreferenced(VaultCall *call, int64 vault_id, int64 *freed)
@@ -59,7 +60,19 @@ chunks_remove_unreferenced(VaultCall *call, int64 vault_id, int64 *freed)
 
 	values[0] = Int64GetDatum(vault_id);
 	vault_as_owner(call);
-	ret = SPI_execute_with_args("WITH referenced AS ("
+	ret = SPI_execute_with_args(call->catalog >= VAULT_CATALOG_1_1 ?
+								"WITH used AS ("
+								"  SELECT DISTINCT r.chunk_no FROM vault_internal.manifests m "
+								"  JOIN vault_internal.points p USING (point_id), "
+								"  LATERAL unnest(m.chunk_nos) AS r(chunk_no) WHERE p.vault_id = $1), "
+								"referenced AS (SELECT chunk_no FROM used UNION "
+								"  SELECT c.base_no FROM vault_internal.chunks c JOIN used USING (chunk_no) "
+								"  WHERE c.base_no IS NOT NULL), "
+								"gone AS (DELETE FROM vault_internal.chunks c WHERE c.vault_id = $1 "
+								"  AND NOT EXISTS (SELECT 1 FROM referenced r WHERE r.chunk_no = c.chunk_no) "
+								"  RETURNING c.stored_len) "
+								"SELECT count(*), coalesce(sum(stored_len), 0)::bigint FROM gone" :
+								"WITH referenced AS ("
 								"  SELECT DISTINCT r.chunk_no FROM vault_internal.manifests m "
 								"  JOIN vault_internal.points p USING (point_id), "
 								"  LATERAL unnest(m.chunk_nos) AS r(chunk_no) WHERE p.vault_id = $1), "

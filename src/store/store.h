@@ -141,11 +141,13 @@ typedef struct ChunkWriterStats
 	int64		logical_bytes;	/* stream bytes written */
 	int64		chunks;			/* chunk references in the manifest */
 	int64		new_chunks;		/* chunks this writer stored */
+	int64		delta_chunks;	/* of those, stored as deltas */
 	int64		new_bytes;		/* sealed bytes + manifest bytes it stored */
 } ChunkWriterStats;
 
 extern ChunkStore *chunk_store_open(VaultCall *call, VaultInfo *vault);
 extern ChunkWriter *chunk_writer_begin(ChunkStore *store, int64 point_id, int ordinal);
+extern void chunk_writer_set_base(ChunkWriter *w, int64 prev_point_id, int prev_ordinal);
 extern void chunk_writer_write(ChunkWriter *w, const char *data, size_t len);
 extern void chunk_writer_finish(ChunkWriter *w, ChunkWriterStats *stats);
 extern const ChunkWriterStats *chunk_writer_running(ChunkWriter *w);
@@ -160,7 +162,8 @@ typedef enum ChunkCheck
 	CHUNK_GOOD,
 	CHUNK_MISSING,
 	CHUNK_BAD_SEAL,
-	CHUNK_BAD_ID
+	CHUNK_BAD_ID,
+	CHUNK_BAD_BASE				/* a delta whose base chunk is damaged or gone */
 } ChunkCheck;
 extern ChunkCheck chunk_store_check(ChunkStore *store, int64 chunk_no, const char **why,
 									 size_t *plain_len);

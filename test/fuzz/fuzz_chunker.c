@@ -1,7 +1,7 @@
 /*
  * fuzz_chunker.c: libFuzzer target for the FastCDC chunker.  Cutting any
  * input chunk by chunk must always make progress, never exceed max_size,
- * and cover the input exactly.
+ * and cover the input exactly; with hints (taken from the input) too.
  */
 #include <stdlib.h>
 
@@ -33,18 +33,39 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		ready = 1;
 	}
-	while (pos < size)
+	/* plainly, then with hints: the first pass's cut hashes, bounds from the input */
+	for (int hinted = 0; hinted < 2; hinted++)
 	{
-		size_t		left = size - pos;
-		size_t		cut = chunker_next_cut(&c, data + pos, left);
+		uint64_t	hashes[64];
+		int			nhash = 0;
 
-		if (cut < 1 || cut > left || cut > c.max_size)
+		pos = 0;
+		while (pos < size)
+		{
+			size_t		left = size - pos;
+			ChunkerHint hints[2];
+			uint64_t	h = 0;
+			size_t		cut;
+
+			for (int k = 0; k < 2; k++)
+			{
+				hints[k].hash = nhash > 0 ? hashes[(pos + k) % nhash] : 0;
+				hints[k].min_len = data[(pos + k) % size] * 4;
+				hints[k].max_len = hints[k].min_len + data[(pos + k + 1) % size] * 8;
+			}
+			cut = chunker_next_cut_hinted(&c, data + pos, left, hints, hinted ? 2 : 0, &h);
+			if (!hinted && cut != chunker_next_cut(&c, data + pos, left))
+				abort();
+			if (!hinted && nhash < 64)
+				hashes[nhash++] = h;
+			if (cut < 1 || cut > left || cut > c.max_size)
+				abort();
+			if (cut < c.min_size && cut != left)
+				abort();
+			pos += cut;
+		}
+		if (pos != size)
 			abort();
-		if (cut < c.min_size && cut != left)
-			abort();
-		pos += cut;
 	}
-	if (pos != size)
-		abort();
 	return 0;
 }

@@ -44,6 +44,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		olen != plain)
 		abort();
 
+	/* a delta record's opener, on the same bytes */
+	if (size <= OUT_CAP)
+	{
+		size_t		plen = 0;
+
+		if (codec_open_delta(key, aad, sizeof(aad), data, size, out, OUT_CAP, &plen, &plain) == CODEC_OK &&
+			(plen <= CODEC_ID_LEN || plen + CODEC_OVERHEAD != size))
+			abort();
+	}
+
 	/* round trip */
 	if (size <= OUT_CAP)
 	{
@@ -59,6 +69,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (codec_open(key, aad, sizeof(aad), sealed, slen, out, OUT_CAP, &olen, scratch) != CODEC_OK ||
 			olen != size || (size > 0 && memcmp(out, data, size) != 0))
 			abort();
+		/* and as a delta record's payload */
+		if (size > CODEC_ID_LEN)
+		{
+			size_t		plen = 0;
+
+			if (codec_seal_delta(key, aad, sizeof(aad), data, size, size, sealed, &slen) != CODEC_OK ||
+				codec_open_delta(key, aad, sizeof(aad), sealed, slen, out, OUT_CAP, &plen, &plain) != CODEC_OK ||
+				plen != size || plain != size || memcmp(out, data, size) != 0)
+				abort();
+		}
 	}
 	return 0;
 }

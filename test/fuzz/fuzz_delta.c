@@ -2,7 +2,9 @@
  * fuzz_delta.c: libFuzzer target for the delta patches (src/pure/delta.c).
  * Arbitrary bytes decoded as a patch against a fixed base must give a clean
  * error or a target of the recorded length, never an out-of-bounds access;
- * and the input cut into a base and a target must round-trip.
+ * the input cut into a base and a target must round-trip, and so must the
+ * input against itself edited as backups see it (bytes gone, changed,
+ * added, at places the input picks), which keeps the match finder busy.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,31 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (delta_decode(data, half, patch, plen, out, CAP, &olen) != DELTA_OK ||
 			olen != size - half || (olen > 0 && memcmp(out, data + half, olen) != 0))
+			abort();
+	}
+
+	/* the input against an edited copy of itself */
+	if (size > 0 && size <= CAP / 2)
+	{
+		static uint8_t *edited;
+		size_t		n = 0;
+		size_t		step = 16 + data[0] % 200;
+
+		if (edited == NULL)
+			edited = malloc(CAP);
+		for (size_t i = 0; i < size; i++)
+		{
+			size_t		k = i % step;
+
+			if (k == 3)
+				continue;		/* gone */
+			edited[n++] = k == 7 ? (uint8_t) (data[i] ^ 0x55) : data[i];	/* changed */
+			if (k == 11 && i % 3 == 0)
+				edited[n++] = (uint8_t) i;	/* added */
+		}
+		if (delta_encode(data, size, edited, n, 1, patch, delta_bound(CAP), &plen) != DELTA_OK ||
+			delta_decode(data, size, patch, plen, out, CAP, &olen) != DELTA_OK ||
+			olen != n || (n > 0 && memcmp(out, edited, n) != 0))
 			abort();
 	}
 	return 0;

@@ -148,6 +148,91 @@ main(void)
 			  "a base hash that does not match refused");
 		CHECK(delta_encode(p, 4, p, 4, 20, out, sizeof(out), &olen) == DELTA_ERR_CAPACITY, "level 20 refused");
 	}
+	/*
+	 * The match finder on what backups meet: binary COPY rows of a
+	 * pgbench-like table (a 4-byte key, then the same filler), every 100th
+	 * row gone and every 150th changed in place, a few new rows added; the
+	 * patch needs a sequence per difference, not one per row.
+	 */
+	{
+		size_t		cap = 300000;
+		uint8_t    *base = malloc(cap);
+		uint8_t    *target = malloc(cap);
+		uint8_t    *out = malloc(cap);
+		uint8_t    *patch = malloc(delta_bound(cap));
+		DeltaSequence *seqs = malloc(sizeof(DeltaSequence) * (cap / 32 + 1));
+		size_t		blen = 0, tlen = 0, plen = 0, olen = 0, nseq;
+		DeltaAlign	align;
+		int			diffs = 0;
+
+		for (uint32_t aid = 1; blen + 100 < 262144; aid++)
+		{
+			uint8_t		row[100];
+			size_t		n = 0;
+
+			row[n++] = 0;
+			row[n++] = 4;
+			for (int f = 0; f < 3; f++)
+			{
+				uint32_t	v = f == 0 ? aid : f == 1 ? aid / 1000 + 1 : 0;
+
+				row[n++] = 0, row[n++] = 0, row[n++] = 0, row[n++] = 4;
+				row[n++] = (uint8_t) (v >> 24), row[n++] = (uint8_t) (v >> 16);
+				row[n++] = (uint8_t) (v >> 8), row[n++] = (uint8_t) v;
+			}
+			row[n++] = 0, row[n++] = 0, row[n++] = 0, row[n++] = 60;
+			memset(row + n, ' ', 60);
+			n += 60;
+			memcpy(base + blen, row, n);
+			blen += n;
+			if (aid % 100 == 37)
+			{
+				diffs++;
+				continue;		/* deleted */
+			}
+			if (aid % 150 == 11)
+			{
+				row[25] ^= 0x11;	/* balance changed in place */
+				diffs++;
+			}
+			memcpy(target + tlen, row, n);
+			tlen += n;
+			if (aid % 500 == 250)
+			{
+				for (size_t k = 0; k < n; k++)
+					target[tlen + k] = (uint8_t) rng();	/* a new row */
+				tlen += n;
+				diffs++;
+			}
+		}
+		nseq = delta_match(base, blen, target, tlen, seqs, cap / 32 + 1, &align);
+		CHECK(align.matched * 100 >= tlen * 97, "rows: matches cover %zu of %zu bytes", align.matched, tlen);
+		CHECK(align.target_end == tlen && align.base_end == blen, "rows: the last match ends both (%zu of %zu, %zu of %zu)",
+			  align.target_end, tlen, align.base_end, blen);
+		/* about one per difference (a change next to a gone row may take two), not one per row */
+		CHECK(nseq <= (size_t) (2 * diffs), "rows: %zu sequences for %d differences", nseq, diffs);
+		CHECK(delta_encode(base, blen, target, tlen, 1, patch, delta_bound(cap), &plen) == DELTA_OK &&
+			  delta_decode(base, blen, patch, plen, out, cap, &olen) == DELTA_OK &&
+			  olen == tlen && memcmp(out, target, tlen) == 0, "rows: round trip");
+		CHECK(plen * 100 < tlen, "rows: patch %zu bytes for %zu (%d differences)", plen, tlen, diffs);
+		printf("delta rows: %zu sequences, patch %zu bytes for a %zu-byte chunk with %d differences\n",
+			   nseq, plen, tlen, diffs);
+
+		/* a block moved to the front, then unrelated bytes: still exact */
+		memcpy(target, base + blen / 2, blen / 4);
+		memcpy(target + blen / 4, base, blen / 2);
+		tlen = blen / 4 + blen / 2;
+		for (size_t k = 0; k < 5000; k++)
+			target[tlen++] = (uint8_t) rng();
+		CHECK(delta_encode(base, blen, target, tlen, 1, patch, delta_bound(cap), &plen) == DELTA_OK &&
+			  delta_decode(base, blen, patch, plen, out, cap, &olen) == DELTA_OK &&
+			  olen == tlen && memcmp(out, target, tlen) == 0, "moved block and new bytes: round trip");
+		free(base);
+		free(target);
+		free(out);
+		free(patch);
+		free(seqs);
+	}
 	printf("delta: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

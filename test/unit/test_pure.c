@@ -249,6 +249,140 @@ test_chunker_reference(void)
 	free(buf);
 }
 
+/*
+ * Hints: a stream cut again after scattered small deletions ends its chunks
+ * where the earlier stream did (what lets a changed chunk be a patch against
+ * exactly the chunk it replaces), and without hints nothing changes.
+ */
+static void
+test_chunker_hints(void)
+{
+	uint64_t	gear[256];
+	Chunker		c;
+	size_t		cap = 6 * 1024 * 1024;
+	uint8_t    *old = malloc(cap);
+	uint8_t    *cur = malloc(cap);
+	size_t	   *map = malloc(sizeof(size_t) * (cap + 1));	/* old offset -> new, or SIZE_MAX */
+	size_t		old_len = 0, cur_len = 0;
+	size_t	   *old_cuts = malloc(sizeof(size_t) * 4096);	/* end offsets */
+	uint64_t   *old_hash = malloc(sizeof(uint64_t) * 4096);
+	size_t		nold = 0;
+	size_t		pos;
+	int			row = 0;
+	int			hash_ok = 1, same_cut = 1;
+	size_t		kept_plain = 0, kept_hinted = 0, surviving = 0;
+
+	make_gear(gear, 4242);
+	chunker_init(&c, gear, CHUNKER_DEFAULT_MIN, CHUNKER_DEFAULT_AVG, CHUNKER_DEFAULT_MAX);
+	/* pgbench-like rows; every 100th row is gone from the second stream */
+	while (old_len + 200 < cap - 1024)
+	{
+		char		line[200];
+		int			n = snprintf(line, sizeof(line), "%d\t%d\t%d\t%-60s\n", row, row / 1000,
+								 (int) (rng() % 5000), row % 7 ? "" : "note");
+		size_t		i;
+
+		for (i = 0; i < (size_t) n; i++)
+			map[old_len + i] = row % 100 == 37 ? SIZE_MAX : cur_len + i;
+		memcpy(old + old_len, line, n);
+		old_len += n;
+		if (row % 100 != 37)
+		{
+			memcpy(cur + cur_len, line, n);
+			cur_len += n;
+		}
+		row++;
+	}
+	map[old_len] = cur_len;
+
+	/* without hints: the same cuts as chunker_next_cut, and the hash of each */
+	for (pos = 0; pos < old_len && nold < 4096;)
+	{
+		uint64_t	h;
+		size_t		cut = chunker_next_cut_hinted(&c, old + pos, old_len - pos, NULL, 0, &h);
+		uint64_t	ref = 0;
+		size_t		i;
+
+		same_cut &= cut == chunker_next_cut(&c, old + pos, old_len - pos);
+		if (cut > c.min_size)
+		{
+			for (i = c.min_size; i < cut; i++)
+				ref = (ref << 1) + gear[old[pos + i]];
+			hash_ok &= ref == h;
+		}
+		pos += cut;
+		old_cuts[nold] = pos;
+		old_hash[nold++] = h;
+	}
+	CHECK(same_cut, "without hints the cuts are chunker_next_cut's");
+	{
+		/* a hint is taken only within its bounds */
+		ChunkerHint hint = {old_hash[2], 1, old_cuts[2] - old_cuts[1] - 1};
+		uint64_t	h;
+
+		CHECK(chunker_next_cut_hinted(&c, old + old_cuts[1], old_len - old_cuts[1], &hint, 1, &h) ==
+			  chunker_next_cut(&c, old + old_cuts[1], old_len - old_cuts[1]), "a hint out of its bounds is not taken");
+		hint.max_len = old_cuts[2] - old_cuts[1];
+		CHECK(chunker_next_cut_hinted(&c, old + old_cuts[1], old_len - old_cuts[1], &hint, 1, &h) ==
+			  old_cuts[2] - old_cuts[1] && h == old_hash[2], "a hint within its bounds is taken");
+	}
+	CHECK(hash_ok, "the cut hash is the rolling hash at the cut");
+
+	/* the second stream, cut plainly and with the earlier cuts as hints */
+	for (int hinted = 0; hinted < 2; hinted++)
+	{
+		size_t		k = 0;
+		size_t		kept = 0;
+		size_t		j;
+
+		surviving = 0;
+		for (pos = 0; pos < cur_len;)
+		{
+			ChunkerHint hints[2];
+			int			nh = 0;
+			uint64_t	h;
+			size_t		cut;
+
+			/* the next earlier cuts at least min_size past this start */
+			while (k < nold && (map[old_cuts[k]] == SIZE_MAX || map[old_cuts[k]] <= pos + c.min_size))
+				k++;
+			for (j = k; j < nold && nh < 2; j++)
+			{
+				if (map[old_cuts[j]] == SIZE_MAX)
+					continue;
+				/* bounds as the vault gives them: where the cut is expected, give or take */
+				hints[nh].hash = old_hash[j];
+				hints[nh].min_len = map[old_cuts[j]] - pos - 4096;
+				hints[nh].max_len = map[old_cuts[j]] - pos + 4096;
+				nh++;
+			}
+			cut = chunker_next_cut_hinted(&c, cur + pos, cur_len - pos, hints, hinted ? nh : 0, &h);
+			pos += cut;
+			for (j = 0; j < nold; j++)
+				if (map[old_cuts[j]] == pos)
+					kept++;
+		}
+		for (j = 0; j < nold; j++)
+			surviving += map[old_cuts[j]] != SIZE_MAX;
+		if (hinted)
+			kept_hinted = kept;
+		else
+			kept_plain = kept;
+	}
+	printf("chunker hints: %zu of %zu earlier cuts kept with hints, %zu without\n",
+		   kept_hinted, surviving, kept_plain);
+	CHECK(kept_hinted * 100 >= surviving * 95,
+		  "with hints, %zu of %zu earlier cuts are kept after 1%% of rows went (without: %zu)",
+		  kept_hinted, surviving, kept_plain);
+	CHECK(kept_hinted > kept_plain, "hints keep more earlier cuts than plain cutting (%zu > %zu)",
+		  kept_hinted, kept_plain);
+	free(old);
+	free(cur);
+	free(map);
+	free(old_cuts);
+	free(old_hash);
+}
+
 static void
 test_codec(void)
 {
@@ -370,6 +504,49 @@ test_codec(void)
 		junk[11] = 0x7f;
 		CHECK(codec_open(key, aad, sizeof(aad), junk, sizeof(junk), out, sizeof(out), &olen, scratch) == CODEC_ERR_HEADER, "huge length");
 	}
+
+	/* delta records: base id + patch, sealed and opened as a payload */
+	{
+		uint8_t		payload[CODEC_ID_LEN + 100];
+		uint8_t		sealed[CODEC_OVERHEAD + sizeof(payload)];
+		uint8_t		out[sizeof(payload)];
+		uint8_t		scratch[sizeof(sealed)];
+		size_t		slen = 0, plen = 0, plain = 0, olen;
+		size_t		i;
+		int			all_detected = 1;
+
+		fill_random(payload, sizeof(payload));
+		CHECK(codec_seal_delta(key, aad, sizeof(aad), payload, sizeof(payload), 65536, sealed, &slen) == CODEC_OK &&
+			  slen == sizeof(sealed) && sealed[4] == CODEC_FLAG_DELTA, "delta record sealed");
+		CHECK(codec_is_delta(sealed, slen), "delta record recognised");
+		CHECK(codec_plain_length(sealed, slen, &plain) == CODEC_OK && plain == 65536,
+			  "delta record declares the plaintext length");
+		CHECK(codec_open(key, aad, sizeof(aad), sealed, slen, out, sizeof(out), &olen, scratch) == CODEC_ERR_DELTA,
+			  "codec_open refuses a delta record");
+		CHECK(codec_open_delta(key, aad, sizeof(aad), sealed, slen, out, sizeof(out), &plen, &plain) == CODEC_OK &&
+			  plen == sizeof(payload) && plain == 65536 && memcmp(out, payload, plen) == 0,
+			  "delta record opens to its payload");
+		CHECK(codec_open_delta(key2, aad, sizeof(aad), sealed, slen, out, sizeof(out), &plen, &plain) == CODEC_ERR_AUTH,
+			  "delta record: wrong key fails authentication");
+		CHECK(codec_open_delta(key, aad, sizeof(aad), sealed, slen, out, sizeof(out) - 1, &plen, &plain) == CODEC_ERR_CAPACITY,
+			  "delta record: small output refused");
+		for (i = 0; i < slen; i++)
+		{
+			sealed[i] ^= 0x01;
+			if (codec_open_delta(key, aad, sizeof(aad), sealed, slen, out, sizeof(out), &plen, &plain) == CODEC_OK)
+				all_detected = 0;
+			sealed[i] ^= 0x01;
+		}
+		CHECK(all_detected, "every flipped bit of a delta record is detected (its flag and length too)");
+		CHECK(codec_seal_delta(key, aad, sizeof(aad), payload, CODEC_ID_LEN, 10, sealed, &slen) == CODEC_ERR_CAPACITY,
+			  "a delta record without a patch is refused");
+		CHECK(codec_open_delta(key, aad, sizeof(aad), sealed, CODEC_OVERHEAD + CODEC_ID_LEN, out, sizeof(out), &plen,
+							   &plain) != CODEC_OK, "a delta record too short for a base id is refused");
+		CHECK(codec_seal(key, aad, sizeof(aad), payload, 64, sealed, &slen, scratch) == CODEC_OK &&
+			  !codec_is_delta(sealed, slen) &&
+			  codec_open_delta(key, aad, sizeof(aad), sealed, slen, out, sizeof(out), &plen, &plain) == CODEC_ERR_HEADER,
+			  "codec_open_delta refuses a whole chunk");
+	}
 }
 
 static void
@@ -417,6 +594,7 @@ main(void)
 {
 	test_chunker();
 	test_chunker_reference();
+	test_chunker_hints();
 	test_codec();
 	test_ids_and_wrap();
 	printf("%d passed, %d failed\n", passed, failed);
