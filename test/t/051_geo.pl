@@ -289,6 +289,11 @@ for my $point ($p1, $p2, $s)
 	is(restore_diff($secondary, $point, $version_of{$point}), '0 extra, 0 missing',
 		"point $point restores on the secondary equal to version $version_of{$point} of the source");
 }
+is(sec(q{SELECT sum(delta_chunks) > 0 FROM vault_recovery_points WHERE vault = 'g'}), 't',
+	'some of those chunks are deltas: their bases came along');
+is(sec(q{SELECT count(*) FROM vault_internal.chunks d
+		 WHERE d.base_no IS NOT NULL AND NOT EXISTS (SELECT 1 FROM vault_internal.chunks b WHERE b.chunk_no = d.base_no)}),
+	'0', 'no delta on the secondary lacks its base');
 is(sec(q{SELECT string_agg(recovery_point::text, ',' ORDER BY recovery_point) FROM vault_jobs
 		 WHERE vault = 'g' AND operation = 'restore' AND state = 'completed'}),
 	sorted_points($p1, $p2, $s), 'each restore is a completed job of the secondary\'s');
