@@ -136,20 +136,36 @@ chunker_next_cut_hinted(const Chunker *c, const uint8_t *buf, size_t len,
 
 	if (nhints > 0 && len > c->min_size)
 	{
-		uint64_t	h = 0;
+		size_t		first = end;
 		size_t		last = 0;
 		size_t		i;
+		uint64_t	h = 0;
 
-		/* no hint can match past the furthest bound */
+		/* only the hints' windows need a look */
 		for (int k = 0; k < nhints; k++)
+		{
+			if (hints[k].min_len < first)
+				first = hints[k].min_len;
 			if (hints[k].max_len > last)
 				last = hints[k].max_len;
+		}
+		if (first <= c->min_size)
+			first = c->min_size + 1;
 		if (last > end)
 			last = end;
-		/* the same hash as scan_mask's, from the same start */
-		for (i = c->min_size; i < last; i++)
+
+		/*
+		 * The rolling hash at a position depends on the 64 bytes before it
+		 * alone (each step shifts older bytes further out), so it may start
+		 * 64 bytes before the first position that matters and still be
+		 * scan_mask's hash there, which starts at min_size.
+		 */
+		i = first - 1 >= c->min_size + 64 ? first - 1 - 64 : c->min_size;
+		for (; i < last; i++)
 		{
 			h = (h << 1) + c->gear[buf[i]];
+			if (i + 1 < first)
+				continue;
 			for (int k = 0; k < nhints; k++)
 			{
 				if (h == hints[k].hash && i + 1 >= hints[k].min_len && i + 1 <= hints[k].max_len)

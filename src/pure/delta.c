@@ -58,10 +58,12 @@ base_fingerprint(const uint8_t *p, size_t len)
 	{
 		for (int k = 0; k < 4; k++)
 		{
-			uint64_t	w = 0;
+			uint64_t	w;
 
-			for (int b = 0; b < 8; b++)
-				w |= (uint64_t) p[i + 8 * k + b] << (8 * b);
+			memcpy(&w, p + i + 8 * k, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+			w = __builtin_bswap64(w);	/* the words are little-endian */
+#endif
 			lane[k] = (lane[k] ^ w) * prime;
 		}
 	}

@@ -13,7 +13,9 @@
  * rows) and give a sequence per row; this gives one per difference.
  *
  * Pure C, no allocation: the caller hands the sequence array in.  Work is
- * bounded: linear in the target, and a fixed budget of searches.
+ * bounded: linear in the target, and the searches may scan at most twice
+ * the target's length (bytes found nowhere near become literals: a row
+ * moved further than a search looks costs its own bytes, nothing more).
  *-------------------------------------------------------------------------
  */
 #ifndef _GNU_SOURCE
@@ -25,12 +27,11 @@
 
 #define MATCH_MIN		32		/* shortest match worth a sequence */
 #define PROBE			16		/* bytes of the target looked for in the base */
-#define AHEAD			16384	/* how far ahead in the base a resync looks */
-#define BEHIND			4096	/* and how far back (rows moved earlier) */
+#define AHEAD			4096	/* how far ahead a resync looks, in either */
 #define SHIFTS			48		/* target positions tried after a difference */
 #define LONG_MATCH		512		/* a match that long needs no search */
 #define MAX_SKIP		4096	/* the longest such jump */
-#define TRIES_PER_KIB	8		/* search budget: probes per KiB of target */
+#define BUDGET_SLACK	65536	/* search budget: twice the target, and this */
 
 /* bytes equal at the start of a and b, up to n */
 static size_t
@@ -65,47 +66,33 @@ common_suffix(const uint8_t *a, const uint8_t *b, size_t n)
 	return i;
 }
 
-/* the first base position in [from, to) holding the PROBE bytes at t whose match runs MATCH_MIN */
-static long
-search(const uint8_t *base, size_t base_len, size_t from, size_t to, const uint8_t *t, size_t left,
-	   long *budget)
-{
-	const uint8_t *p = base + from;
-
-	while (*budget > 0 && p + PROBE <= base + to)
-	{
-		const uint8_t *q = memmem(p, (size_t) (base + to - p), t, PROBE);
-		size_t		avail;
-
-		(*budget)--;
-		if (q == NULL)
-			return -1;
-		avail = base_len - (size_t) (q - base);
-		if (common_prefix(q, t, avail < left ? avail : left) >= MATCH_MIN)
-			return (long) (q - base);
-		p = q + 1;
-	}
-	return -1;
-}
-
 /*
- * Where the target's bytes at t (left of them) continue in the base around
- * bp: ahead (bytes gone), else a little behind (bytes added or moved).  -1
- * when none.
+ * The first position in hay[from, to) holding the PROBE bytes at t whose
+ * match with t (left bytes of it) runs MATCH_MIN; -1 when none, or when the
+ * budget (bytes to scan) runs out.
  */
 static long
-resync(const uint8_t *base, size_t base_len, const uint8_t *t, size_t left, size_t bp, long *budget)
+search(const uint8_t *hay, size_t hay_len, size_t from, size_t to, const uint8_t *t, size_t left,
+	   long *budget)
 {
-	size_t		to = bp + AHEAD < base_len ? bp + AHEAD : base_len;
-	long		found;
+	const uint8_t *p = hay + from;
 
 	if (left < MATCH_MIN)
 		return -1;
-	found = search(base, base_len, bp < base_len ? bp : base_len, to, t, left, budget);
-	if (found < 0 && bp > 0)
-		found = search(base, base_len, bp > BEHIND ? bp - BEHIND : 0,
-					   bp + PROBE - 1 < base_len ? bp + PROBE - 1 : base_len, t, left, budget);
-	return found;
+	while (*budget > 0 && p + PROBE <= hay + to)
+	{
+		const uint8_t *q = memmem(p, (size_t) (hay + to - p), t, PROBE);
+		size_t		avail;
+
+		*budget -= (long) ((q ? q + PROBE : hay + to) - p);
+		if (q == NULL)
+			return -1;
+		avail = hay_len - (size_t) (q - hay);
+		if (common_prefix(q, t, avail < left ? avail : left) >= MATCH_MIN)
+			return (long) (q - hay);
+		p = q + 1;
+	}
+	return -1;
 }
 
 /*
@@ -122,7 +109,7 @@ delta_match(const uint8_t *base, size_t base_len, const uint8_t *target, size_t 
 	size_t		tp = 0;			/* next target byte */
 	size_t		bp = 0;			/* where it is expected in the base */
 	size_t		lit = 0;		/* first target byte not yet in a sequence */
-	long		budget = (long) (TRIES_PER_KIB * (target_len / 1024 + 1)) + SHIFTS;
+	long		budget = (long) (2 * target_len) + BUDGET_SLACK;	/* bytes searches may scan */
 	size_t		skip = SHIFTS;	/* how far to jump over bytes not found */
 
 	align->matched = 0;
@@ -136,18 +123,20 @@ delta_match(const uint8_t *base, size_t base_len, const uint8_t *target, size_t 
 
 		if (len < MATCH_MIN)
 		{
-			long		found = -1;
-			size_t		found_len = 0;
-			size_t		found_shift = 0;
+			size_t		best_t = 0;
+			size_t		best_b = 0;
+			size_t		best_len = 0;
 			size_t		shift;
+			long		q;
 
 			/*
-			 * The difference: find where the target goes on in the base.
-			 * Bytes changed in place keep the alignment (tried at every
-			 * shift, cheap); in a table of similar rows a wrong alignment
-			 * runs on for a row, so a short one yields to what a search
-			 * finds.  The match found then runs back over the bytes
-			 * skipped.
+			 * A difference.  Where do the two go on together?  Bytes changed
+			 * in place keep the alignment (tried at every shift: cheap); bytes
+			 * gone from the target put its next bytes a little ahead in the
+			 * base; bytes added to it put the base's next bytes a little ahead
+			 * in the target.  The longest of these wins: in a table of similar
+			 * rows a wrong alignment runs on for a row, the right one for many.
+			 * The match found then runs back over the bytes passed.
 			 */
 			for (shift = 0; shift < SHIFTS && tp + shift + MATCH_MIN <= target_len; shift++)
 			{
@@ -159,41 +148,49 @@ delta_match(const uint8_t *base, size_t base_len, const uint8_t *target, size_t 
 				l = common_prefix(base + same, target + tp + shift,
 								  base_len - same < target_len - tp - shift ?
 								  base_len - same : target_len - tp - shift);
-				if (l >= MATCH_MIN && l > found_len)
+				if (l >= MATCH_MIN && l > best_len)
 				{
-					found = (long) same;
-					found_len = l;
-					found_shift = shift;
+					best_t = tp + shift;
+					best_b = same;
+					best_len = l;
 					if (l >= LONG_MATCH)
 						break;
 				}
 			}
-			if (found_len < LONG_MATCH)
+			if (best_len < LONG_MATCH && bp < base_len)
 			{
-				for (shift = 0; shift < SHIFTS && tp + shift + MATCH_MIN <= target_len && budget > 0;
-					 shift += SHIFTS / 4)
+				q = search(base, base_len, bp, bp + AHEAD < base_len ? bp + AHEAD : base_len,
+						   target + tp, target_len - tp, &budget);
+				if (q >= 0)
 				{
-					long		q = resync(base, base_len, target + tp + shift, target_len - tp - shift,
-										   bp, &budget);
+					size_t		l = common_prefix(base + q, target + tp,
+												  base_len - (size_t) q < target_len - tp ?
+												  base_len - (size_t) q : target_len - tp);
 
-					if (q >= 0)
+					if (l > best_len)
 					{
-						size_t		l = common_prefix(base + q, target + tp + shift,
-													  base_len - (size_t) q < target_len - tp - shift ?
-													  base_len - (size_t) q : target_len - tp - shift);
+						best_t = tp;
+						best_b = (size_t) q;
+						best_len = l;
+					}
+				}
+				q = search(target, target_len, tp, tp + AHEAD < target_len ? tp + AHEAD : target_len,
+						   base + bp, base_len - bp, &budget);
+				if (q >= 0)
+				{
+					size_t		l = common_prefix(target + q, base + bp,
+												  target_len - (size_t) q < base_len - bp ?
+												  target_len - (size_t) q : base_len - bp);
 
-						if (l > found_len)
-						{
-							found = q;
-							found_len = l;
-							found_shift = shift;
-						}
-						break;
+					if (l > best_len)
+					{
+						best_t = (size_t) q;
+						best_b = bp;
+						best_len = l;
 					}
 				}
 			}
-			shift = found_shift;
-			if (found < 0)
+			if (best_len == 0)
 			{
 				/* new bytes: skip further each time, the next match runs back */
 				tp += skip;
@@ -203,8 +200,8 @@ delta_match(const uint8_t *base, size_t base_len, const uint8_t *target, size_t 
 				continue;
 			}
 			skip = SHIFTS;
-			tp += shift;
-			bp = (size_t) found;
+			tp = best_t;
+			bp = best_b;
 			/* the match may also run back into the literals */
 			{
 				size_t		back = common_suffix(target + tp, base + bp,

@@ -23,7 +23,8 @@
 #include "delta.h"
 #include "utils/array.h"
 
-#define TRACK_SLACK		(4 * CHUNKER_DEFAULT_MAX)	/* previous-stream bytes kept around the point */
+#define TRACK_BEHIND	(4 * CHUNKER_DEFAULT_MAX)	/* previous-stream bytes kept behind the point */
+#define TRACK_AHEAD		(64 * 1024 * 1024)	/* and ahead of it: how far a jump is seen */
 
 typedef struct TrackEntry
 {
@@ -63,8 +64,8 @@ base_track_begin(ChunkStore *s, int64 point_id, int ordinal)
 	t->s = s;
 	t->point_id = point_id;
 	t->ordinal = ordinal;
-	/* entries spanning twice the slack (chunks are at least the minimum size), and a segment */
-	t->cap = 2 * TRACK_SLACK / CHUNKER_DEFAULT_MIN + 2 * MANIFEST_SEGMENT;
+	/* entries spanning the window (chunks are at least the minimum size), and a segment */
+	t->cap = (TRACK_BEHIND + TRACK_AHEAD) / CHUNKER_DEFAULT_MIN + 2 * MANIFEST_SEGMENT;
 	t->ent = palloc(sizeof(TrackEntry) * t->cap);
 	t->chosen = -1;
 	return t;
@@ -152,16 +153,16 @@ track_load(BaseTrack *t)
 
 /*
  * Have the entries around previous-stream offset at loaded: drop those that
- * end more than the slack before it, load until the slack after it.
+ * end more than TRACK_BEHIND before it, load until TRACK_AHEAD after it.
  */
 static void
 track_fill(BaseTrack *t, int64 at)
 {
-	while (!t->exhausted && !t->broken && t->loaded_end < at + TRACK_SLACK)
+	while (!t->exhausted && !t->broken && t->loaded_end < at + TRACK_AHEAD)
 	{
 		int			drop = 0;
 
-		while (drop < t->n && t->ent[drop].start + t->ent[drop].len < at - TRACK_SLACK)
+		while (drop < t->n && t->ent[drop].start + t->ent[drop].len < at - TRACK_BEHIND)
 			drop++;
 		if (drop > 0)
 		{
@@ -246,8 +247,8 @@ base_track_hints(BaseTrack *t, int64 offset, ChunkerHint *hints)
  * stretch, or -1.  The stretch is found through the drift, the difference
  * between the two streams' offsets of the same bytes: exact after a chunk
  * the vault already has (chunk_no >= 0, which needs no base) and after a
- * cut where the previous stream cut, refined by the patch's alignment (track_aligned)
- * otherwise.
+ * cut where the previous stream cut, refined by the patch's alignment
+ * (track_aligned) otherwise.
  */
 int64
 base_track_match(BaseTrack *t, int64 offset, size_t len, int64 chunk_no, bool has_hash,
@@ -293,6 +294,21 @@ base_track_match(BaseTrack *t, int64 offset, size_t len, int64 chunk_no, bool ha
 				break;
 			}
 		}
+		/*
+		 * Not there: the streams may have parted further (a run of rows gone
+		 * from the middle, or added to it).  The nearest earlier cut with
+		 * this hash ahead, within the window, puts them together again.
+		 */
+		for (j = Max(k, 0); !t->exact && j < t->n; j++)
+		{
+			TrackEntry *e = &t->ent[j];
+
+			if (e->has_hash && e->cut_hash == cut_hash)
+			{
+				t->drift = e->start + e->len - end;
+				t->exact = true;
+			}
+		}
 	}
 	middle = offset + (int64) len / 2 + t->drift;
 	j = track_find(t, middle);
@@ -310,10 +326,20 @@ base_track_match(BaseTrack *t, int64 offset, size_t len, int64 chunk_no, bool ha
  * which is all choosing the next base and hints needs.
  */
 static void
-track_aligned(BaseTrack *t, const DeltaAlign *align)
+track_aligned(BaseTrack *t, const DeltaAlign *align, size_t len)
 {
-	if (t == NULL || t->exact || t->chosen < 0 || align->matched == 0)
+	if (t == NULL || t->exact || t->chosen < 0)
 		return;
+	if (align->matched == 0)
+	{
+		/*
+		 * Nothing of it in its base: bytes the previous stream did not have
+		 * (rows added in the middle).  They take no room there, so the
+		 * previous stream stays where it was for the next chunk.
+		 */
+		t->drift -= (int64) len;
+		return;
+	}
 	t->drift = t->ent[t->chosen].start + (int64) align->base_end -
 		(t->chosen_offset + (int64) align->target_end);
 }
@@ -397,7 +423,7 @@ chunk_seal_best(ChunkStore *s, BaseTrack *t, int64 base_no, const uint8 *id, con
 		*sealed_len = chunk_seal_whole(s, id, data, len);
 		return false;
 	}
-	track_aligned(t, &align);
+	track_aligned(t, &align, len);
 	payload_len = CODEC_ID_LEN + plen;
 	if (payload_len * 64 > len)
 	{
