@@ -264,8 +264,12 @@ base_track_match(BaseTrack *t, int64 offset, size_t len, int64 chunk_no, bool ha
 		return -1;
 	if (chunk_no >= 0)
 	{
-		for (j = 0; j < t->n; j++)
+		/* where it is expected first (an unchanged stretch), then anywhere loaded */
+		int			k = Max(track_find(t, offset + t->drift), 0);
+
+		for (int i = 0; i < t->n; i++)
 		{
+			j = (k + i) % t->n;
 			if (t->ent[j].chunk_no == chunk_no)
 			{
 				t->drift = t->ent[j].start - offset;
