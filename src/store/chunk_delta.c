@@ -6,14 +6,15 @@
  * Owns: the base track (a window on the previous point's manifest of the
  * same table, and the drift between the two streams' offsets of the same
  * bytes, by which a new chunk finds the earlier chunk that held its
- * stretch), the choice between a patch and the ordinary encoding, and the
- * cache of opened bases a reader keeps (a base is read once per stream,
- * not once per delta).  A base is always a whole chunk: the base of a
+ * stretch), the choice between a patch and the ordinary encoding, opening
+ * any chunk through its base, and the cache of opened bases a reader keeps
+ * (a base is read once per stream, not once per delta).  A base is always a whole chunk: the base of a
  * delta found in the previous stream is that delta's own base, so a restore
  * never opens more than two chunks for one.
  *
  * It must not know what the stream contains, and it never writes a chunk
- * or a manifest itself (chunk_store.c does).  Memory: the window (a fixed
+ * or a manifest itself (chunk_store.c does); a chunk row's own steps are
+ * chunk_io.c's.  Memory: the window (a fixed
  * number of manifest entries), BASE_CACHE_SLOTS opened bases, one patch.
  *-------------------------------------------------------------------------
  */
@@ -383,16 +384,6 @@ base_get(ChunkStore *s, int64 base_no, const char **why)
 
 /* ------------------------------------------------------------- sealing */
 
-void
-chunk_payload_reserve(ChunkStore *s, size_t need)
-{
-	if (s->payload_cap < need)
-	{
-		s->payload = s->payload ? repalloc(s->payload, need) : MemoryContextAlloc(s->cxt, need);
-		s->payload_cap = need;
-	}
-}
-
 /*
  * Seal the new chunk (id, data) into s->sealed, as a patch against base_no
  * when that is much smaller than its ordinary encoding (at most half, or
@@ -492,5 +483,34 @@ delta_apply(ChunkStore *s, int64 base_no, size_t payload_len, size_t plain_len,
 						st != DELTA_OK ? delta_strerror(st) : "wrong length");
 		return CHUNK_BAD_SEAL;
 	}
+	return CHUNK_GOOD;
+}
+
+/*
+ * Fetch and open any chunk into s->plain, through its base when it is a
+ * delta, and check it against its id.  Returns CHUNK_GOOD and sets data and
+ * len, or a failure kind with *why.  Owner context required.
+ */
+ChunkCheck
+chunk_open_any(ChunkStore *s, int64 chunk_no, const char **data, size_t *len, const char **why)
+{
+	uint8		id[CODEC_ID_LEN];
+	bool		is_delta;
+	int64		base_no;
+	size_t		payload_len = 0;
+	size_t		plain_len = 0;
+	ChunkCheck	res;
+
+	res = chunk_open_row(s, chunk_no, id, &s->plain, &s->plain_cap, &plain_len, &is_delta,
+						 &base_no, &payload_len, why);
+	if (res == CHUNK_GOOD && is_delta)
+		res = delta_apply(s, base_no, payload_len, plain_len, &s->plain, &s->plain_cap, &plain_len, why);
+	if (res == CHUNK_GOOD)
+		res = chunk_check_id(s, id, s->plain, plain_len, why);
+	if (res != CHUNK_GOOD)
+		return res;
+	*data = (const char *) s->plain;
+	*len = plain_len;
+	*why = NULL;
 	return CHUNK_GOOD;
 }

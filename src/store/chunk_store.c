@@ -7,8 +7,9 @@
  * references a chunk the vault already has or seals and stores a new one
  * (whole, or as a delta: chunk_delta.c decides), and writes the ordered
  * list of chunk numbers in manifest segments.  A ChunkReader walks a
- * manifest, opens and authenticates every chunk (GCM tag, a delta's base,
- * then the recomputed id) and hands back the plaintext stream.
+ * manifest, has every chunk opened and authenticated (GCM tag, a delta's
+ * base, then the recomputed id: chunk_delta.c and chunk_io.c) and hands
+ * back the plaintext stream.
  *
  * All its SQL runs as the extension owner.  Memory stays bounded: one
  * cutting buffer of twice the maximum chunk size, one sealing buffer, one
@@ -141,15 +142,6 @@ chunk_store_open(VaultCall *call, VaultInfo *vault)
 	return s;
 }
 
-void
-chunk_aad(ChunkStore *s, const uint8 *id, uint8 *aad)
-{
-	uint64		vid = pg_hton64((uint64) s->vault->vault_id);
-
-	memcpy(aad, &vid, 8);
-	memcpy(aad + 8, id, CODEC_ID_LEN);
-}
-
 static bytea *
 bytea_from(const void *data, size_t len)
 {
@@ -178,23 +170,6 @@ chunk_lookup(ChunkStore *s, bytea *id)
 		result = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 	return result;
-}
-
-/* Seal (id, data) whole into s->sealed; returns the sealed length. */
-size_t
-chunk_seal_whole(ChunkStore *s, const uint8 *id, const char *data, size_t len)
-{
-	uint8		aad[AAD_LEN];
-	size_t		sealed_len;
-	CodecStatus st;
-
-	chunk_aad(s, id, aad);
-	st = codec_seal_level(s->keys.data_key, aad, AAD_LEN, (const uint8 *) data, len,
-						  s->vault->zstd_level, (uint8 *) VARDATA(s->sealed), &sealed_len, s->scratch);
-	if (st != CODEC_OK)
-		elog(ERROR, "could not seal chunk: %s", codec_strerror(st));
-	SET_VARSIZE(s->sealed, VARHDRSZ + sealed_len);
-	return sealed_len;
 }
 
 /*
@@ -437,42 +412,6 @@ chunk_reader_begin(ChunkStore *store, int64 point_id, int ordinal, const char *t
 	return r;
 }
 
-/* The chunk numbers of one manifest segment (owner context required). */
-int64 *
-segment_get(ChunkStore *s, int64 point_id, int ordinal, int segment, int *n)
-{
-	Datum		values[3];
-	int			ret;
-	int64	   *result = NULL;
-
-	values[0] = Int64GetDatum(point_id);
-	values[1] = Int32GetDatum(ordinal);
-	values[2] = Int32GetDatum(segment);
-	ret = SPI_execute_plan(s->plan_segment_get, values, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "manifest read failed: %s", SPI_result_code_string(ret));
-	*n = -1;
-	if (SPI_processed > 0)
-	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		ArrayType  *arr = DatumGetArrayTypeP(d);
-		Datum	   *elems;
-		int			nelems;
-		int			i;
-		MemoryContext old = MemoryContextSwitchTo(s->cxt);
-
-		deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, NULL, &nelems);
-		result = palloc(sizeof(int64) * Max(nelems, 1));
-		for (i = 0; i < nelems; i++)
-			result[i] = DatumGetInt64(elems[i]);
-		*n = nelems;
-		MemoryContextSwitchTo(old);
-	}
-	SPI_freetuptable(SPI_tuptable);
-	return result;
-}
-
 List *
 manifest_chunk_nos(ChunkStore *store, int64 point_id, int ordinal, int segment, bool *found)
 {
@@ -498,170 +437,6 @@ manifest_chunk_nos(ChunkStore *store, int64 point_id, int ordinal, int segment, 
 	return result;
 }
 
-/*
- * Fetch one chunk's row and open its seal.  A whole chunk's plaintext goes
- * to *buf (grown as needed); a delta record's payload to s->payload, with
- * *is_delta set and *base_no its base.  id_out gets the chunk's id.  Owner
- * context required; no SPI result is left behind.
- */
-static ChunkCheck
-chunk_open_row(ChunkStore *s, int64 chunk_no, uint8 *id_out, uint8 **buf, size_t *cap,
-			   size_t *len, bool *is_delta, int64 *base_no, size_t *payload_len, const char **why)
-{
-	Datum		values[2];
-	int			ret;
-	bool		isnull;
-	bytea	   *id;
-	bytea	   *sealed;
-	Datum		raw;
-	Datum		d;
-	uint8		aad[AAD_LEN];
-	size_t		plain_len;
-	size_t		sealed_len;
-	CodecStatus st;
-
-	values[0] = Int64GetDatum(chunk_no);
-	values[1] = Int64GetDatum(s->vault->vault_id);
-	ret = SPI_execute_plan(s->plan_fetch, values, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "chunk read failed: %s", SPI_result_code_string(ret));
-	if (SPI_processed == 0)
-	{
-		SPI_freetuptable(SPI_tuptable);
-		*why = "missing";
-		return CHUNK_MISSING;
-	}
-	id = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	raw = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
-	*base_no = isnull ? -1 : DatumGetInt64(d);
-	sealed = DatumGetByteaPP(raw);	/* detoasts: freed below on every path */
-	sealed_len = VARSIZE_ANY_EXHDR(sealed);
-	*is_delta = codec_is_delta((const uint8 *) VARDATA_ANY(sealed), sealed_len);
-
-	if (VARSIZE_ANY_EXHDR(id) != CODEC_ID_LEN)
-		st = CODEC_ERR_HEADER;
-	else
-		st = codec_plain_length((const uint8 *) VARDATA_ANY(sealed), sealed_len, &plain_len);
-	if (st == CODEC_OK)
-	{
-		memcpy(id_out, VARDATA_ANY(id), CODEC_ID_LEN);
-		chunk_aad(s, id_out, aad);
-		if (*is_delta)
-		{
-			chunk_payload_reserve(s, sealed_len);
-			st = codec_open_delta(s->keys.data_key, aad, AAD_LEN,
-								  (const uint8 *) VARDATA_ANY(sealed), sealed_len,
-								  s->payload, s->payload_cap, payload_len, &plain_len);
-			*len = plain_len;
-		}
-		else
-		{
-			if (plain_len > *cap)
-			{
-				*buf = repalloc(*buf, plain_len);
-				*cap = plain_len;
-			}
-			if (sealed_len > s->scratch_cap)
-			{
-				s->scratch = repalloc(s->scratch, sealed_len);
-				s->scratch_cap = sealed_len;
-			}
-			st = codec_open(s->keys.data_key, aad, AAD_LEN,
-							(const uint8 *) VARDATA_ANY(sealed), sealed_len,
-							*buf, *cap, len, s->scratch);
-		}
-	}
-	if ((Pointer) sealed != DatumGetPointer(raw))
-		pfree(sealed);
-	SPI_freetuptable(SPI_tuptable);
-	if (st != CODEC_OK)
-	{
-		*why = codec_strerror(st);
-		return CHUNK_BAD_SEAL;
-	}
-	return CHUNK_GOOD;
-}
-
-static ChunkCheck
-chunk_check_id(ChunkStore *s, const uint8 *id, const uint8 *data, size_t len, const char **why)
-{
-	uint8		check[CODEC_ID_LEN];
-
-	if (codec_chunk_id(s->keys.mac_key, data, len, check) != CODEC_OK ||
-		memcmp(check, id, CODEC_ID_LEN) != 0)
-	{
-		*why = "does not match its id";
-		return CHUNK_BAD_ID;
-	}
-	return CHUNK_GOOD;
-}
-
-/*
- * Open a whole chunk (a delta's base) into *buf, authenticated by its seal;
- * its id goes to id_out.  A delta is refused: bases are whole.
- */
-ChunkCheck
-chunk_open_whole(ChunkStore *s, int64 chunk_no, uint8 *id_out, uint8 **buf, size_t *cap,
-				 size_t *len, const char **why)
-{
-	bool		is_delta;
-	int64		base_no;
-	size_t		payload_len;
-	ChunkCheck	res;
-
-	if (*buf == NULL)
-	{
-		*cap = CHUNKER_DEFAULT_MAX;
-		*buf = MemoryContextAlloc(s->cxt, *cap);
-	}
-	res = chunk_open_row(s, chunk_no, id_out, buf, cap, len, &is_delta, &base_no, &payload_len, why);
-	if (res != CHUNK_GOOD)
-		return res;
-	if (is_delta)
-	{
-		*why = "is itself a delta (a base must be a whole chunk)";
-		return CHUNK_BAD_SEAL;
-	}
-
-	/*
-	 * No HMAC of the base's plaintext: its GCM tag, under its id as AAD,
-	 * already says it is what was sealed under that id, and the chunk a
-	 * reader hands out, the delta's target, has its own id checked, which a
-	 * wrong base could not give.
-	 */
-	return CHUNK_GOOD;
-}
-
-/*
- * Fetch and open one chunk into s->plain, through its base when it is a
- * delta.  Returns CHUNK_GOOD and sets data and len, or a failure kind with
- * *why.  Owner context required.
- */
-static ChunkCheck
-chunk_open(ChunkStore *s, int64 chunk_no, const char **data, size_t *len, const char **why)
-{
-	uint8		id[CODEC_ID_LEN];
-	bool		is_delta;
-	int64		base_no;
-	size_t		payload_len = 0;
-	size_t		plain_len = 0;
-	ChunkCheck	res;
-
-	res = chunk_open_row(s, chunk_no, id, &s->plain, &s->plain_cap, &plain_len, &is_delta,
-						 &base_no, &payload_len, why);
-	if (res == CHUNK_GOOD && is_delta)
-		res = delta_apply(s, base_no, payload_len, plain_len, &s->plain, &s->plain_cap, &plain_len, why);
-	if (res == CHUNK_GOOD)
-		res = chunk_check_id(s, id, s->plain, plain_len, why);
-	if (res != CHUNK_GOOD)
-		return res;
-	*data = (const char *) s->plain;
-	*len = plain_len;
-	*why = NULL;
-	return CHUNK_GOOD;
-}
-
 ChunkCheck
 chunk_store_check(ChunkStore *store, int64 chunk_no, const char **why, size_t *plain_len)
 {
@@ -671,7 +446,7 @@ chunk_store_check(ChunkStore *store, int64 chunk_no, const char **why, size_t *p
 	MemoryContext cxt = CurrentMemoryContext;
 
 	vault_as_owner(store->call);
-	res = chunk_open(store, chunk_no, &data, &len, why);
+	res = chunk_open_any(store, chunk_no, &data, &len, why);
 	vault_as_caller(store->call);
 	MemoryContextSwitchTo(cxt);
 	*plain_len = res == CHUNK_GOOD ? len : 0;
@@ -707,7 +482,7 @@ chunk_reader_next(ChunkReader *r, const char **data, size_t *len)
 	}
 	chunk_no = r->seg[r->pos++];
 	r->chunk_index++;
-	if (chunk_open(s, chunk_no, data, len, &why) != CHUNK_GOOD)
+	if (chunk_open_any(s, chunk_no, data, len, &why) != CHUNK_GOOD)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("recovery point %lld is damaged: chunk %lld of table %s: %s",

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * store/chunk_store_int.h
- *	  What chunk_store.c shares with chunk_delta.c and no one else: the
- *	  ChunkStore itself and the few steps both need.
+ *	  What the chunk store's three files share and no one else does: the
+ *	  ChunkStore itself, chunk_io.c's steps (the lowest, used by both
+ *	  others), and chunk_delta.c's (used by chunk_store.c).
  *-------------------------------------------------------------------------
  */
 #ifndef VAULT_CHUNK_STORE_INT_H
@@ -55,10 +56,16 @@ struct ChunkStore
 	int64		bases_read;		/* base chunks opened (cache misses) */
 };
 
-/* chunk_store.c */
+/* chunk_io.c: one chunk row, one manifest segment */
 extern void chunk_aad(ChunkStore *s, const uint8 *id, uint8 *aad);
+extern void chunk_payload_reserve(ChunkStore *s, size_t need);
 extern int64 *segment_get(ChunkStore *s, int64 point_id, int ordinal, int segment, int *n);
 extern size_t chunk_seal_whole(ChunkStore *s, const uint8 *id, const char *data, size_t len);
+extern ChunkCheck chunk_open_row(ChunkStore *s, int64 chunk_no, uint8 *id_out, uint8 **buf,
+								 size_t *cap, size_t *len, bool *is_delta, int64 *base_no,
+								 size_t *payload_len, const char **why);
+extern ChunkCheck chunk_check_id(ChunkStore *s, const uint8 *id, const uint8 *data, size_t len,
+								 const char **why);
 extern ChunkCheck chunk_open_whole(ChunkStore *s, int64 chunk_no, uint8 *id_out, uint8 **buf,
 								   size_t *cap, size_t *len, const char **why);
 
@@ -74,7 +81,8 @@ extern bool chunk_seal_best(ChunkStore *s, BaseTrack *t, int64 base_no, const ui
 							const char *data, size_t len, size_t *sealed_len);
 
 /* chunk_delta.c: the reader's side */
-extern void chunk_payload_reserve(ChunkStore *s, size_t need);
+extern ChunkCheck chunk_open_any(ChunkStore *s, int64 chunk_no, const char **data, size_t *len,
+								 const char **why);
 extern ChunkCheck delta_apply(ChunkStore *s, int64 base_no, size_t payload_len, size_t plain_len,
 							  uint8 **buf, size_t *cap, size_t *len, const char **why);
 
