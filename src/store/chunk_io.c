@@ -17,6 +17,7 @@
 #include "utils/array.h"
 #include "utils/memutils.h"
 
+/* room for need bytes of a delta record's payload in s->payload */
 void
 chunk_payload_reserve(ChunkStore *s, size_t need)
 {
@@ -27,7 +28,7 @@ chunk_payload_reserve(ChunkStore *s, size_t need)
 	}
 }
 
-
+/* a chunk's AAD: the vault id (8 bytes, big-endian), then the chunk id */
 void
 chunk_aad(ChunkStore *s, const uint8 *id, uint8 *aad)
 {
@@ -36,7 +37,6 @@ chunk_aad(ChunkStore *s, const uint8 *id, uint8 *aad)
 	memcpy(aad, &vid, 8);
 	memcpy(aad + 8, id, CODEC_ID_LEN);
 }
-
 
 /* Seal (id, data) whole into s->sealed; returns the sealed length. */
 size_t
@@ -54,7 +54,6 @@ chunk_seal_whole(ChunkStore *s, const uint8 *id, const char *data, size_t len)
 	SET_VARSIZE(s->sealed, VARHDRSZ + sealed_len);
 	return sealed_len;
 }
-
 
 /* The chunk numbers of one manifest segment (owner context required). */
 int64 *
@@ -91,7 +90,6 @@ segment_get(ChunkStore *s, int64 point_id, int ordinal, int segment, int *n)
 	SPI_freetuptable(SPI_tuptable);
 	return result;
 }
-
 
 /*
  * Fetch one chunk's row and open its seal.  A whole chunk's plaintext goes
@@ -178,7 +176,6 @@ chunk_open_row(ChunkStore *s, int64 chunk_no, uint8 *id_out, uint8 **buf, size_t
 	return CHUNK_GOOD;
 }
 
-
 ChunkCheck
 chunk_check_id(ChunkStore *s, const uint8 *id, const uint8 *data, size_t len, const char **why)
 {
@@ -192,7 +189,6 @@ chunk_check_id(ChunkStore *s, const uint8 *id, const uint8 *data, size_t len, co
 	}
 	return CHUNK_GOOD;
 }
-
 
 /*
  * Open a whole chunk (a delta's base) into *buf, authenticated by its seal;
