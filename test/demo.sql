@@ -57,6 +57,19 @@ SELECT id, status AS then_status,
        coalesce((SELECT status FROM public.orders o WHERE o.id = r.id), '(deleted)') AS now_status
 FROM public.orders_restored r WHERE id IN (100, 1050, 150500) ORDER BY id;
 
+\echo '-- a scattered change: one row in a hundred, all over the table; every chunk holds one'
+UPDATE public.orders SET amount = amount + 1 WHERE id % 100 = 42;
+SELECT vault_backup('prod', 'public.orders') AS third_point \gset
+\echo '-- each changed chunk is stored as a delta against the chunk it replaces'
+SELECT recovery_point, chunks, new_chunks, delta_chunks, pg_size_pretty(new_bytes) AS newly_stored
+FROM vault_recovery_points WHERE recovery_point = :third_point;
+\echo '-- and the point restores to the table as it is'
+SELECT vault_restore(:third_point, 'public.orders_now') AS restored;
+SELECT count(*) AS rows_that_differ FROM (
+    (SELECT * FROM public.orders EXCEPT ALL SELECT * FROM public.orders_now)
+    UNION ALL (SELECT * FROM public.orders_now EXCEPT ALL SELECT * FROM public.orders)) d;
+DROP TABLE public.orders_now;
+
 \echo '-- a whole schema: tables, a view, a function, a trigger, an enum, a sequence'
 CREATE SCHEMA shop;
 CREATE TYPE shop.status AS ENUM ('open', 'closed');
