@@ -167,6 +167,29 @@ done:
 	return st;
 }
 
+/* header (flags, plaintext length, a fresh nonce), then payload sealed under key */
+static CodecStatus
+seal_payload(const uint8_t key[CODEC_KEY_LEN], const uint8_t *aad, size_t aad_len, uint8_t flags,
+			 size_t plain_len, const uint8_t *payload, size_t payload_len,
+			 uint8_t *out, size_t *out_len)
+{
+	CodecStatus st;
+
+	memcpy(out, "VCK1", 4);
+	out[4] = flags;
+	out[5] = out[6] = out[7] = 0;
+	put_u32(out + 8, (uint32_t) plain_len);
+	if ((st = codec_random(out + 12, CODEC_NONCE_LEN)) != CODEC_OK)
+		return st;
+	st = gcm_encrypt(key, out + 12, aad, aad_len, out, CODEC_HEADER_LEN,
+					 payload, payload_len, out + CODEC_HEADER_LEN,
+					 out + CODEC_HEADER_LEN + payload_len);
+	if (st != CODEC_OK)
+		return st;
+	*out_len = CODEC_OVERHEAD + payload_len;
+	return CODEC_OK;
+}
+
 CodecStatus
 codec_seal(const uint8_t key[CODEC_KEY_LEN], const uint8_t *aad, size_t aad_len,
 		   const uint8_t *raw, size_t raw_len, uint8_t *out, size_t *out_len,
@@ -183,7 +206,6 @@ codec_seal_level(const uint8_t key[CODEC_KEY_LEN], const uint8_t *aad, size_t aa
 	const uint8_t *payload = raw;
 	size_t		payload_len = raw_len;
 	uint8_t		flags = 0;
-	CodecStatus st;
 
 	if (raw_len > CODEC_MAX_PLAIN || zstd_level < 0 || zstd_level > CODEC_ZSTD_MAX_LEVEL)
 		return CODEC_ERR_CAPACITY;
@@ -211,19 +233,7 @@ codec_seal_level(const uint8_t key[CODEC_KEY_LEN], const uint8_t *aad, size_t aa
 			flags |= CODEC_FLAG_LZ4;
 		}
 	}
-	memcpy(out, "VCK1", 4);
-	out[4] = flags;
-	out[5] = out[6] = out[7] = 0;
-	put_u32(out + 8, (uint32_t) raw_len);
-	if ((st = codec_random(out + 12, CODEC_NONCE_LEN)) != CODEC_OK)
-		return st;
-	st = gcm_encrypt(key, out + 12, aad, aad_len, out, CODEC_HEADER_LEN,
-					 payload, payload_len, out + CODEC_HEADER_LEN,
-					 out + CODEC_HEADER_LEN + payload_len);
-	if (st != CODEC_OK)
-		return st;
-	*out_len = CODEC_OVERHEAD + payload_len;
-	return CODEC_OK;
+	return seal_payload(key, aad, aad_len, flags, raw_len, payload, payload_len, out, out_len);
 }
 
 CodecStatus
@@ -311,24 +321,11 @@ codec_seal_delta(const uint8_t key[CODEC_KEY_LEN], const uint8_t *aad, size_t aa
 				 const uint8_t *payload, size_t payload_len, size_t plain_len,
 				 uint8_t *out, size_t *out_len)
 {
-	CodecStatus st;
-
 	if (plain_len == 0 || plain_len > CODEC_MAX_PLAIN || payload_len <= CODEC_ID_LEN ||
 		payload_len > CODEC_MAX_PLAIN)
 		return CODEC_ERR_CAPACITY;
-	memcpy(out, "VCK1", 4);
-	out[4] = CODEC_FLAG_DELTA;
-	out[5] = out[6] = out[7] = 0;
-	put_u32(out + 8, (uint32_t) plain_len);
-	if ((st = codec_random(out + 12, CODEC_NONCE_LEN)) != CODEC_OK)
-		return st;
-	st = gcm_encrypt(key, out + 12, aad, aad_len, out, CODEC_HEADER_LEN,
-					 payload, payload_len, out + CODEC_HEADER_LEN,
-					 out + CODEC_HEADER_LEN + payload_len);
-	if (st != CODEC_OK)
-		return st;
-	*out_len = CODEC_OVERHEAD + payload_len;
-	return CODEC_OK;
+	return seal_payload(key, aad, aad_len, CODEC_FLAG_DELTA, plain_len, payload, payload_len,
+						out, out_len);
 }
 
 int

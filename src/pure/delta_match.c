@@ -66,6 +66,17 @@ common_suffix(const uint8_t *a, const uint8_t *b, size_t n)
 	return i;
 }
 
+/* how far the target at t and the base at b run equal (0 past either end) */
+static size_t
+run_at(const uint8_t *base, size_t base_len, size_t b, const uint8_t *target, size_t target_len,
+	   size_t t)
+{
+	if (b >= base_len || t >= target_len)
+		return 0;
+	return common_prefix(base + b, target + t,
+						 base_len - b < target_len - t ? base_len - b : target_len - t);
+}
+
 /*
  * The first position in hay[from, to) holding the PROBE bytes at t whose
  * match with t (left bytes of it) runs MATCH_MIN; -1 when none, or when the
@@ -117,9 +128,7 @@ delta_match(const uint8_t *base, size_t base_len, const uint8_t *target, size_t 
 	align->target_end = 0;
 	while (tp + MATCH_MIN <= target_len && n < cap)
 	{
-		size_t		len = bp < base_len ?
-			common_prefix(target + tp, base + bp, (target_len - tp < base_len - bp ?
-												   target_len - tp : base_len - bp)) : 0;
+		size_t		len = run_at(base, base_len, bp, target, target_len, tp);
 
 		if (len < MATCH_MIN)
 		{
@@ -145,9 +154,7 @@ delta_match(const uint8_t *base, size_t base_len, const uint8_t *target, size_t 
 
 				if (same >= base_len)
 					break;
-				l = common_prefix(base + same, target + tp + shift,
-								  base_len - same < target_len - tp - shift ?
-								  base_len - same : target_len - tp - shift);
+				l = run_at(base, base_len, same, target, target_len, tp + shift);
 				if (l >= MATCH_MIN && l > best_len)
 				{
 					best_t = tp + shift;
@@ -163,9 +170,7 @@ delta_match(const uint8_t *base, size_t base_len, const uint8_t *target, size_t 
 						   target + tp, target_len - tp, &budget);
 				if (q >= 0)
 				{
-					size_t		l = common_prefix(base + q, target + tp,
-												  base_len - (size_t) q < target_len - tp ?
-												  base_len - (size_t) q : target_len - tp);
+					size_t		l = run_at(base, base_len, (size_t) q, target, target_len, tp);
 
 					if (l > best_len)
 					{
@@ -178,9 +183,7 @@ delta_match(const uint8_t *base, size_t base_len, const uint8_t *target, size_t 
 						   base + bp, base_len - bp, &budget);
 				if (q >= 0)
 				{
-					size_t		l = common_prefix(target + q, base + bp,
-												  target_len - (size_t) q < base_len - bp ?
-												  target_len - (size_t) q : base_len - bp);
+					size_t		l = run_at(base, base_len, bp, target, target_len, (size_t) q);
 
 					if (l > best_len)
 					{
@@ -210,8 +213,7 @@ delta_match(const uint8_t *base, size_t base_len, const uint8_t *target, size_t 
 				tp -= back;
 				bp -= back;
 			}
-			len = common_prefix(target + tp, base + bp, (target_len - tp < base_len - bp ?
-														 target_len - tp : base_len - bp));
+			len = run_at(base, base_len, bp, target, target_len, tp);
 		}
 		seqs[n].literals = (uint32_t) (tp - lit);
 		seqs[n].match = (uint32_t) len;
