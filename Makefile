@@ -5,14 +5,14 @@
 EXTENSION   = vault
 MODULE_big  = vault
 # src/ is grouped by layer (README "Layout"): every .c of every layer folder
-LAYERS      = pure access store replica stream monitor api worker
+LAYERS      = pure access store replica stream monitor parallel api worker
 OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c) $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))))
 DATA        = sql/vault--1.0.sql sql/vault--1.0--1.1.sql
 PGFILEDESC  = "vault - backup vault inside PostgreSQL"
 
 # pg_regress scripts: every sql/*.sql except the extension scripts, in name
 # order, then those that make many recovery points (whose ids the others print)
-REGRESS_LAST = policies access protection redundancy alerts monitoring advisor compression deltas
+REGRESS_LAST = policies access protection redundancy alerts monitoring advisor compression deltas parallel
 REGRESS      = $(filter-out $(REGRESS_LAST),$(patsubst sql/%.sql,%,$(sort $(filter-out sql/vault--%.sql,$(wildcard sql/*.sql))))) $(REGRESS_LAST)
 REGRESS_OPTS = --load-extension=pgcrypto --load-extension=vault
 ISOLATION    = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))

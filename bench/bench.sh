@@ -31,21 +31,29 @@ command -v lz4 >/dev/null || { echo "note: lz4 not installed; pg_dump -Z0 | lz4 
 sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d $DB "$@"; }
 calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
 
-ROWS_OUT=()      # dataset|scenario|tool|secs|table_mb|new_bytes|total_bytes|peak_mb
+ROWS_OUT=()      # dataset|scenario|tool|secs|table_mb|new_bytes|total_bytes|peak_mb|worker_mb
 record() { ROWS_OUT+=("$*"); printf '   %s\n' "$*" >&2; }
 
 # Run a command with PGAPPNAME=$app; meanwhile sample the private memory
-# (RssAnon) of the backend(s) serving it every 50 ms.  Sets SECS and PEAK_MB
-# (largest growth of a backend's private memory over its first sample;
-# shared buffers are not private and do not count).
+# (RssAnon) of the backend(s) serving it, and of the vault's parallel
+# workers, every 50 ms.  Sets SECS, PEAK_MB (largest growth of a backend's
+# private memory over its first sample; shared buffers and the workers'
+# shared queues are not private and do not count) and WORKER_MB (the
+# largest private memory a parallel worker had, all of it).
 measure() {
 	local app=$1; shift
 	local samples=$WORK/samples.$app
-	: >"$samples"
+	: >"$samples"; : >"$samples.w"
 	(
 		while :; do
-			for pid in $(psql -X -At -d $DB -c "SELECT pid FROM pg_stat_activity WHERE application_name = '$app'" 2>/dev/null); do
-				awk -v p=$pid '/^RssAnon/{print p, $2}' /proc/$pid/status 2>/dev/null >>"$samples" || true
+			psql -X -At -F ' ' -d $DB -c "SELECT pid, backend_type = 'vault parallel worker' FROM pg_stat_activity
+				WHERE application_name = '$app' OR backend_type = 'vault parallel worker'" 2>/dev/null |
+			while read -r pid w; do
+				if [ "$w" = t ]; then
+					awk -v p=$pid '/^RssAnon/{print p, $2}' /proc/$pid/status 2>/dev/null >>"$samples.w" || true
+				else
+					awk -v p=$pid '/^RssAnon/{print p, $2}' /proc/$pid/status 2>/dev/null >>"$samples" || true
+				fi
 			done
 			sleep 0.05
 		done
@@ -58,6 +66,7 @@ measure() {
 	kill $sampler 2>/dev/null; wait $sampler 2>/dev/null || true
 	SECS=$(calc "$t1 - $t0")
 	PEAK_MB=$(awk '{ if (!($1 in base)) base[$1] = $2; if ($2 - base[$1] > m) m = $2 - base[$1] } END { printf "%.1f", m / 1024 }' "$samples")
+	WORKER_MB=$(awk '{ if ($2 > m) m = $2 } END { printf "%.1f", m / 1024 }' "$samples.w")
 }
 
 # The same for one SQL statement: the session idles 0.3 s first so the
@@ -88,6 +97,7 @@ setup_data() {
 	sql -c "CREATE EXTENSION vault CASCADE" 2>/dev/null
 	sql -c "SELECT vault_create('bench')" >/dev/null
 	sql -c "SELECT vault_create('bench_zstd'); SELECT vault_configure('bench_zstd', compression => 'zstd')" >/dev/null
+	sql -c "SELECT vault_create('bench_serial')" >/dev/null
 	pgbench -i -s "$SCALE" -q -I dtgvp $DB >/dev/null 2>&1
 	sql -c "DROP TABLE pgbench_history, pgbench_tellers, pgbench_branches"
 	sql <<SQL
@@ -125,8 +135,12 @@ backup_round() {
 	mb=$(table_mb "$tbl")
 	measure_sql vault_backup "SELECT vault_backup('bench', '$tbl')"
 	p=$(cat "$WORK/result")
-	record "$tbl|$scen|vault|$SECS|$mb|$(vault_point_bytes "$p")|$(vault_total_bytes)|$PEAK_MB"
+	record "$tbl|$scen|vault|$SECS|$mb|$(vault_point_bytes "$p")|$(vault_total_bytes)|$PEAK_MB|$WORKER_MB"
 	record_deltas "$tbl|$scen|vault deltas" "$p"
+	# the same, serially (vault.max_parallel_workers = 0), into a vault of its own
+	PGOPTIONS='-c vault.max_parallel_workers=0' measure_sql vault_backup "SELECT vault_backup('bench_serial', '$tbl')"
+	p=$(cat "$WORK/result")
+	record "$tbl|$scen (serial)|vault|$SECS|$mb|$(vault_point_bytes "$p")|0|$PEAK_MB|0"
 	measure_sql vault_backup "SELECT vault_backup('bench_zstd', '$tbl')"
 	p=$(cat "$WORK/result")
 	record "$tbl|$scen (zstd)|vault|$SECS|$mb|$(vault_point_bytes "$p")|$(sql -c "SELECT stored_bytes FROM vault_vaults WHERE vault = 'bench_zstd'")|$PEAK_MB"
@@ -243,24 +257,56 @@ scattered_update() {
 	fi
 }
 
+# A schema of 20 tables of different sizes: slices of both data sets, the
+# i-th of each i/55 of it (so 1/55 to 10/55, both data sets in all),
+# backed up serially and by the default two workers, each into a new vault.
+bench_schema() {
+	echo "== schema of 20 tables" >&2
+	sql >/dev/null <<'SQL'
+DROP SCHEMA IF EXISTS s20 CASCADE;
+CREATE SCHEMA s20;
+DO $$
+DECLARE
+	na bigint := (SELECT max(aid) FROM pgbench_accounts);
+	nm bigint := (SELECT max(id) FROM mixed);
+BEGIN
+	FOR i IN 1..10 LOOP
+		EXECUTE format('CREATE TABLE s20.accounts_%s AS SELECT * FROM pgbench_accounts WHERE aid > %s AND aid <= %s',
+					   i, na * (i - 1) * i / 110, na * i * (i + 1) / 110);
+		EXECUTE format('CREATE TABLE s20.mixed_%s AS SELECT * FROM mixed WHERE id > %s AND id <= %s',
+					   i, nm * (i - 1) * i / 110, nm * i * (i + 1) / 110);
+	END LOOP;
+END $$;
+VACUUM ANALYZE;
+SELECT vault_create('s20_serial'), vault_create('s20_parallel');
+SQL
+	local mb; mb=$(sql -c "SELECT round(sum(pg_relation_size(c.oid)) / 1048576.0, 1) FROM pg_class c WHERE c.relnamespace = 's20'::regnamespace AND c.relkind = 'r'")
+	PGOPTIONS='-c vault.max_parallel_workers=0' measure_sql vault_backup "SELECT vault_backup_schema('s20_serial', 's20')"
+	record "schema of 20 tables|full (serial)|vault|$SECS|$mb|$(vault_point_bytes "$(cat "$WORK/result")")|0|$PEAK_MB|0"
+	measure_sql vault_backup "SELECT vault_backup_schema('s20_parallel', 's20')"
+	record "schema of 20 tables|full|vault|$SECS|$mb|$(vault_point_bytes "$(cat "$WORK/result")")|0|$PEAK_MB|$WORKER_MB"
+	sql -c "DROP SCHEMA s20 CASCADE" >/dev/null
+}
+
 setup_data
 bench_table pgbench_accounts aid
 bench_table mixed id
+bench_schema
 
 # ---------------------------------------------------------------- report
 report=$WORK/report.md
 {
-	echo "| data set | scenario | tool | wall s | MB/s | new MB | total MB | backend private mem growth MB |"
-	echo "|---|---|---|---:|---:|---:|---:|---:|"
+	echo "| data set | scenario | tool | wall s | MB/s | new MB | total MB | backend private mem growth MB | worker private mem MB |"
+	echo "|---|---|---|---:|---:|---:|---:|---:|---:|"
 	for r in "${ROWS_OUT[@]}"; do
-		IFS='|' read -r ds scen tool secs mb new total peak <<<"${r//\\|/¦}"
+		IFS='|' read -r ds scen tool secs mb new total peak wmb <<<"${r//\\|/¦}"
 		[ "$tool" = "vault deltas" ] && continue
-		printf '| %s | %s | %s | %.2f | %.0f | %.1f | %.1f | %s |\n' "$ds" "$scen" "${tool//¦/\\|}" "$secs" \
-			"$(calc "$mb / $secs")" "$(calc "$new / 1048576")" "$(calc "$total / 1048576")" "$peak"
+		printf '| %s | %s | %s | %.2f | %.0f | %.1f | %.1f | %s | %s |\n' "$ds" "$scen" "${tool//¦/\\|}" "$secs" \
+			"$(calc "$mb / $secs")" "$(calc "$new / 1048576")" "$(calc "$total / 1048576")" "$peak" "${wmb:-}"
 	done
 } >"$report"
 
-get() {   # get dataset scenario tool field(4=secs,6=new,7=total,8=peak)
+get() {   # get dataset scenario tool field (3=secs 5=new 6=total 7=peak 8=worker)
 	for r in "${ROWS_OUT[@]}"; do
 		IFS='|' read -r -a f <<<"${r//\\|/¦}"
 		if [ "${f[0]}" = "$1" ] && [ "${f[1]}" = "$2" ] && [[ "${f[2]}" == "$3"* ]]; then echo "${f[$4]}"; return; fi
@@ -275,9 +321,13 @@ check() { if [ "$1" = n/a ] || [ -z "$1" ]; then echo "n/a"; elif awk "BEGIN { e
 	echo "| data set | target | measured | limit | |"
 	echo "|---|---|---:|---:|---|"
 	for ds in pgbench_accounts mixed; do
-		full=$(get $ds full vault 3); fulln=$(get $ds full vault 5)
-		r=$(ratio "$full" "$(get $ds full 'pg_dump -Fc -Z1' 3)"); echo "| $ds | full backup wall / pg_dump -Fc -Z1 | $r | 1.0 | $(check $r 1.0) |"
-		r=$(ratio "$full" "$(get $ds full 'COPY' 3)"); echo "| $ds | full backup wall / COPY floor | $r | 2.0 | $(check $r 2.0) |"
+		full=$(get $ds full vault 3); fulln=$(get $ds full vault 5); serial=$(get $ds 'full (serial)' vault 3)
+		r=$(ratio "$full" "$(get $ds full 'pg_dump -Fc -Z1' 3)"); echo "| $ds | full backup wall (2 workers) / pg_dump -Fc -Z1 | $r | 0.75 | $(check $r 0.75) |"
+		r=$(ratio "$serial" "$(get $ds full 'pg_dump -Fc -Z1' 3)"); echo "| $ds | full backup wall (serial) / pg_dump -Fc -Z1 | $r | 1.0 | $(check $r 1.0) |"
+		r=$(ratio "$full" "$(get $ds full 'COPY' 3)"); echo "| $ds | full backup wall (2 workers) / COPY floor | $r | 1.3 | $(check $r 1.3) |"
+		r=$(ratio "$serial" "$(get $ds full 'COPY' 3)"); echo "| $ds | full backup wall (serial) / COPY floor | $r | 2.0 | $(check $r 2.0) |"
+		r=$(ratio "$full" "$serial"); echo "| $ds | (no target) full backup wall, 2 workers / serial | $r | | |"
+		r=$(ratio "$(get $ds 'full (serial)' vault 5)" "$fulln"); echo "| $ds | (no target) full point new bytes, serial / 2 workers | $r | | |"
 		r=$(ratio "$(get $ds unchanged vault 3)" "$full"); echo "| $ds | unchanged re-backup wall / full | $r | 0.6 | $(check $r 0.6) |"
 		r=$(ratio "$(get $ds unchanged vault 5)" "$fulln"); echo "| $ds | unchanged re-backup new bytes / full | $r | 0.005 | $(check $r 0.005) |"
 		r=$(ratio "$(get $ds 'unchanged, read in full (no proof)' vault 3)" "$full"); echo "| $ds | (no target) unchanged re-backup read in full, wall / full | $r | | |"
@@ -305,7 +355,12 @@ check() { if [ "$1" = n/a ] || [ -z "$1" ]; then echo "n/a"; elif awk "BEGIN { e
 			lim=64; [ "$scen" = restore ] && lim=$(( 64 + $(sql -c "SELECT setting::int / 1024 FROM pg_settings WHERE name = 'maintenance_work_mem'") ))
 			echo "| $ds | backend private memory growth, $scen (MB) | $pk | $lim | $(check "$pk" $lim) |"
 		done
+		pk=$(get $ds full vault 8); echo "| $ds | a parallel worker's private memory, full backup (MB) | $pk | 64 | $(check "$pk" 64) |"
 	done
+	ds='schema of 20 tables'
+	r=$(ratio "$(get "$ds" full vault 3)" "$(get "$ds" 'full (serial)' vault 3)"); echo "| $ds | backup wall, 2 workers / serial | $r | 0.6 | $(check $r 0.6) |"
+	pk=$(get "$ds" full vault 7); echo "| $ds | backend private memory growth, 2 workers (MB) | $pk | 64 | $(check "$pk" 64) |"
+	pk=$(get "$ds" full vault 8); echo "| $ds | a parallel worker's private memory (MB) | $pk | 64 | $(check "$pk" 64) |"
 } >>"$report"
 
 cat "$report"

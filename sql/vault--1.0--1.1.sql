@@ -1277,6 +1277,9 @@ ALTER TABLE vault_internal.chunks
 	ADD CHECK (base_no <> chunk_no);
 CREATE INDEX chunks_base ON vault_internal.chunks (base_no) WHERE base_no IS NOT NULL;
 ALTER TABLE vault_internal.points ADD COLUMN delta_chunks bigint NOT NULL DEFAULT 0;
+-- the parallel pipeline: how many workers read the point's tables (0: the
+-- calling backend alone)
+ALTER TABLE vault_internal.points ADD COLUMN parallel_workers integer NOT NULL DEFAULT 0;
 
 CREATE OR REPLACE VIEW vault_vaults AS
 SELECT v.name AS vault,
@@ -1332,7 +1335,8 @@ SELECT p.point_id AS recovery_point, v.name AS vault, i.name AS item, i.kind,
 	   EXISTS (SELECT 1 FROM vault_internal.hold_points hp JOIN vault_internal.holds h USING (hold_id)
 			   WHERE hp.point_id = p.point_id AND h.released_at IS NULL) AS on_hold,
 	   v.replica,
-	   p.delta_chunks
+	   p.delta_chunks,
+	   p.parallel_workers
 FROM vault_internal.points p
 JOIN vault_internal.items i USING (item_id)
 JOIN vault_internal.vaults v ON v.vault_id = p.vault_id
@@ -2748,3 +2752,19 @@ ORDER BY array_position(ARRAY['reliability', 'security', 'performance', 'cost', 
 						a.category),
 		 array_position(ARRAY['high', 'medium', 'low'], a.impact), a.object_kind, a.object_name, a.id;
 GRANT SELECT ON vault_advisor TO PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- speed: the parallel pipeline.  A backup's tables are read, cut and sealed
+-- by up to `parallel` background workers (NULL: vault.max_parallel_workers;
+-- 0: none), stored by the calling backend in the caller's transaction.  The
+-- new argument replaces the 1.0 signatures (a second overload would make
+-- every existing call ambiguous).
+-- ---------------------------------------------------------------------------
+DROP FUNCTION vault_backup(text, regclass, timestamptz);
+CREATE FUNCTION vault_backup(vault text, source regclass,
+	retain_until timestamptz DEFAULT NULL, parallel integer DEFAULT NULL) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'vault_backup' LANGUAGE C VOLATILE;
+DROP FUNCTION vault_backup_schema(text, name, timestamptz);
+CREATE FUNCTION vault_backup_schema(vault text, source name,
+	retain_until timestamptz DEFAULT NULL, parallel integer DEFAULT NULL) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'vault_backup_schema' LANGUAGE C VOLATILE;

@@ -26,6 +26,9 @@ bool		vault_workers_enabled = true;
 bool		vault_track_progress = true;
 int			vault_naptime = 60;
 int			vault_max_concurrent_backups = 2;
+int			vault_max_parallel_workers = 2;
+int			vault_parallel_range_size = 2048;
+int			vault_debug_parallel_fail = -1;
 #define DAY_SECS	INT64CONST(86400)
 
 char	   *vault_job_history = NULL;
@@ -158,6 +161,33 @@ _PG_init(void)
 							2, 1, 64,
 							PGC_SIGHUP,
 							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("vault.max_parallel_workers",
+							"Workers a backup may read its tables with, besides its own backend.",
+							"0 backs up in the calling backend alone.  Bounded by "
+							"max_worker_processes; a call's parallel argument may ask for fewer.",
+							&vault_max_parallel_workers,
+							2, 0, 64,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("vault.parallel_range_size",
+							"How much of a table one parallel worker reads at a time.",
+							"A range's end is also a chunk boundary, so a change moves the "
+							"boundaries of tables larger than one range (their next backup "
+							"stores the chunks at the ends of each range anew).",
+							&vault_parallel_range_size,
+							2048, 1, INT_MAX / 2,
+							PGC_SUSET,
+							GUC_UNIT_BLOCKS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("vault.debug_parallel_fail",
+							"For tests: the parallel worker that reads this range fails.",
+							NULL,
+							&vault_debug_parallel_fail,
+							-1, -1, INT_MAX,
+							PGC_SUSET,
+							GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
 							NULL, NULL, NULL);
 	DefineCustomStringVariable("vault.job_history",
 							   "How long finished jobs and resolved alerts are kept.",

@@ -125,20 +125,32 @@ run_fuzz() {
 	rm -f fuzz.log
 }
 
+# one pg_regress run: run_pg_regress <label> <PGOPTIONS> <tests...>
+run_pg_regress() {
+	local label=$1 opts=$2; shift 2
+	local out=$CLUSTER/regress-$label
+	mkdir -p "$out"
+	log "pg_regress ($label): $*"
+	if ! PGOPTIONS="$opts" /usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/regress/pg_regress \
+			--host="$PGHOST" --port="$PGPORT" --bindir=$PGBIN \
+			--inputdir=. --outputdir="$out" --dbname=vault_regress \
+			--load-extension=pgcrypto --load-extension=vault "$@"; then
+		[ -f "$out/regression.diffs" ] && head -300 "$out/regression.diffs"
+		failures+=("regress ($label)")
+	fi
+}
+
+# The whole suite with the parallel pipeline on even for the suites' small
+# tables (two workers, the default), then the suites that back up the most
+# kinds of tables again with one worker and with none (the serial path).
+PARALLEL_SUBSET="core schema schema_objects types unchanged compression deltas"
 run_regress() {
 	local tests
 	tests=$(make -s -f Makefile print-regress 2>/dev/null || true)
 	[ -n "$tests" ] || return 0
-	log "pg_regress: $tests"
-	local out=$CLUSTER/regress
-	mkdir -p "$out"
-	if ! /usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/regress/pg_regress \
-			--host="$PGHOST" --port="$PGPORT" --bindir=$PGBIN \
-			--inputdir=. --outputdir="$out" --dbname=vault_regress \
-			--load-extension=pgcrypto --load-extension=vault $tests; then
-		[ -f "$out/regression.diffs" ] && head -300 "$out/regression.diffs"
-		failures+=(regress)
-	fi
+	run_pg_regress "2 workers" "-c min_parallel_table_scan_size=0" $tests
+	run_pg_regress "1 worker" "-c min_parallel_table_scan_size=0 -c vault.max_parallel_workers=1" $PARALLEL_SUBSET
+	run_pg_regress "serial" "-c vault.max_parallel_workers=0" $PARALLEL_SUBSET
 }
 
 run_isolation() {
@@ -159,19 +171,31 @@ run_isolation() {
 	fi
 }
 
-run_tap() {
-	compgen -G 'test/t/*.pl' >/dev/null || return 0
-	log "TAP"
+# TAP: every test with the parallel pipeline on for tables of any size,
+# then those about integrity, consistency and dedup with one worker and
+# with none.  VAULT_TAP_CONF reaches every node (test/perl/VaultNode.pm).
+PARALLEL_TAP_SUBSET="test/t/010_integrity.pl test/t/013_pgbench_consistency.pl test/t/014_dedup.pl"
+run_prove() {
+	local label=$1 conf=$2; shift 2
 	local tmp
 	tmp=$(mktemp -d /tmp/vault-tap.XXXXXX)
-	if ! PATH=$PGBIN:$PATH TESTDIR="$tmp" PG_REGRESS=/usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/regress/pg_regress \
-			prove -I /usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/perl -I test/perl test/t/*.pl; then
+	log "TAP ($label)"
+	if ! VAULT_TAP_CONF="$conf" PATH=$PGBIN:$PATH TESTDIR="$tmp" \
+			PG_REGRESS=/usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/regress/pg_regress \
+			prove -I /usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/perl -I test/perl "$@"; then
 		for f in "$tmp"/tmp_check/log/regress_log_*; do
 			[ -f "$f" ] && { echo "--- $f"; tail -60 "$f"; }
 		done
-		failures+=(tap)
+		failures+=("tap ($label)")
 	fi
 	rm -rf "$tmp"
+}
+
+run_tap() {
+	compgen -G 'test/t/*.pl' >/dev/null || return 0
+	run_prove "2 workers" "min_parallel_table_scan_size = 0" test/t/*.pl
+	run_prove "1 worker" $'min_parallel_table_scan_size = 0\nvault.max_parallel_workers = 1' $PARALLEL_TAP_SUBSET
+	run_prove "serial" "vault.max_parallel_workers = 0" $PARALLEL_TAP_SUBSET
 }
 
 tests_as_user() {
@@ -183,13 +207,14 @@ tests_as_user() {
 	run_isolation
 	cluster_stop
 	run_tap
-	local total=5	# unit, fuzz, regress, isolation, tap
+	# unit, fuzz, pg_regress x3, isolation, TAP x3
+	local total=9
 	if [ ${#failures[@]} -gt 0 ]; then
-		echo "failed suites: ${failures[*]}"
-		echo "suites: $((total - ${#failures[@]})) passed, ${#failures[@]} failed"
+		printf 'failed: %s\n' "${failures[@]}"
+		echo "suite runs: $((total - ${#failures[@]})) passed, ${#failures[@]} failed"
 		exit 1
 	fi
-	echo "suites: $total passed, 0 failed"
+	echo "suite runs: $total passed, 0 failed"
 }
 
 bench_as_user() {

@@ -56,6 +56,9 @@ typedef struct BackupRequest
 	TimestampTz scheduled_for;	/* scheduled: the slot served; 0: none */
 	bool		has_retain;
 	TimestampTz retain_until;
+	bool		has_degree;		/* the call asked for a number of workers */
+	int			degree;
+	bool		own_writes;		/* the transaction wrote before the backup */
 } BackupRequest;
 
 typedef struct BackupResult

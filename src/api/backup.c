@@ -11,8 +11,10 @@
  *-------------------------------------------------------------------------
  */
 #include "api/api.h"
+#include "parallel/parallel.h"
 
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/catalog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -42,6 +44,7 @@ typedef struct BackupTotals
 	int64		new_chunks;
 	int64		delta_chunks;
 	int			objects;		/* the schema's other objects captured */
+	int			workers;		/* parallel workers that read the tables */
 } BackupTotals;
 
 static void
@@ -308,38 +311,84 @@ previous_stream(VaultCall *call, VaultInfo *vault, Oid relid, int64 point_id,
 	return found;
 }
 
-/*
- * A writer for the table's stream, with its previous stream as the bases.
- * (Not inlined: the caller runs under PG_TRY, where the lookup's locals
- * would be at risk of longjmp.)
- */
-static pg_noinline ChunkWriter *
-table_writer(VaultCall *call, VaultInfo *vault, ChunkStore *store, int64 point_id, int ordinal,
-			 Oid relid)
+/* one table of the point: what backup_table_begin found out about it */
+typedef struct TableJob
 {
-	ChunkWriter *w = chunk_writer_begin(store, point_id, ordinal);
-	int64		prev_point;
-	int			prev_ordinal;
+	Oid			relid;
+	int			ordinal;
+	bool		reuse;			/* proven unchanged since prev's point */
+	ProofMatch	prev;
+	bool		has_base;		/* an earlier stream of it, for deltas */
+	int64		base_point;
+	int			base_ordinal;
+} TableJob;
 
-	if (previous_stream(call, vault, relid, point_id, &prev_point, &prev_ordinal))
-		chunk_writer_set_base(w, prev_point, prev_ordinal);
+/* What the point's tables are backed up with, and where the totals go. */
+typedef struct ItemRun
+{
+	VaultCall  *call;
+	VaultInfo  *vault;
+	ChunkStore *store;
+	int64		point_id;
+	TableJob   *jobs;
+	int			njobs;
+	BackupTotals *totals;
+} ItemRun;
+
+/* A writer for the table's stream, with its previous stream as the bases. */
+static ChunkWriter *
+table_writer(ItemRun *run, TableJob *job)
+{
+	ChunkWriter *w = chunk_writer_begin(run->store, run->point_id, job->ordinal);
+
+	if (job->has_base)
+		chunk_writer_set_base(w, job->base_point, job->base_ordinal);
 	return w;
 }
 
+/* The table's stream is written: its row of the point, the totals. */
+static void
+backup_table_end(ItemRun *run, TableJob *job, const TableStreamStats *ts, const ChunkWriterStats *ws)
+{
+	Oid			utypes[5] = {INT8OID, INT4OID, INT8OID, INT8OID, INT8OID};
+	Datum		uvalues[5];
+	BackupTotals *totals = run->totals;
+
+	uvalues[0] = Int64GetDatum(run->point_id);
+	uvalues[1] = Int32GetDatum(job->ordinal);
+	uvalues[2] = Int64GetDatum(ts->rows);
+	uvalues[3] = Int64GetDatum(ws->logical_bytes);
+	uvalues[4] = Int64GetDatum(ws->chunks);
+	vault_as_owner(run->call);
+	(void) spi_int64("UPDATE vault_internal.point_tables SET rows = $3, logical_bytes = $4, chunks = $5 "
+					 "WHERE point_id = $1 AND ordinal = $2", 5, utypes, uvalues, NULL);
+	vault_as_caller(run->call);
+
+	totals->tables++;
+	totals->rows += ts->rows;
+	totals->logical_bytes += ws->logical_bytes;
+	totals->new_bytes += ws->new_bytes;
+	totals->chunks += ws->chunks;
+	totals->new_chunks += ws->new_chunks;
+	totals->delta_chunks += ws->delta_chunks;
+}
+
 /*
- * Capture one table's definition and stream its rows into the point, or,
- * if the table is provably unchanged since an earlier point of this vault,
- * reference that point's stream.
+ * Capture one table's definition into the point and decide how its rows
+ * get there: referenced from an earlier point of this vault if the table
+ * is provably unchanged since, else streamed (against its previous stream
+ * in this vault, if there is one).
  */
 static void
-backup_table(VaultCall *call, VaultInfo *vault, ChunkStore *store, int64 point_id,
-			 int ordinal, Oid relid, Snapshot snapshot, ScanProof *proof,
-			 BackupTotals *totals)
+backup_table_begin(ItemRun *run, TableJob *job, ScanProof *proof)
 {
+	VaultCall  *call = run->call;
+	VaultInfo  *vault = run->vault;
+	int64		point_id = run->point_id;
+	int			ordinal = job->ordinal;
+	Oid			relid = job->relid;
 	Relation	rel = table_open(relid, AccessShareLock);
 	Jsonb	   *def = tabledef_capture(call, relid);
-	ChunkWriterStats ws;
-	TableStreamStats ts;
 	uint8		digest[PROOF_DIGEST_LEN];
 	XLogRecPtr	maxlsn;
 	bool		have_digest;
@@ -349,8 +398,6 @@ backup_table(VaultCall *call, VaultInfo *vault, ChunkStore *store, int64 point_i
 	BYTEAOID, INT8OID};
 	Datum		values[9];
 	bool		nulls[9] = {false, false, false, false, false, false, false, false, true};
-	Oid			utypes[5] = {INT8OID, INT4OID, INT8OID, INT8OID, INT8OID};
-	Datum		uvalues[5];
 
 	have_digest = proof->usable && proof_table_digest(rel, digest, &maxlsn);
 	if (have_digest)
@@ -390,42 +437,139 @@ backup_table(VaultCall *call, VaultInfo *vault, ChunkStore *store, int64 point_i
 					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9, types, values, nulls);
 	vault_as_caller(call);
 
+	job->reuse = reuse;
+	job->prev = prev;
 	if (reuse)
-	{
 		ereport(DEBUG1,
 				(errmsg("table \"%s\" is unchanged since recovery point " INT64_FORMAT ": its chunks are referenced, no row is read",
 						RelationGetRelationName(rel), prev.point_id)));
-		reuse_stream(call, point_id, ordinal, &prev, &ts, &ws);
-	}
 	else
-	{
-		ChunkWriter *w = table_writer(call, vault, store, point_id, ordinal, relid);
+		job->has_base = previous_stream(call, vault, relid, point_id, &job->base_point,
+										&job->base_ordinal);
+	table_close(rel, NoLock);
+}
 
-		progress_phase("reading table");
-		table_stream_write(rel, snapshot, emit_to_writer, w, &ts);
-		chunk_writer_finish(w, &ws);
-	}
+/* A table proven unchanged: its earlier stream referenced. */
+static void
+backup_table_reuse(ItemRun *run, TableJob *job)
+{
+	ChunkWriterStats ws;
+	TableStreamStats ts;
+
+	reuse_stream(run->call, run->point_id, job->ordinal, &job->prev, &ts, &ws);
+	progress_table(ws.logical_bytes, ws.new_chunks, ws.chunks - ws.new_chunks);
+	progress_table_done();
+	backup_table_end(run, job, &ts, &ws);
+}
+
+/* A table streamed by this backend. */
+static void
+backup_table_serial(ItemRun *run, TableJob *job, Snapshot snapshot)
+{
+	Relation	rel = table_open(job->relid, AccessShareLock);
+	ChunkWriter *w = table_writer(run, job);
+	ChunkWriterStats ws;
+	TableStreamStats ts;
+
+	progress_phase("reading table");
+	table_stream_write(rel, snapshot, emit_to_writer, w, &ts);
+	chunk_writer_finish(w, &ws);
 	progress_table(ws.logical_bytes, ws.new_chunks, ws.chunks - ws.new_chunks);
 	progress_table_done();
 	table_close(rel, NoLock);
+	backup_table_end(run, job, &ts, &ws);
+}
 
-	uvalues[0] = Int64GetDatum(point_id);
-	uvalues[1] = Int32GetDatum(ordinal);
-	uvalues[2] = Int64GetDatum(ts.rows);
-	uvalues[3] = Int64GetDatum(ws.logical_bytes);
-	uvalues[4] = Int64GetDatum(ws.chunks);
-	vault_as_owner(call);
-	(void) spi_int64("UPDATE vault_internal.point_tables SET rows = $3, logical_bytes = $4, chunks = $5 "
-					 "WHERE point_id = $1 AND ordinal = $2", 5, utypes, uvalues, NULL);
-	vault_as_caller(call);
+/* the parallel pipeline's callbacks: PipelineTable i is run->jobs[map[i]] */
+typedef struct PipelineRun
+{
+	ItemRun    *run;
+	int		   *map;
+} PipelineRun;
 
-	totals->tables++;
-	totals->rows += ts.rows;
-	totals->logical_bytes += ws.logical_bytes;
-	totals->new_bytes += ws.new_bytes;
-	totals->chunks += ws.chunks;
-	totals->new_chunks += ws.new_chunks;
-	totals->delta_chunks += ws.delta_chunks;
+static ChunkWriter *
+pipeline_open(void *arg, int i)
+{
+	PipelineRun *pr = (PipelineRun *) arg;
+
+	return table_writer(pr->run, &pr->run->jobs[pr->map[i]]);
+}
+
+static void
+pipeline_done(void *arg, int i, const TableStreamStats *ts, const ChunkWriterStats *ws)
+{
+	PipelineRun *pr = (PipelineRun *) arg;
+
+	backup_table_end(pr->run, &pr->run->jobs[pr->map[i]], ts, ws);
+}
+
+/*
+ * Stream the tables that need it with workers; false when the pipeline
+ * did nothing (then this backend streams them).
+ */
+static bool
+backup_tables_parallel(ItemRun *run, Snapshot snapshot, int degree)
+{
+	PipelineTable *tables = palloc0(sizeof(PipelineTable) * Max(run->njobs, 1));
+	PipelineRun pr;
+	PipelineCallbacks cb;
+	int			n = 0;
+	int			workers;
+
+	pr.run = run;
+	pr.map = palloc(sizeof(int) * Max(run->njobs, 1));
+	for (int j = 0; j < run->njobs; j++)
+	{
+		if (run->jobs[j].reuse)
+			continue;
+		tables[n].relid = run->jobs[j].relid;
+		tables[n].seal = !run->jobs[j].has_base;
+		pr.map[n++] = j;
+	}
+	cb.open = pipeline_open;
+	cb.done = pipeline_done;
+	cb.arg = &pr;
+	progress_phase(n == 1 ? "reading table" : "reading tables");
+	workers = parallel_backup(run->call, run->vault, run->store, snapshot, tables, n, degree, &cb);
+	run->totals->workers = workers;
+	return workers > 0;
+}
+
+/*
+ * Write every table of the point: the definitions first, then the rows,
+ * by workers where that can be done and pays, else by this backend.
+ */
+static void
+backup_tables(ItemRun *run, List *relids, Snapshot snapshot, ScanProof *proof, int degree)
+{
+	ListCell   *lc;
+	int			j = 0;
+	bool		streamed = false;
+
+	run->njobs = list_length(relids);
+	run->jobs = palloc0(sizeof(TableJob) * Max(run->njobs, 1));
+	foreach(lc, relids)
+	{
+		run->jobs[j].relid = lfirst_oid(lc);
+		run->jobs[j].ordinal = j + 1;
+		backup_table_begin(run, &run->jobs[j], proof);
+		j++;
+	}
+	for (j = 0; j < run->njobs; j++)
+	{
+		if (run->jobs[j].reuse)
+			backup_table_reuse(run, &run->jobs[j]);
+	}
+	if (degree > 0)
+		streamed = backup_tables_parallel(run, snapshot, degree);
+	if (!streamed)
+	{
+		for (j = 0; j < run->njobs; j++)
+		{
+			if (!run->jobs[j].reuse)
+				backup_table_serial(run, &run->jobs[j], snapshot);
+		}
+	}
 }
 
 /*
@@ -462,8 +606,9 @@ backup_estimate(VaultCall *call, int64 item_id, int64 point_id, List *relids)
 static void
 point_finish(VaultCall *call, int64 point_id, BackupTotals *t)
 {
-	Oid			types[9] = {INT8OID, INT4OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT4OID, INT8OID};
-	Datum		values[9];
+	Oid			types[10] = {INT8OID, INT4OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT4OID, INT8OID,
+	INT4OID};
+	Datum		values[10];
 
 	values[0] = Int64GetDatum(point_id);
 	values[1] = Int32GetDatum(t->tables);
@@ -474,20 +619,49 @@ point_finish(VaultCall *call, int64 point_id, BackupTotals *t)
 	values[6] = Int64GetDatum(t->new_chunks);
 	values[7] = Int32GetDatum(t->objects);
 	values[8] = Int64GetDatum(t->delta_chunks);
+	values[9] = Int32GetDatum(t->workers);
 	vault_as_owner(call);
 	if (call->catalog >= VAULT_CATALOG_1_1)
 		(void) spi_int64("UPDATE vault_internal.points SET tables = $2, rows = $3, logical_bytes = $4, "
 						 "new_bytes = $5, chunks = $6, new_chunks = $7, delta_chunks = $9, "
+						 "parallel_workers = $10, "
 						 "objects = $8 + (SELECT coalesce(sum(vault_internal.attached_count(t.definition)), 0) "
 						 "  FROM vault_internal.point_tables t WHERE t.point_id = $1), "
 						 "end_lsn = pg_catalog.pg_current_wal_insert_lsn() "
 						 "WHERE point_id = $1",
-						 9, types, values, NULL);
+						 10, types, values, NULL);
 	else
 		(void) spi_int64("UPDATE vault_internal.points SET tables = $2, rows = $3, logical_bytes = $4, "
 						 "new_bytes = $5, chunks = $6, new_chunks = $7 WHERE point_id = $1",
 						 7, types, values, NULL);
 	vault_as_caller(call);
+}
+
+/*
+ * How many workers this backup may have.  None when the caller's
+ * transaction wrote anything before the backup began: workers read under
+ * its snapshot but in transactions of their own, so they would not see
+ * those writes.  None under SERIALIZABLE either: their reads would escape
+ * the caller's serializable checks.
+ */
+static int
+backup_degree(const BackupRequest *req)
+{
+	if (req->has_degree && req->degree == 0)
+		return 0;
+	if (req->own_writes)
+	{
+		ereport(DEBUG1,
+				(errmsg("vault: the transaction has written before the backup: no parallel workers")));
+		return 0;
+	}
+	if (IsolationIsSerializable())
+	{
+		ereport(DEBUG1,
+				(errmsg("vault: a SERIALIZABLE backup runs without parallel workers")));
+		return 0;
+	}
+	return parallel_degree(req->has_degree ? req->degree : -1);
 }
 
 /*
@@ -507,7 +681,8 @@ backup_item(VaultCall *call, VaultInfo *vault, const char *kind, const char *ite
 	int64		point_id;
 	BackupTotals totals = {0};
 	int			saved_encoding;
-	ListCell   *lc;
+	ItemRun		run;
+	int			degree = backup_degree(req);
 
 	/* a zone vault: a synchronous standby, or nothing is written */
 	zone_prepare_backup(call, vault);
@@ -522,14 +697,16 @@ backup_item(VaultCall *call, VaultInfo *vault, const char *kind, const char *ite
 	point_id = point_insert(call, vault, item_id, created, req, &proof);
 	progress_totals(list_length(relids), backup_estimate(call, item_id, point_id, relids));
 
+	memset(&run, 0, sizeof(run));
+	run.call = call;
+	run.vault = vault;
+	run.store = store;
+	run.point_id = point_id;
+	run.totals = &totals;
 	saved_encoding = stream_encoding_begin();
 	PG_TRY();
 	{
-		int			ordinal = 0;
-
-		foreach(lc, relids)
-			backup_table(call, vault, store, point_id, ++ordinal, lfirst_oid(lc), snapshot,
-						 &proof, &totals);
+		backup_tables(&run, relids, snapshot, &proof, degree);
 		/* the schema's other objects, under the same snapshot */
 		if (whole_schema)
 		{
@@ -594,14 +771,31 @@ record_on_demand(VaultCall *call, VaultInfo *vault, const char *item_name,
 	alert_resolve(call, vault->vault_id, item_name, "backup failure", GetCurrentTimestamp());
 }
 
+/*
+ * An on-demand backup's request: retain_until, then (1.1) the number of
+ * parallel workers asked for.  Read before anything of the call writes.
+ */
 static void
 on_demand_request(FunctionCallInfo fcinfo, int retain_arg, BackupRequest *req)
 {
+	int			degree_arg = retain_arg + 1;
+
 	memset(req, 0, sizeof(*req));
 	req->trigger = "on-demand";
 	req->has_retain = !PG_ARGISNULL(retain_arg);
 	if (req->has_retain)
 		req->retain_until = PG_GETARG_TIMESTAMPTZ(retain_arg);
+	req->has_degree = PG_NARGS() > degree_arg && !PG_ARGISNULL(degree_arg);
+	if (req->has_degree)
+	{
+		req->degree = PG_GETARG_INT32(degree_arg);
+		if (req->degree < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("parallel must be 0 or more, not %d", req->degree),
+					 errhint("0 backs up without workers; NULL takes vault.max_parallel_workers.")));
+	}
+	req->own_writes = TransactionIdIsValid(GetTopTransactionIdIfAny());
 }
 
 /* vault_backup(vault text, source regclass, retain_until timestamptz) */

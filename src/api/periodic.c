@@ -145,6 +145,7 @@ run_scheduled_backup(DueItem *d, TimestampTz now, BackupResult *result)
 	VaultInfo  *vault;
 	BackupRequest req = {0};
 
+	req.own_writes = TransactionIdIsValid(GetTopTransactionIdIfAny());
 	GetUserIdAndSecContext(&saved_user, &saved_sec);
 	SetUserIdAndSecContext(d->policy_owner, saved_sec | SECURITY_LOCAL_USERID_CHANGE);
 	vault_call_begin(&call);

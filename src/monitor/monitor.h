@@ -38,6 +38,7 @@ extern void progress_phase(const char *phase);
 extern void progress_totals(int tables_total, int64 bytes_total);
 extern void progress_table(int64 bytes, int64 chunks_new, int64 chunks_reused);
 extern void progress_table_done(void);
+extern void progress_counts(int tables_done, int64 bytes, int64 chunks_new, int64 chunks_reused);
 extern void progress_end(void);
 extern int	progress_snapshot(ProgressRow **out);
 

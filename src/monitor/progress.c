@@ -196,6 +196,20 @@ progress_table(int64 bytes, int64 chunks_new, int64 chunks_reused)
 	WRITE_END(mine);
 }
 
+/* the counts of the whole item, as a parallel backup knows them */
+void
+progress_counts(int tables_done, int64 bytes, int64 chunks_new, int64 chunks_reused)
+{
+	if (mine == NULL)
+		return;
+	WRITE_BEGIN(mine);
+	mine->row.tables_done = tables_done;
+	mine->row.bytes_done = mine->base_bytes = bytes;
+	mine->row.chunks_new = mine->base_new = chunks_new;
+	mine->row.chunks_reused = mine->base_reused = chunks_reused;
+	WRITE_END(mine);
+}
+
 /* the current table is done: its counts stay, the next one adds to them */
 void
 progress_table_done(void)

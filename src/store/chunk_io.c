@@ -29,30 +29,62 @@ chunk_payload_reserve(ChunkStore *s, size_t need)
 }
 
 /* a chunk's AAD: the vault id (8 bytes, big-endian), then the chunk id */
-void
-chunk_aad(ChunkStore *s, const uint8 *id, uint8 *aad)
+static void
+aad_of(int64 vault_id, const uint8 *id, uint8 *aad)
 {
-	uint64		vid = pg_hton64((uint64) s->vault->vault_id);
+	uint64		vid = pg_hton64((uint64) vault_id);
 
 	memcpy(aad, &vid, 8);
 	memcpy(aad + 8, id, CODEC_ID_LEN);
+}
+
+void
+chunk_aad(ChunkStore *s, const uint8 *id, uint8 *aad)
+{
+	aad_of(s->vault->vault_id, id, aad);
+}
+
+/* Seal (id, data) whole into out; returns the sealed length. */
+static size_t
+seal_whole(const VaultKeys *keys, int zstd_level, const uint8 *id, const char *data, size_t len,
+		   uint8 *out, uint8 *scratch)
+{
+	uint8		aad[AAD_LEN];
+	size_t		sealed_len;
+	CodecStatus st;
+
+	aad_of(keys->vault_id, id, aad);
+	st = codec_seal_level(keys->data_key, aad, AAD_LEN, (const uint8 *) data, len,
+						  zstd_level, out, &sealed_len, scratch);
+	if (st != CODEC_OK)
+		elog(ERROR, "could not seal chunk: %s", codec_strerror(st));
+	return sealed_len;
 }
 
 /* Seal (id, data) whole into s->sealed; returns the sealed length. */
 size_t
 chunk_seal_whole(ChunkStore *s, const uint8 *id, const char *data, size_t len)
 {
-	uint8		aad[AAD_LEN];
-	size_t		sealed_len;
-	CodecStatus st;
+	size_t		sealed_len = seal_whole(&s->keys, s->vault->zstd_level, id, data, len,
+										(uint8 *) VARDATA(s->sealed), s->scratch);
 
-	chunk_aad(s, id, aad);
-	st = codec_seal_level(s->keys.data_key, aad, AAD_LEN, (const uint8 *) data, len,
-						  s->vault->zstd_level, (uint8 *) VARDATA(s->sealed), &sealed_len, s->scratch);
-	if (st != CODEC_OK)
-		elog(ERROR, "could not seal chunk: %s", codec_strerror(st));
 	SET_VARSIZE(s->sealed, VARHDRSZ + sealed_len);
 	return sealed_len;
+}
+
+/*
+ * A chunk named and sealed whole without the store, as a parallel worker
+ * does: c gets its id and lengths (the caller sets the cut), out (and
+ * scratch) hold codec_sealed_bound(len) bytes.
+ */
+void
+chunk_name_and_seal(const VaultKeys *keys, int zstd_level, const char *data, size_t len,
+					SealedChunk *c, uint8 *out, uint8 *scratch)
+{
+	if (codec_chunk_id(keys->mac_key, (const uint8 *) data, len, c->id) != CODEC_OK)
+		elog(ERROR, "could not compute chunk id");
+	c->plain_len = (uint32) len;
+	c->sealed_len = (uint32) seal_whole(keys, zstd_level, c->id, data, len, out, scratch);
 }
 
 /* The chunk numbers of one manifest segment (owner context required). */

@@ -31,9 +31,10 @@ struct ChunkWriter
 	ChunkStore *store;
 	int64		point_id;
 	int			ordinal;
-	char	   *buf;			/* stream bytes not yet cut */
-	size_t		len;
-	size_t		cap;
+	ChunkCutter cutter;			/* stream bytes not yet cut */
+	bool		cutting;		/* the cutter is set up (a writer fed
+								 * sealed chunks needs none) */
+	MemoryContext cxt;			/* where the writer was begun */
 	int64		seg[MANIFEST_SEGMENT];
 	int			nseg;
 	int			segment;
@@ -142,6 +143,13 @@ chunk_store_open(VaultCall *call, VaultInfo *vault)
 	return s;
 }
 
+/* The vault's keys, for the parallel workers that seal its chunks. */
+void
+chunk_store_keys(ChunkStore *store, VaultKeys *keys)
+{
+	memcpy(keys, &store->keys, sizeof(VaultKeys));
+}
+
 static bytea *
 bytea_from(const void *data, size_t len)
 {
@@ -173,6 +181,55 @@ chunk_lookup(ChunkStore *s, bytea *id)
 }
 
 /*
+ * Insert the chunk sealed in s->sealed (unless a concurrent backup stored
+ * the same one first); returns its chunk_no.  base_no < 0: whole.
+ */
+static int64
+chunk_insert(ChunkWriter *w, bytea *id, size_t len, size_t sealed_len, int64 base_no,
+			 bool has_hash, uint64 cut_hash)
+{
+	ChunkStore *s = w->store;
+	int64		chunk_no = -1;
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', 'n', ' '};
+	int			ret;
+	bool		isnull;
+
+	values[0] = Int64GetDatum(s->vault->vault_id);
+	values[1] = PointerGetDatum(id);
+	values[2] = Int32GetDatum((int32) len);
+	values[3] = Int32GetDatum((int32) sealed_len);
+	values[4] = PointerGetDatum(s->sealed);
+	values[5] = BoolGetDatum(vault_is_geo(s->vault));
+	values[6] = Int64GetDatum(base_no);
+	if (base_no >= 0)
+		nulls[6] = ' ';
+	values[7] = Int64GetDatum((int64) cut_hash);
+	if (!has_hash)
+		nulls[7] = 'n';
+	ret = SPI_execute_plan(s->plan_insert, values, nulls, false, 1);
+	if (ret != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "chunk insert failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed > 0)
+	{
+		chunk_no = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		w->stats.new_chunks++;
+		w->stats.new_bytes += sealed_len;
+		if (base_no >= 0)
+			w->stats.delta_chunks++;
+	}
+	SPI_freetuptable(SPI_tuptable);
+	if (chunk_no < 0)
+	{
+		/* a concurrent backup stored the same chunk first and committed */
+		chunk_no = chunk_lookup(s, id);
+		if (chunk_no < 0)
+			elog(ERROR, "chunk vanished after a conflicting insert");
+	}
+	return chunk_no;
+}
+
+/*
  * Store one chunk (or find it stored); returns its chunk_no.  A new chunk
  * whose stretch the previous stream held is offered to chunk_delta.c as a
  * patch against that stretch's base.
@@ -187,10 +244,6 @@ chunk_put(ChunkWriter *w, const char *data, size_t len, bool has_hash, uint64 cu
 	int64		base_no = -1;
 	bool		is_delta = false;
 	size_t		sealed_len;
-	Datum		values[8];
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', 'n', ' '};
-	int			ret;
-	bool		isnull;
 
 	if (codec_chunk_id(s->keys.mac_key, (const uint8 *) data, len, idbuf) != CODEC_OK)
 		elog(ERROR, "could not compute chunk id");
@@ -210,38 +263,7 @@ chunk_put(ChunkWriter *w, const char *data, size_t len, bool has_hash, uint64 cu
 		is_delta = chunk_seal_best(s, w->track, base_no, idbuf, data, len, &sealed_len);
 	else
 		sealed_len = chunk_seal_whole(s, idbuf, data, len);
-
-	values[0] = Int64GetDatum(s->vault->vault_id);
-	values[1] = PointerGetDatum(id);
-	values[2] = Int32GetDatum((int32) len);
-	values[3] = Int32GetDatum((int32) sealed_len);
-	values[4] = PointerGetDatum(s->sealed);
-	values[5] = BoolGetDatum(vault_is_geo(s->vault));
-	values[6] = Int64GetDatum(base_no);
-	if (is_delta)
-		nulls[6] = ' ';
-	values[7] = Int64GetDatum((int64) cut_hash);
-	if (!has_hash)
-		nulls[7] = 'n';
-	ret = SPI_execute_plan(s->plan_insert, values, nulls, false, 1);
-	if (ret != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "chunk insert failed: %s", SPI_result_code_string(ret));
-	if (SPI_processed > 0)
-	{
-		chunk_no = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		w->stats.new_chunks++;
-		w->stats.new_bytes += sealed_len;
-		if (is_delta)
-			w->stats.delta_chunks++;
-	}
-	SPI_freetuptable(SPI_tuptable);
-	if (chunk_no < 0)
-	{
-		/* a concurrent backup stored the same chunk first and committed */
-		chunk_no = chunk_lookup(s, id);
-		if (chunk_no < 0)
-			elog(ERROR, "chunk vanished after a conflicting insert");
-	}
+	chunk_no = chunk_insert(w, id, len, sealed_len, is_delta ? base_no : -1, has_hash, cut_hash);
 	pfree(id);
 	return chunk_no;
 }
@@ -278,13 +300,32 @@ segment_flush(ChunkWriter *w)
 }
 
 static void
-writer_emit_chunk(ChunkWriter *w, const char *data, size_t len, bool has_hash, uint64 cut_hash)
+writer_append(ChunkWriter *w, int64 chunk_no)
 {
-	CHECK_FOR_INTERRUPTS();
-	w->seg[w->nseg++] = chunk_put(w, data, len, has_hash, cut_hash);
+	w->seg[w->nseg++] = chunk_no;
 	w->stats.chunks++;
 	if (w->nseg == MANIFEST_SEGMENT)
 		segment_flush(w);
+}
+
+/* the cutter's callback: one chunk of the stream, in order */
+static void
+writer_emit_chunk(void *arg, const char *data, size_t len, bool has_hash, uint64 cut_hash)
+{
+	ChunkWriter *w = (ChunkWriter *) arg;
+
+	CHECK_FOR_INTERRUPTS();
+	writer_append(w, chunk_put(w, data, len, has_hash, cut_hash));
+}
+
+/* the cutter's hints: with a previous stream, the cuts it made here */
+static int
+writer_hints(void *arg, ChunkerHint *hints)
+{
+	ChunkWriter *w = (ChunkWriter *) arg;
+
+	StaticAssertStmt(BASE_HINTS <= CUTTER_MAX_HINTS, "the cutter takes every hint");
+	return w->track ? base_track_hints(w->track, w->offset, hints) : 0;
 }
 
 ChunkWriter *
@@ -295,8 +336,7 @@ chunk_writer_begin(ChunkStore *store, int64 point_id, int ordinal)
 	w->store = store;
 	w->point_id = point_id;
 	w->ordinal = ordinal;
-	w->cap = 2 * store->chunker.max_size;
-	w->buf = palloc(w->cap);
+	w->cxt = CurrentMemoryContext;
 	return w;
 }
 
@@ -312,39 +352,6 @@ chunk_writer_set_base(ChunkWriter *w, int64 prev_point_id, int prev_ordinal)
 		w->track = base_track_begin(w->store, prev_point_id, prev_ordinal);
 }
 
-/*
- * Cut every chunk whose end is certain: those starting max_size before the
- * end.  With a previous stream, the cuts it made there are the hints.
- */
-static void
-writer_cut(ChunkWriter *w, bool final)
-{
-	size_t		start = 0;
-
-	while (w->len - start >= w->store->chunker.max_size || (final && w->len > start))
-	{
-		ChunkerHint hints[BASE_HINTS];
-		int			nhints = w->track ? base_track_hints(w->track, w->offset, hints) : 0;
-		uint64		cut_hash;
-		size_t		cut = chunker_next_cut_hinted(&w->store->chunker,
-												  (const uint8 *) w->buf + start, w->len - start,
-												  hints, nhints, &cut_hash);
-
-		/*
-		 * Only a cut the content chose has a hash worth a hint: not one at
-		 * the maximum size, the end of the stream, or within the minimum.
-		 */
-		writer_emit_chunk(w, w->buf + start, cut,
-						  cut > w->store->chunker.min_size && cut < w->store->chunker.max_size &&
-						  start + cut < w->len, cut_hash);
-		start += cut;
-	}
-	if (start > 0)
-	{
-		memmove(w->buf, w->buf + start, w->len - start);
-		w->len -= start;
-	}
-}
 
 /*
  * SPI calls return with CurrentMemoryContext set to the SPI procedure
@@ -359,19 +366,61 @@ chunk_writer_write(ChunkWriter *w, const char *data, size_t len)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 
+	if (!w->cutting)
+	{
+		MemoryContextSwitchTo(w->cxt);
+		chunk_cutter_init(&w->cutter, &w->store->chunker, writer_hints, writer_emit_chunk, w);
+		w->cutting = true;
+		MemoryContextSwitchTo(cxt);
+	}
 	vault_as_owner(w->store->call);
 	w->stats.logical_bytes += len;
-	while (len > 0)
-	{
-		size_t		n = Min(len, w->cap - w->len);
+	chunk_cutter_write(&w->cutter, data, len);
+	vault_as_caller(w->store->call);
+	MemoryContextSwitchTo(cxt);
+}
 
-		memcpy(w->buf + w->len, data, n);
-		w->len += n;
-		data += n;
-		len -= n;
-		if (w->len == w->cap)
-			writer_cut(w, false);
+/*
+ * A chunk a parallel worker cut, named and sealed (a whole chunk: workers
+ * read tables without a previous stream): referenced if the vault has it,
+ * else stored.  Its place in the manifest comes later, in stream order,
+ * through chunk_writer_append.  Returns its chunk_no.
+ */
+int64
+chunk_writer_put_sealed(ChunkWriter *w, const SealedChunk *c, const uint8 *sealed)
+{
+	ChunkStore *s = w->store;
+	MemoryContext cxt = CurrentMemoryContext;
+	bytea	   *id = bytea_from(c->id, CODEC_ID_LEN);
+	int64		chunk_no;
+
+	if (c->sealed_len > s->sealed_cap || c->plain_len > s->chunker.max_size)
+		elog(ERROR, "a parallel worker sent a chunk of %u bytes sealed in %u", c->plain_len,
+			 c->sealed_len);
+	vault_as_owner(s->call);
+	w->stats.logical_bytes += c->plain_len;
+	chunk_no = chunk_lookup(s, id);
+	if (chunk_no < 0)
+	{
+		memcpy(VARDATA(s->sealed), sealed, c->sealed_len);
+		SET_VARSIZE(s->sealed, VARHDRSZ + c->sealed_len);
+		chunk_no = chunk_insert(w, id, c->plain_len, c->sealed_len, -1, c->has_hash, c->cut_hash);
 	}
+	vault_as_caller(s->call);
+	MemoryContextSwitchTo(cxt);
+	pfree(id);
+	return chunk_no;
+}
+
+/* The next chunks of the stream, in order (see chunk_writer_put_sealed). */
+void
+chunk_writer_append(ChunkWriter *w, const int64 *chunk_nos, int n)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	vault_as_owner(w->store->call);
+	for (int i = 0; i < n; i++)
+		writer_append(w, chunk_nos[i]);
 	vault_as_caller(w->store->call);
 	MemoryContextSwitchTo(cxt);
 }
@@ -389,12 +438,14 @@ chunk_writer_finish(ChunkWriter *w, ChunkWriterStats *stats)
 	MemoryContext cxt = CurrentMemoryContext;
 
 	vault_as_owner(w->store->call);
-	writer_cut(w, true);
+	if (w->cutting)
+		chunk_cutter_flush(&w->cutter);
 	segment_flush(w);
 	vault_as_caller(w->store->call);
 	MemoryContextSwitchTo(cxt);
 	*stats = w->stats;
-	pfree(w->buf);
+	if (w->cutting)
+		pfree(w->cutter.buf);
 }
 
 /* ---------------------------------------------------------------- reading */

@@ -8,6 +8,7 @@
 
 #include "access/access.h"
 
+#include "chunker.h"
 #include "codec.h"
 #include "datatype/timestamp.h"
 #include "utils/jsonb.h"
@@ -131,6 +132,40 @@ extern void key_status_shmem_init(void);
 extern void key_status_record(const char *name, bool ok, const char *error);
 extern int	key_status_snapshot(KeyStatus **out);
 
+/* ---- chunk_cut.c: a stream cut into content-defined chunks ---- */
+#define CUTTER_MAX_HINTS	2	/* earlier cuts offered at once */
+typedef int (*CutHints) (void *arg, ChunkerHint *hints);
+typedef void (*CutChunk) (void *arg, const char *data, size_t len, bool has_hash, uint64 cut_hash);
+
+typedef struct ChunkCutter
+{
+	const Chunker *chunker;
+	char	   *buf;			/* bytes not yet cut */
+	size_t		len;
+	size_t		cap;
+	CutHints	hints;			/* NULL: none */
+	CutChunk	chunk;
+	void	   *arg;
+} ChunkCutter;
+
+extern void chunk_cutter_init(ChunkCutter *c, const Chunker *chunker, CutHints hints,
+							  CutChunk chunk, void *arg);
+extern void chunk_cutter_write(ChunkCutter *c, const char *data, size_t len);
+extern void chunk_cutter_flush(ChunkCutter *c);
+
+/* ---- chunk_io.c: sealing a chunk away from the store (parallel workers) ---- */
+typedef struct SealedChunk
+{
+	uint8		id[CODEC_ID_LEN];
+	uint32		plain_len;
+	uint32		sealed_len;
+	bool		has_hash;		/* the content chose the cut */
+	uint64		cut_hash;
+} SealedChunk;
+
+extern void chunk_name_and_seal(const VaultKeys *keys, int zstd_level, const char *data,
+								size_t len, SealedChunk *c, uint8 *out, uint8 *scratch);
+
 /* ---- chunk_store.c: chunks in, chunks out ---- */
 typedef struct ChunkStore ChunkStore;
 typedef struct ChunkWriter ChunkWriter;
@@ -146,9 +181,12 @@ typedef struct ChunkWriterStats
 } ChunkWriterStats;
 
 extern ChunkStore *chunk_store_open(VaultCall *call, VaultInfo *vault);
+extern void chunk_store_keys(ChunkStore *store, VaultKeys *keys);
 extern ChunkWriter *chunk_writer_begin(ChunkStore *store, int64 point_id, int ordinal);
 extern void chunk_writer_set_base(ChunkWriter *w, int64 prev_point_id, int prev_ordinal);
 extern void chunk_writer_write(ChunkWriter *w, const char *data, size_t len);
+extern int64 chunk_writer_put_sealed(ChunkWriter *w, const SealedChunk *c, const uint8 *sealed);
+extern void chunk_writer_append(ChunkWriter *w, const int64 *chunk_nos, int n);
 extern void chunk_writer_finish(ChunkWriter *w, ChunkWriterStats *stats);
 extern const ChunkWriterStats *chunk_writer_running(ChunkWriter *w);
 

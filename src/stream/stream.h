@@ -10,6 +10,7 @@
 #include "store/store.h"
 
 #include "access/xlogdefs.h"
+#include "storage/block.h"
 #include "utils/jsonb.h"
 #include "utils/relcache.h"
 #include "utils/snapshot.h"
@@ -23,8 +24,20 @@ typedef struct TableStreamStats
 	int64		bytes;
 } TableStreamStats;
 
+typedef struct StreamState TableStream;
+
 extern void table_stream_write(Relation rel, Snapshot snapshot,
 							   StreamEmit emit, void *arg, TableStreamStats *stats);
+/* the same in pieces, for parallel workers: one block range at a time */
+extern TableStream *table_stream_begin(Relation rel, StreamEmit emit, void *arg,
+									   TableStreamStats *stats);
+extern List *table_stream_heaps(Relation rel);
+extern void table_stream_header(TableStream *st);
+extern void table_stream_rows(TableStream *st, Relation heap, Snapshot snapshot,
+							  BlockNumber start, BlockNumber nblocks);
+extern void table_stream_trailer(TableStream *st);
+extern void table_stream_flush(TableStream *st);
+extern void table_stream_end(TableStream *st);
 extern bool stream_type_binary_io(Oid typid);
 extern int	stream_encoding_begin(void);
 extern void stream_encoding_end(int saved);

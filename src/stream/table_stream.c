@@ -16,6 +16,7 @@
  */
 #include "stream/stream.h"
 
+#include "access/heapam.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/pg_inherits.h"
@@ -71,6 +72,10 @@ typedef struct StreamState
 	StreamEmit	emit;
 	void	   *arg;
 	TableStreamStats *stats;
+	MemoryContext cxt;			/* the stream's, deleted at its end */
+	MemoryContext rowcxt;		/* reset for every row */
+	StreamColumn *cols;			/* the root's columns */
+	int			ncols;
 } StreamState;
 
 /*
@@ -328,11 +333,19 @@ stream_columns(Relation rel, int *ncols)
 	return cols;
 }
 
-/* Write every row of one heap (a plain table or one leaf partition). */
-static void
-stream_scan(StreamState *st, Relation rel, Snapshot snapshot,
-			StreamColumn *cols, int ncols, MemoryContext rowcxt)
+/*
+ * Write the rows of one heap (a plain table or one leaf partition): all of
+ * them, or those of nblocks blocks from start (a parallel worker's range:
+ * read in block order, never joining a synchronized scan elsewhere).
+ */
+void
+table_stream_rows(TableStream *st, Relation rel, Snapshot snapshot,
+				  BlockNumber start, BlockNumber nblocks)
 {
+	StreamColumn *cols = st->cols;
+	int			ncols = st->ncols;
+	MemoryContext rowcxt = st->rowcxt;
+	MemoryContext old = MemoryContextSwitchTo(st->cxt);
 	AttrNumber *map = palloc(sizeof(AttrNumber) * Max(ncols, 1));
 	TableScanDesc scan;
 	TupleTableSlot *slot;
@@ -348,14 +361,21 @@ stream_scan(StreamState *st, Relation rel, Snapshot snapshot,
 	}
 
 	slot = table_slot_create(rel, NULL);
-	scan = table_beginscan(rel, snapshot, 0, NULL);
+	if (nblocks == InvalidBlockNumber)
+		scan = table_beginscan(rel, snapshot, 0, NULL);
+	else
+	{
+		if (rel->rd_tableam != GetHeapamTableAmRoutine())
+			elog(ERROR, "a block range of \"%s\" cannot be read: it is not a heap",
+				 RelationGetRelationName(rel));
+		scan = table_beginscan_strat(rel, snapshot, 0, NULL, true, false);
+		heap_setscanlimits(scan, start, nblocks);
+	}
 	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
-		MemoryContext old;
-
 		CHECK_FOR_INTERRUPTS();
 		MemoryContextReset(rowcxt);
-		old = MemoryContextSwitchTo(rowcxt);
+		MemoryContextSwitchTo(rowcxt);
 		slot_getallattrs(slot);
 
 		stream_int16(st, (int16) ncols);
@@ -368,67 +388,113 @@ stream_scan(StreamState *st, Relation rel, Snapshot snapshot,
 			else
 				stream_value(st, &cols[i], slot->tts_values[a]);
 		}
-		MemoryContextSwitchTo(old);
+		MemoryContextSwitchTo(st->cxt);
 		st->stats->rows++;
 		if (st->buf.len >= STREAM_FLUSH_BYTES)
 			stream_flush(st);
 	}
 	table_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
+	pfree(map);
+	MemoryContextSwitchTo(old);
 }
 
+/*
+ * A stream of the rows of rel (a table, or a partitioned table whose leaves
+ * follow), in the root's columns, to emit.  stats counts rows and bytes
+ * emitted; the caller may zero it between pieces.
+ */
+TableStream *
+table_stream_begin(Relation rel, StreamEmit emit, void *arg, TableStreamStats *stats)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "vault table stream",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	StreamState *st = palloc0(sizeof(StreamState));
+
+	st->cxt = cxt;
+	st->rowcxt = AllocSetContextCreate(cxt, "vault stream row", ALLOCSET_DEFAULT_SIZES);
+	initStringInfo(&st->buf);
+	enlargeStringInfo(&st->buf, STREAM_FLUSH_BYTES + 1024);
+	st->emit = emit;
+	st->arg = arg;
+	st->stats = stats;
+	memset(stats, 0, sizeof(*stats));
+	st->cols = stream_columns(rel, &st->ncols);
+	MemoryContextSwitchTo(old);
+	return st;
+}
+
+/* header: signature, flags, no header extension */
+void
+table_stream_header(TableStream *st)
+{
+	stream_append(st, copy_signature, sizeof(copy_signature));
+	stream_int32(st, 0);
+	stream_int32(st, 0);
+}
+
+void
+table_stream_trailer(TableStream *st)
+{
+	stream_int16(st, -1);
+}
+
+/* Hand what is buffered to emit. */
+void
+table_stream_flush(TableStream *st)
+{
+	stream_flush(st);
+}
+
+void
+table_stream_end(TableStream *st)
+{
+	stream_flush(st);
+	MemoryContextDelete(st->cxt);
+}
+
+/*
+ * The heaps whose rows a stream of rel holds, in stream order: rel itself,
+ * or the leaves of a partitioned table (locked here, as the scan of the
+ * whole table would lock them).
+ */
+List *
+table_stream_heaps(Relation rel)
+{
+	List	   *heaps = NIL;
+	ListCell   *lc;
+
+	if (rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		return list_make1_oid(RelationGetRelid(rel));
+	foreach(lc, find_all_inheritors(RelationGetRelid(rel), AccessShareLock, NULL))
+	{
+		if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_RELATION)
+			heaps = lappend_oid(heaps, lfirst_oid(lc));
+	}
+	return heaps;
+}
+
+/* The whole stream of rel, in one process: header, every heap, trailer. */
 void
 table_stream_write(Relation rel, Snapshot snapshot,
 				   StreamEmit emit, void *arg, TableStreamStats *stats)
 {
-	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "vault table stream",
-											  ALLOCSET_DEFAULT_SIZES);
-	MemoryContext rowcxt = AllocSetContextCreate(cxt, "vault stream row",
-												 ALLOCSET_DEFAULT_SIZES);
-	MemoryContext old = MemoryContextSwitchTo(cxt);
-	StreamState st;
-	StreamColumn *cols;
-	int			ncols;
+	StreamState *st = table_stream_begin(rel, emit, arg, stats);
+	ListCell   *lc;
 
-	memset(stats, 0, sizeof(*stats));
-	initStringInfo(&st.buf);
-	enlargeStringInfo(&st.buf, STREAM_FLUSH_BYTES + 1024);
-	st.emit = emit;
-	st.arg = arg;
-	st.stats = stats;
-
-	cols = stream_columns(rel, &ncols);
-
-	/* header: signature, flags, no header extension */
-	stream_append(&st, copy_signature, sizeof(copy_signature));
-	stream_int32(&st, 0);
-	stream_int32(&st, 0);
-
-	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+	table_stream_header(st);
+	foreach(lc, table_stream_heaps(rel))
 	{
-		List	   *parts = find_all_inheritors(RelationGetRelid(rel), AccessShareLock, NULL);
-		ListCell   *lc;
+		Oid			heapoid = lfirst_oid(lc);
+		Relation	heap = heapoid == RelationGetRelid(rel) ? rel : table_open(heapoid, AccessShareLock);
 
-		foreach(lc, parts)
-		{
-			Oid			partoid = lfirst_oid(lc);
-			Relation	part;
-
-			if (get_rel_relkind(partoid) != RELKIND_RELATION)
-				continue;
-			part = table_open(partoid, AccessShareLock);
-			stream_scan(&st, part, snapshot, cols, ncols, rowcxt);
-			table_close(part, NoLock);
-		}
+		table_stream_rows(st, heap, snapshot, 0, InvalidBlockNumber);
+		if (heap != rel)
+			table_close(heap, NoLock);
 	}
-	else
-		stream_scan(&st, rel, snapshot, cols, ncols, rowcxt);
-
-	stream_int16(&st, -1);		/* trailer */
-	stream_flush(&st);
-
-	MemoryContextSwitchTo(old);
-	MemoryContextDelete(cxt);
+	table_stream_trailer(st);
+	table_stream_end(st);
 }
 
 /*

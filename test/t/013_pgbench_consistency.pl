@@ -1,5 +1,6 @@
 # Consistency under load: pgbench's TPC-B-like load runs while its schema is
-# backed up with vault_backup_schema; every restored schema satisfies
+# backed up with vault_backup_schema (by parallel workers where the settings
+# allow them); every restored schema satisfies
 # pgbench's invariant sum(abalance) = sum(tbalance) = sum(bbalance) = sum(delta).
 use strict;
 use warnings;
@@ -43,6 +44,18 @@ cmp_ok($during, '>=', 1, 'pgbench was still running after the last backup');
 $load->finish;
 like($out, qr/number of transactions actually processed: \d+/, 'pgbench ran its load');
 note(($out =~ /(number of transactions actually processed: \d+)/)[0]);
+
+# every table of a point is read under the one snapshot, whether the
+# backend reads them alone or its parallel workers do (test/run.sh runs this
+# test with two workers, one and none: the points say how many they had)
+my $want = $node->safe_psql('postgres',
+	"SELECT least(current_setting('vault.max_parallel_workers')::int, 2)");
+for my $p (@points)
+{
+	is($node->safe_psql('postgres',
+		"SELECT parallel_workers FROM vault_recovery_points WHERE recovery_point = $p"),
+		$want, "point $p was read by $want parallel worker(s)");
+}
 
 my $n = 0;
 for my $p (@points)

@@ -1,0 +1,130 @@
+-- The parallel pipeline: backups read, cut and sealed by background workers
+-- hold exactly what the calling backend alone would store, and fall back to
+-- it where workers cannot see what the caller sees.
+SET client_min_messages = warning;
+-- small tables are worth workers here (as parallel query's own tests do)
+SET min_parallel_table_scan_size = 0;
+
+SHOW vault.max_parallel_workers;
+SET vault.max_parallel_workers = -1;
+SELECT vault_create('par');
+
+CREATE SCHEMA par_s;
+CREATE TABLE par_s.big AS
+  SELECT g AS id, md5(g::text) AS a, g * 1.5 AS n, now()::date - g % 400 AS d,
+         jsonb_build_object('g', g, 'tag', md5((g % 7)::text)) AS j
+  FROM generate_series(1, 20000) g;
+ALTER TABLE par_s.big ADD PRIMARY KEY (id);
+CREATE TABLE par_s.small (id int PRIMARY KEY, v text);
+INSERT INTO par_s.small SELECT g, repeat('x', g) FROM generate_series(1, 10) g;
+CREATE TABLE par_s.empty (id int);
+CREATE TABLE par_s.parted (id int, v text) PARTITION BY RANGE (id);
+CREATE TABLE par_s.parted_1 PARTITION OF par_s.parted FOR VALUES FROM (1) TO (3000);
+CREATE TABLE par_s.parted_2 PARTITION OF par_s.parted FOR VALUES FROM (3000) TO (6000);
+CREATE TABLE par_s.parted_3 PARTITION OF par_s.parted FOR VALUES FROM (6000) TO (9000);
+INSERT INTO par_s.parted SELECT g, md5(g::text) FROM generate_series(1, 5999) g;
+
+-- the same schema by the backend alone and by two workers: the same rows,
+-- bytes and (a table smaller than one range) the same chunks
+SELECT vault_backup_schema('par', 'par_s', parallel => 0) AS s0 \gset
+-- REPEATABLE READ: no unchanged-table proof, every table is read again
+-- (and against its previous stream: the workers send bytes, this backend cuts)
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT vault_backup_schema('par', 'par_s', parallel => 2) AS s2 \gset
+COMMIT;
+SELECT recovery_point = :s0 AS serial, parallel_workers, tables, rows, new_chunks > 0 AS stored,
+       unchanged_tables
+FROM vault_recovery_points WHERE recovery_point IN (:s0, :s2) ORDER BY 1 DESC;
+SELECT a.table_name, a.rows = b.rows AS same_rows, a.logical_bytes = b.logical_bytes AS same_bytes,
+       a.chunks = b.chunks AS same_chunks
+FROM vault_internal.point_tables a JOIN vault_internal.point_tables b USING (ordinal)
+WHERE a.point_id = :s0 AND b.point_id = :s2 ORDER BY a.ordinal;
+
+-- a copy of a table, new to the vault: the workers cut and seal it, and
+-- cut it where the backend cut the original (every chunk is already there)
+CREATE TABLE par_s_big_copy AS SELECT * FROM par_s.big;
+SELECT vault_backup('par', 'par_s_big_copy', parallel => 2) AS c2 \gset
+SELECT parallel_workers, new_chunks, chunks > 0 AS has_chunks
+FROM vault_recovery_points WHERE recovery_point = :c2;
+
+-- many small ranges (4 blocks each): sealed chunks arrive from both workers
+-- out of order and take their places in order; a range may span partitions
+SET vault.parallel_range_size = 4;
+SELECT vault_create('par_r');
+SELECT vault_backup_schema('par_r', 'par_s', parallel => 2) AS r1 \gset
+SELECT parallel_workers, tables, rows FROM vault_recovery_points WHERE recovery_point = :r1;
+SELECT ok, bad_chunks FROM vault_verify(:r1);
+SELECT vault_restore(:r1, 'par_r1');
+SELECT t, (SELECT count(*) FROM (TABLE par_s.big EXCEPT ALL TABLE par_r1.big) x) +
+          (SELECT count(*) FROM (TABLE par_r1.big EXCEPT ALL TABLE par_s.big) x) AS big_diff,
+       (SELECT count(*) FROM (TABLE par_s.parted EXCEPT ALL TABLE par_r1.parted) x) +
+          (SELECT count(*) FROM (TABLE par_r1.parted EXCEPT ALL TABLE par_s.parted) x) AS parted_diff,
+       (SELECT count(*) FROM par_r1.parted) AS parted_rows,
+       (SELECT count(*) FROM par_r1.small) AS small_rows,
+       (SELECT count(*) FROM par_r1.empty) AS empty_rows
+FROM (VALUES ('restored')) v(t);
+
+-- a scattered update, backed up by workers in small ranges: its changed
+-- chunks are deltas against the previous stream, and it restores equal
+UPDATE par_s.big SET n = n + 1 WHERE id % 100 = 7;
+SELECT vault_backup('par_r', 'par_s.big', parallel => 2) AS r2 \gset
+SELECT parallel_workers, delta_chunks > 0 AS deltas, delta_chunks * 2 > new_chunks AS mostly_deltas
+FROM vault_recovery_points WHERE recovery_point = :r2;
+SELECT vault_restore(:r2, 'par_big_r2');
+SELECT (SELECT count(*) FROM (TABLE par_s.big EXCEPT ALL TABLE par_s.par_big_r2) x) +
+       (SELECT count(*) FROM (TABLE par_s.par_big_r2 EXCEPT ALL TABLE par_s.big) x) AS diff;
+RESET vault.parallel_range_size;
+
+-- the degree: the call's, never above the setting
+SELECT vault_backup('par_r', 'par_s.big', parallel => 1) AS d1 \gset
+SET vault.max_parallel_workers = 1;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT vault_backup_schema('par_r', 'par_s', parallel => 8) AS d8 \gset
+COMMIT;
+SET vault.max_parallel_workers = 0;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT vault_backup_schema('par_r', 'par_s') AS dz \gset
+COMMIT;
+RESET vault.max_parallel_workers;
+SELECT recovery_point = :d1 AS asked_1, recovery_point = :d8 AS asked_8, parallel_workers
+FROM vault_recovery_points WHERE recovery_point IN (:d1, :d8, :dz) ORDER BY recovery_point;
+
+-- no workers where they would not see what the caller sees: rows the
+-- transaction wrote itself, or a SERIALIZABLE transaction
+BEGIN;
+INSERT INTO par_s.small VALUES (11, 'written in this transaction');
+SELECT vault_backup('par_r', 'par_s.small', parallel => 2) AS w1 \gset
+COMMIT;
+SELECT parallel_workers, rows FROM vault_recovery_points WHERE recovery_point = :w1;
+BEGIN ISOLATION LEVEL SERIALIZABLE;
+SELECT vault_backup('par_r', 'par_s.big', parallel => 2) AS z1 \gset
+COMMIT;
+SELECT parallel_workers FROM vault_recovery_points WHERE recovery_point = :z1;
+-- tables smaller than min_parallel_table_scan_size are not worth a worker
+SET min_parallel_table_scan_size = '8MB';
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT vault_backup('par_r', 'par_s.big', parallel => 2) AS m1 \gset
+COMMIT;
+SELECT parallel_workers FROM vault_recovery_points WHERE recovery_point = :m1;
+SET min_parallel_table_scan_size = 0;
+
+-- errors
+\set VERBOSITY terse
+SELECT vault_backup('par_r', 'par_s.big', parallel => -1);
+-- a worker's error is the caller's, and the backup leaves nothing behind
+SELECT count(*) AS points_before FROM vault_internal.points \gset
+SELECT count(*) AS chunks_before FROM vault_internal.chunks \gset
+SET vault.parallel_range_size = 4;
+SET vault.debug_parallel_fail = 5;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT vault_backup_schema('par_r', 'par_s', parallel => 2);
+ROLLBACK;
+RESET vault.debug_parallel_fail;
+RESET vault.parallel_range_size;
+\set VERBOSITY default
+SELECT (SELECT count(*) FROM vault_internal.points) = :points_before AS no_point,
+       (SELECT count(*) FROM vault_internal.chunks) = :chunks_before AS no_chunk;
+-- and the next backup works
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT vault_backup_schema('par_r', 'par_s', parallel => 2) > 0 AS backed_up;
+COMMIT;

@@ -1,0 +1,41 @@
+/*-------------------------------------------------------------------------
+ * parallel/parallel.h
+ *	  The parallel pipeline: tables read, cut and sealed by dynamic
+ *	  background workers under the caller's snapshot, stored by the caller.
+ *-------------------------------------------------------------------------
+ */
+#ifndef VAULT_PARALLEL_H
+#define VAULT_PARALLEL_H
+
+#include "monitor/monitor.h"
+#include "stream/stream.h"
+
+/* one table of the point, as the pipeline streams it */
+typedef struct PipelineTable
+{
+	Oid			relid;
+	bool		seal;			/* no previous stream: the workers cut and
+								 * seal its chunks; else they send its
+								 * stream and the caller's writer cuts it
+								 * (against the previous stream's bases) */
+} PipelineTable;
+
+typedef struct PipelineCallbacks
+{
+	/* the writer of table i, asked for when its first bytes arrive */
+	ChunkWriter *(*open) (void *arg, int i);
+	/* table i is written (its writer finished) */
+	void		(*done) (void *arg, int i, const TableStreamStats *ts, const ChunkWriterStats *ws);
+	void	   *arg;
+} PipelineCallbacks;
+
+/* ---- pipeline.c: the caller's side ---- */
+extern int	parallel_degree(int requested);
+extern int	parallel_backup(VaultCall *call, VaultInfo *vault, ChunkStore *store, Snapshot snapshot,
+							PipelineTable *tables, int ntables, int degree,
+							const PipelineCallbacks *cb);
+
+/* ---- scan_worker.c: a worker's side ---- */
+extern PGDLLEXPORT void vault_scan_worker_main(Datum arg);
+
+#endif							/* VAULT_PARALLEL_H */

@@ -1,0 +1,110 @@
+# The parallel pipeline under failure: a cancelled caller stops its workers,
+# a worker killed with SIGKILL fails the backup cleanly (no point, no
+# orphan chunk, the next backup works), and with no worker slot to be had
+# a backup runs in the caller's backend and succeeds.
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+use lib 'test/perl';
+use VaultNode;
+
+my $node = vault_node('parallel', "restart_after_crash = on\nvault.scheduler = off\n");
+$node->safe_psql('postgres', q{
+SELECT vault_create('v');
+CREATE TABLE big AS SELECT i, md5(i::text) AS a, md5((-i)::text) AS b, random() AS r
+  FROM generate_series(1, 2500000) i;
+});
+my $state = sub {
+	$node->safe_psql('postgres',
+		q{SELECT (SELECT count(*) FROM vault_internal.points) || '/' || (SELECT count(*) FROM vault_internal.chunks)});
+};
+my $workers = sub {
+	$node->safe_psql('postgres',
+		q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'vault parallel worker'});
+};
+my $before = $state->();
+
+# start a parallel backup in the background; its pid once its workers run
+my $start_backup = sub {
+	my $bg = $node->background_psql('postgres', on_error_stop => 0);
+	my $pid = $bg->query_safe('SELECT pg_backend_pid()');
+	$bg->query_until(qr/started/, "\\echo started\nSELECT vault_backup('v', 'big', parallel => 2);\n");
+	my $n = 0;
+	for (1 .. 500)
+	{
+		$n = $workers->();
+		last if $n == 2;
+		usleep(10_000);
+	}
+	return ($bg, $pid, $n);
+};
+
+# --- the caller cancelled: its workers stop
+my ($bg, $pid, $n) = $start_backup->();
+is($n, '2', 'the backup runs with two workers');
+usleep(100_000);
+$node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
+my $gone = 0;
+for (1 .. 500)
+{
+	$gone = $workers->() == 0;
+	last if $gone;
+	usleep(10_000);
+}
+ok($gone, 'cancelling the caller stops its workers');
+$bg->quit;
+like($bg->{stderr}, qr/canceling statement due to user request/, 'the caller reports the cancel');
+is($state->(), $before, 'the cancelled backup left no point and no chunk');
+
+# --- a worker killed with SIGKILL: the postmaster restarts every backend
+($bg, $pid, $n) = $start_backup->();
+is($n, '2', 'another backup runs with two workers');
+usleep(300_000);
+my $victim = $node->safe_psql('postgres',
+	q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'vault parallel worker' LIMIT 1});
+like($victim, qr/^\d+$/, 'a worker to kill');
+kill 'KILL', $victim;
+$bg->quit;
+ok($node->poll_query_until('postgres', 'SELECT 1', '1'), 'the cluster recovered after the kill');
+is($state->(), $before, 'the killed backup left no point and no chunk');
+$node->safe_psql('postgres', 'VACUUM vault_internal.chunks');
+is($node->safe_psql('postgres', q{
+SELECT count(*) FROM vault_internal.chunks c
+WHERE NOT EXISTS (SELECT 1 FROM vault_internal.manifests m WHERE c.chunk_no = ANY (m.chunk_nos))}),
+	'0', 'no orphan chunk after VACUUM');
+is($workers->(), '0', 'no worker is left');
+
+# --- the next backup works, in parallel, and restores every row
+my $p = $node->safe_psql('postgres', "SELECT vault_backup('v', 'big', parallel => 2)");
+like($p, qr/^\d+$/, 'the next backup succeeds');
+is($node->safe_psql('postgres', "SELECT parallel_workers FROM vault_recovery_points WHERE recovery_point = $p"),
+	'2', 'with its two workers');
+is($node->safe_psql('postgres', "SELECT ok FROM vault_verify($p)"), 't', 'and verifies');
+is($node->safe_psql('postgres', "SELECT vault_restore($p, 'big_back')"), 'public.big_back', 'and restores');
+is($node->safe_psql('postgres',
+	'SELECT count(*) FROM (SELECT * FROM big EXCEPT ALL SELECT * FROM big_back) x'), '0',
+	'with every row');
+$node->safe_psql('postgres', 'DROP TABLE big_back');
+
+# --- no worker slot free: the backup runs in the caller's backend alone
+$node->append_conf('postgresql.conf', "max_worker_processes = 2\n");
+$node->restart;
+ok($node->poll_query_until('postgres', q{
+SELECT count(*) FROM pg_stat_activity WHERE backend_type IN ('logical replication launcher', 'vault launcher')},
+	'2'), 'both worker slots are taken');
+$p = $node->safe_psql('postgres', q{
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT vault_backup('v', 'big', parallel => 2);
+COMMIT;});
+like($p, qr/^\d+$/, 'a backup with no worker slot free succeeds');
+is($node->safe_psql('postgres', "SELECT parallel_workers FROM vault_recovery_points WHERE recovery_point = $p"),
+	'0', 'without workers');
+is($node->safe_psql('postgres', "SELECT vault_restore($p, 'big_back')"), 'public.big_back', 'and restores');
+is($node->safe_psql('postgres',
+	'SELECT count(*) FROM (SELECT * FROM big EXCEPT ALL SELECT * FROM big_back) x'), '0',
+	'with every row');
+
+$node->stop;
+done_testing();
