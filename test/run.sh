@@ -143,7 +143,7 @@ run_pg_regress() {
 # The whole suite with the parallel pipeline on even for the suites' small
 # tables (two workers, the default), then the suites that back up the most
 # kinds of tables again with one worker and with none (the serial path).
-PARALLEL_SUBSET="core schema schema_objects types unchanged compression deltas"
+PARALLEL_SUBSET="core keys policy_types rights schema schema_objects types unchanged compression deltas"
 run_regress() {
 	local tests
 	tests=$(make -s -f Makefile print-regress 2>/dev/null || true)

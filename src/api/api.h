@@ -7,7 +7,7 @@
 #ifndef VAULT_API_H
 #define VAULT_API_H
 
-#include "monitor/monitor.h"
+#include "parallel/parallel.h"
 
 #include "pgtime.h"
 #include "retention.h"
@@ -47,6 +47,24 @@ extern VaultInfo *restore_open(VaultCall *call, RestoreRequest *r, int64 point_i
 extern void restore_refuse_soft_deleted(PointInfo *p, const char *what);
 extern RestorePlan *restore_build_plan(VaultCall *call, RestoreRequest *r);
 extern void restore_check_extensions(RestorePlan *plan, int64 point_id);
+
+/* ---- backup_tables.c: the tables of one point ---- */
+typedef struct BackupTotals
+{
+	int			tables;
+	int64		rows;
+	int64		logical_bytes;
+	int64		new_bytes;
+	int64		chunks;
+	int64		new_chunks;
+	int64		delta_chunks;
+	int			objects;		/* the schema's other objects captured */
+	int			workers;		/* parallel workers that read the tables */
+} BackupTotals;
+
+extern void backup_tables(VaultCall *call, VaultInfo *vault, ChunkStore *store, int64 point_id,
+						  List *relids, Snapshot snapshot, ScanProof *proof, int degree,
+						  BackupTotals *totals);
 
 /* ---- backup.c: one snapshot -> one recovery point ---- */
 typedef struct BackupRequest

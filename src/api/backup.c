@@ -4,14 +4,14 @@
  *
  * Owns: refusing what cannot be backed up (wrong kind of object, temporary,
  * system catalogs, missing rights, row-level security that would hide rows),
- * locking the sources, taking one snapshot for the whole item, and writing
- * the point: its row, each table's captured definition and stream.  It all
- * happens in the caller's transaction, so a backup that fails or is rolled
- * back leaves no recovery point and no chunk behind.
+ * locking the sources, taking one snapshot for the whole item, deciding how
+ * many parallel workers it gets, and writing the point: its row and totals
+ * (each table's definition and stream: backup_tables.c).  It all happens in
+ * the caller's transaction, so a backup that fails or is rolled back leaves
+ * no recovery point and no chunk behind.
  *-------------------------------------------------------------------------
  */
 #include "api/api.h"
-#include "parallel/parallel.h"
 
 #include "access/table.h"
 #include "access/xact.h"
@@ -34,18 +34,6 @@
 PG_FUNCTION_INFO_V1(vault_backup);
 PG_FUNCTION_INFO_V1(vault_backup_schema);
 
-typedef struct BackupTotals
-{
-	int			tables;
-	int64		rows;
-	int64		logical_bytes;
-	int64		new_bytes;
-	int64		chunks;
-	int64		new_chunks;
-	int64		delta_chunks;
-	int			objects;		/* the schema's other objects captured */
-	int			workers;		/* parallel workers that read the tables */
-} BackupTotals;
 
 static void
 check_retain_until(FunctionCallInfo fcinfo, int argno)
@@ -222,356 +210,6 @@ point_insert(VaultCall *call, VaultInfo *vault, int64 item_id, TimestampTz creat
 	return point_id;
 }
 
-static void
-emit_to_writer(void *arg, const char *data, size_t len)
-{
-	ChunkWriter *w = (ChunkWriter *) arg;
-	const ChunkWriterStats *st;
-
-	chunk_writer_write(w, data, len);
-	st = chunk_writer_running(w);
-	progress_table(st->logical_bytes, st->new_chunks, st->chunks - st->new_chunks);
-}
-
-/*
- * Reference an earlier point's stream of this table (proven identical by
- * unchanged.c) instead of reading it: copy that manifest.
- */
-static void
-reuse_stream(VaultCall *call, int64 point_id, int ordinal, ProofMatch *prev,
-			 TableStreamStats *ts, ChunkWriterStats *ws)
-{
-	Oid			types[4] = {INT8OID, INT4OID, INT8OID, INT4OID};
-	Datum		values[4];
-
-	values[0] = Int64GetDatum(point_id);
-	values[1] = Int32GetDatum(ordinal);
-	values[2] = Int64GetDatum(prev->point_id);
-	values[3] = Int32GetDatum(prev->ordinal);
-	vault_as_owner(call);
-	/* new bytes: the manifest, counted as the writer counts it */
-	/* (1.1: same vault, so the same geo mark) */
-	ws->new_bytes = spi_int64(psprintf("WITH c AS (INSERT INTO vault_internal.manifests "
-									   "  (point_id, ordinal, segment, chunk_nos%s) "
-									   "  SELECT $1, $2, segment, chunk_nos%s FROM vault_internal.manifests "
-									   "  WHERE point_id = $3 AND ordinal = $4 RETURNING chunk_nos) "
-									   "SELECT coalesce(sum(24 + 8 * cardinality(chunk_nos)), 0)::bigint FROM c",
-									   call->catalog >= VAULT_CATALOG_1_1 ? ", geo" : "",
-									   call->catalog >= VAULT_CATALOG_1_1 ? ", geo" : ""),
-							  4, types, values, NULL);
-	vault_as_caller(call);
-	ts->rows = prev->rows;
-	ts->bytes = prev->logical_bytes;
-	ws->logical_bytes = prev->logical_bytes;
-	ws->chunks = prev->chunks;
-	ws->new_chunks = 0;
-	ws->delta_chunks = 0;
-}
-
-/*
- * The table's stream in the latest available earlier point of this vault
- * (1.1): the bases its changed chunks may be stored as deltas against.
- * The vault's share lock keeps that point for the rest of the backup.
- */
-static bool
-previous_stream(VaultCall *call, VaultInfo *vault, Oid relid, int64 point_id,
-				int64 *prev_point, int *prev_ordinal)
-{
-	Oid			types[3] = {INT8OID, OIDOID, INT8OID};
-	Datum		values[3];
-	MemoryContext cxt = CurrentMemoryContext;
-	bool		found = false;
-	int			ret;
-
-	if (call->catalog < VAULT_CATALOG_1_1)
-		return false;
-	values[0] = Int64GetDatum(vault->vault_id);
-	values[1] = ObjectIdGetDatum(relid);
-	values[2] = Int64GetDatum(point_id);
-	vault_as_owner(call);
-	ret = SPI_execute_with_args("SELECT t.point_id, t.ordinal FROM vault_internal.point_tables t "
-								"JOIN vault_internal.points p USING (point_id) "
-								"WHERE t.source_oid = $2 AND p.vault_id = $1 AND p.point_id < $3 "
-								"  AND p.state = 'available' "
-								"ORDER BY t.point_id DESC LIMIT 1",
-								3, types, values, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not look up the previous stream: %s", SPI_result_code_string(ret));
-	if (SPI_processed == 1)
-	{
-		bool		isnull;
-
-		*prev_point = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		*prev_ordinal = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-		found = true;
-	}
-	SPI_freetuptable(SPI_tuptable);
-	vault_as_caller(call);
-	MemoryContextSwitchTo(cxt);
-	return found;
-}
-
-/* one table of the point: what backup_table_begin found out about it */
-typedef struct TableJob
-{
-	Oid			relid;
-	int			ordinal;
-	bool		reuse;			/* proven unchanged since prev's point */
-	ProofMatch	prev;
-	bool		has_base;		/* an earlier stream of it, for deltas */
-	int64		base_point;
-	int			base_ordinal;
-} TableJob;
-
-/* What the point's tables are backed up with, and where the totals go. */
-typedef struct ItemRun
-{
-	VaultCall  *call;
-	VaultInfo  *vault;
-	ChunkStore *store;
-	int64		point_id;
-	TableJob   *jobs;
-	int			njobs;
-	BackupTotals *totals;
-} ItemRun;
-
-/* A writer for the table's stream, with its previous stream as the bases. */
-static ChunkWriter *
-table_writer(ItemRun *run, TableJob *job)
-{
-	ChunkWriter *w = chunk_writer_begin(run->store, run->point_id, job->ordinal);
-
-	if (job->has_base)
-		chunk_writer_set_base(w, job->base_point, job->base_ordinal);
-	return w;
-}
-
-/* The table's stream is written: its row of the point, the totals. */
-static void
-backup_table_end(ItemRun *run, TableJob *job, const TableStreamStats *ts, const ChunkWriterStats *ws)
-{
-	Oid			utypes[5] = {INT8OID, INT4OID, INT8OID, INT8OID, INT8OID};
-	Datum		uvalues[5];
-	BackupTotals *totals = run->totals;
-
-	uvalues[0] = Int64GetDatum(run->point_id);
-	uvalues[1] = Int32GetDatum(job->ordinal);
-	uvalues[2] = Int64GetDatum(ts->rows);
-	uvalues[3] = Int64GetDatum(ws->logical_bytes);
-	uvalues[4] = Int64GetDatum(ws->chunks);
-	vault_as_owner(run->call);
-	(void) spi_int64("UPDATE vault_internal.point_tables SET rows = $3, logical_bytes = $4, chunks = $5 "
-					 "WHERE point_id = $1 AND ordinal = $2", 5, utypes, uvalues, NULL);
-	vault_as_caller(run->call);
-
-	totals->tables++;
-	totals->rows += ts->rows;
-	totals->logical_bytes += ws->logical_bytes;
-	totals->new_bytes += ws->new_bytes;
-	totals->chunks += ws->chunks;
-	totals->new_chunks += ws->new_chunks;
-	totals->delta_chunks += ws->delta_chunks;
-}
-
-/*
- * Capture one table's definition into the point and decide how its rows
- * get there: referenced from an earlier point of this vault if the table
- * is provably unchanged since, else streamed (against its previous stream
- * in this vault, if there is one).
- */
-static void
-backup_table_begin(ItemRun *run, TableJob *job, ScanProof *proof)
-{
-	VaultCall  *call = run->call;
-	VaultInfo  *vault = run->vault;
-	int64		point_id = run->point_id;
-	int			ordinal = job->ordinal;
-	Oid			relid = job->relid;
-	Relation	rel = table_open(relid, AccessShareLock);
-	Jsonb	   *def = tabledef_capture(call, relid);
-	uint8		digest[PROOF_DIGEST_LEN];
-	XLogRecPtr	maxlsn;
-	bool		have_digest;
-	ProofMatch	prev;
-	bool		reuse = false;
-	Oid			types[9] = {INT8OID, INT4OID, TEXTOID, TEXTOID, OIDOID, OIDOID, JSONBOID,
-	BYTEAOID, INT8OID};
-	Datum		values[9];
-	bool		nulls[9] = {false, false, false, false, false, false, false, false, true};
-
-	have_digest = proof->usable && proof_table_digest(rel, digest, &maxlsn);
-	if (have_digest)
-		reuse = proof_find_unchanged(call, vault, relid, def, digest, maxlsn, &prev);
-
-	values[0] = Int64GetDatum(point_id);
-	values[1] = Int32GetDatum(ordinal);
-	values[2] = CStringGetTextDatum(get_namespace_name(RelationGetNamespace(rel)));
-	values[3] = CStringGetTextDatum(RelationGetRelationName(rel));
-	values[4] = ObjectIdGetDatum(relid);
-	values[5] = ObjectIdGetDatum(rel->rd_rel->relowner);
-	values[6] = JsonbPGetDatum(def);
-	nulls[7] = !have_digest;
-	if (have_digest)
-	{
-		bytea	   *d = palloc(VARHDRSZ + PROOF_DIGEST_LEN);
-
-		SET_VARSIZE(d, VARHDRSZ + PROOF_DIGEST_LEN);
-		memcpy(VARDATA(d), digest, PROOF_DIGEST_LEN);
-		values[7] = PointerGetDatum(d);
-	}
-	if (reuse)
-	{
-		values[8] = Int64GetDatum(prev.point_id);
-		nulls[8] = false;
-	}
-	vault_as_owner(call);
-	(void) spi_int64(call->catalog >= VAULT_CATALOG_1_1 ?
-					 "INSERT INTO vault_internal.point_tables "
-					 "(point_id, ordinal, schema_name, table_name, source_oid, source_owner, definition, "
-					 " page_digest, unchanged_since, geo) "
-					 "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, p.geo FROM vault_internal.points p "
-					 "WHERE p.point_id = $1" :
-					 "INSERT INTO vault_internal.point_tables "
-					 "(point_id, ordinal, schema_name, table_name, source_oid, source_owner, definition, "
-					 " page_digest, unchanged_since) "
-					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9, types, values, nulls);
-	vault_as_caller(call);
-
-	job->reuse = reuse;
-	job->prev = prev;
-	if (reuse)
-		ereport(DEBUG1,
-				(errmsg("table \"%s\" is unchanged since recovery point " INT64_FORMAT ": its chunks are referenced, no row is read",
-						RelationGetRelationName(rel), prev.point_id)));
-	else
-		job->has_base = previous_stream(call, vault, relid, point_id, &job->base_point,
-										&job->base_ordinal);
-	table_close(rel, NoLock);
-}
-
-/* A table proven unchanged: its earlier stream referenced. */
-static void
-backup_table_reuse(ItemRun *run, TableJob *job)
-{
-	ChunkWriterStats ws;
-	TableStreamStats ts;
-
-	reuse_stream(run->call, run->point_id, job->ordinal, &job->prev, &ts, &ws);
-	progress_table(ws.logical_bytes, ws.new_chunks, ws.chunks - ws.new_chunks);
-	progress_table_done();
-	backup_table_end(run, job, &ts, &ws);
-}
-
-/* A table streamed by this backend. */
-static void
-backup_table_serial(ItemRun *run, TableJob *job, Snapshot snapshot)
-{
-	Relation	rel = table_open(job->relid, AccessShareLock);
-	ChunkWriter *w = table_writer(run, job);
-	ChunkWriterStats ws;
-	TableStreamStats ts;
-
-	progress_phase("reading table");
-	table_stream_write(rel, snapshot, emit_to_writer, w, &ts);
-	chunk_writer_finish(w, &ws);
-	progress_table(ws.logical_bytes, ws.new_chunks, ws.chunks - ws.new_chunks);
-	progress_table_done();
-	table_close(rel, NoLock);
-	backup_table_end(run, job, &ts, &ws);
-}
-
-/* the parallel pipeline's callbacks: PipelineTable i is run->jobs[map[i]] */
-typedef struct PipelineRun
-{
-	ItemRun    *run;
-	int		   *map;
-} PipelineRun;
-
-static ChunkWriter *
-pipeline_open(void *arg, int i)
-{
-	PipelineRun *pr = (PipelineRun *) arg;
-
-	return table_writer(pr->run, &pr->run->jobs[pr->map[i]]);
-}
-
-static void
-pipeline_done(void *arg, int i, const TableStreamStats *ts, const ChunkWriterStats *ws)
-{
-	PipelineRun *pr = (PipelineRun *) arg;
-
-	backup_table_end(pr->run, &pr->run->jobs[pr->map[i]], ts, ws);
-}
-
-/*
- * Stream the tables that need it with workers; false when the pipeline
- * did nothing (then this backend streams them).
- */
-static bool
-backup_tables_parallel(ItemRun *run, Snapshot snapshot, int degree)
-{
-	PipelineTable *tables = palloc0(sizeof(PipelineTable) * Max(run->njobs, 1));
-	PipelineRun pr;
-	PipelineCallbacks cb;
-	int			n = 0;
-	int			workers;
-
-	pr.run = run;
-	pr.map = palloc(sizeof(int) * Max(run->njobs, 1));
-	for (int j = 0; j < run->njobs; j++)
-	{
-		if (run->jobs[j].reuse)
-			continue;
-		tables[n].relid = run->jobs[j].relid;
-		tables[n].seal = !run->jobs[j].has_base;
-		pr.map[n++] = j;
-	}
-	cb.open = pipeline_open;
-	cb.done = pipeline_done;
-	cb.arg = &pr;
-	progress_phase(n == 1 ? "reading table" : "reading tables");
-	workers = parallel_backup(run->call, run->vault, run->store, snapshot, tables, n, degree, &cb);
-	run->totals->workers = workers;
-	return workers > 0;
-}
-
-/*
- * Write every table of the point: the definitions first, then the rows,
- * by workers where that can be done and pays, else by this backend.
- */
-static void
-backup_tables(ItemRun *run, List *relids, Snapshot snapshot, ScanProof *proof, int degree)
-{
-	ListCell   *lc;
-	int			j = 0;
-	bool		streamed = false;
-
-	run->njobs = list_length(relids);
-	run->jobs = palloc0(sizeof(TableJob) * Max(run->njobs, 1));
-	foreach(lc, relids)
-	{
-		run->jobs[j].relid = lfirst_oid(lc);
-		run->jobs[j].ordinal = j + 1;
-		backup_table_begin(run, &run->jobs[j], proof);
-		j++;
-	}
-	for (j = 0; j < run->njobs; j++)
-	{
-		if (run->jobs[j].reuse)
-			backup_table_reuse(run, &run->jobs[j]);
-	}
-	if (degree > 0)
-		streamed = backup_tables_parallel(run, snapshot, degree);
-	if (!streamed)
-	{
-		for (j = 0; j < run->njobs; j++)
-		{
-			if (!run->jobs[j].reuse)
-				backup_table_serial(run, &run->jobs[j], snapshot);
-		}
-	}
-}
-
 /*
  * What the point's streams will add up to, for the progress board: the
  * item's last point's, or else the size of the tables' heaps.
@@ -681,7 +319,6 @@ backup_item(VaultCall *call, VaultInfo *vault, const char *kind, const char *ite
 	int64		point_id;
 	BackupTotals totals = {0};
 	int			saved_encoding;
-	ItemRun		run;
 	int			degree = backup_degree(req);
 
 	/* a zone vault: a synchronous standby, or nothing is written */
@@ -697,16 +334,10 @@ backup_item(VaultCall *call, VaultInfo *vault, const char *kind, const char *ite
 	point_id = point_insert(call, vault, item_id, created, req, &proof);
 	progress_totals(list_length(relids), backup_estimate(call, item_id, point_id, relids));
 
-	memset(&run, 0, sizeof(run));
-	run.call = call;
-	run.vault = vault;
-	run.store = store;
-	run.point_id = point_id;
-	run.totals = &totals;
 	saved_encoding = stream_encoding_begin();
 	PG_TRY();
 	{
-		backup_tables(&run, relids, snapshot, &proof, degree);
+		backup_tables(call, vault, store, point_id, relids, snapshot, &proof, degree, &totals);
 		/* the schema's other objects, under the same snapshot */
 		if (whole_schema)
 		{
