@@ -108,9 +108,54 @@ COMMIT;
 SELECT parallel_workers FROM vault_recovery_points WHERE recovery_point = :m1;
 SET min_parallel_table_scan_size = 0;
 
+-- restores: two workers open the chunks ahead of COPY
+SELECT vault_restore(:r1, 'par_r1b', parallel => 2);
+SELECT (SELECT count(*) FROM (TABLE par_r1.big EXCEPT ALL TABLE par_r1b.big) x) +
+       (SELECT count(*) FROM (TABLE par_r1b.big EXCEPT ALL TABLE par_r1.big) x) +
+       (SELECT count(*) FROM (TABLE par_r1.parted EXCEPT ALL TABLE par_r1b.parted) x) +
+       (SELECT count(*) FROM (TABLE par_r1b.parted EXCEPT ALL TABLE par_r1.parted) x) AS diff,
+       (SELECT count(*) FROM par_r1b.small) AS small_rows, (SELECT count(*) FROM par_r1b.empty) AS empty_rows;
+-- one table of a schema point, and a point of deltas
+SELECT vault_restore(:r1, 'par_parted_r1', source_table => 'parted', parallel => 2);
+SELECT count(*) FROM par_s.par_parted_r1;
+SELECT vault_restore(:r2, 'par_big_r2b', parallel => 2);
+SELECT (SELECT count(*) FROM (TABLE par_s.par_big_r2 EXCEPT ALL TABLE par_s.par_big_r2b) x) +
+       (SELECT count(*) FROM (TABLE par_s.par_big_r2b EXCEPT ALL TABLE par_s.par_big_r2) x) AS diff;
+-- a point made in the restoring transaction itself: no workers (they could
+-- not see it), the caller reads it
+BEGIN;
+SELECT vault_backup('par_r', 'par_s.small', parallel => 0) AS own \gset
+SELECT vault_restore(:own, 'par_small_own', parallel => 2);
+COMMIT;
+SELECT count(*) AS own_rows FROM par_s.par_small_own;
+-- a damaged chunk found by a worker fails the restore as the caller's own
+-- error, and nothing is created
+CREATE TABLE par_saved AS SELECT chunk_no, data FROM vault_internal.chunks
+  WHERE chunk_no = (SELECT (chunk_nos)[3] FROM vault_internal.manifests
+                    WHERE point_id = :r2 AND segment = 0);
+UPDATE vault_internal.chunks c SET data = set_byte(c.data, 60, get_byte(c.data, 60) # 1)
+  FROM par_saved s WHERE c.chunk_no = s.chunk_no;
+SELECT set_config('par.r2', :'r2', false) IS NOT NULL AS noted;
+CREATE FUNCTION par_try(degree int) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE ctx text;
+BEGIN
+  PERFORM vault_restore(current_setting('par.r2')::bigint, 'par_damaged', parallel => degree);
+  RETURN 'restored';
+EXCEPTION WHEN data_corrupted THEN
+  GET STACKED DIAGNOSTICS ctx = PG_EXCEPTION_CONTEXT;
+  RETURN CASE WHEN SQLERRM LIKE '%is damaged: chunk%' THEN 'damaged chunk' ELSE SQLERRM END
+         || CASE WHEN ctx LIKE '%vault parallel restore worker%' THEN ', found by a worker' ELSE '' END;
+END $$;
+SELECT par_try(2) AS two_workers, par_try(0) AS no_worker;
+DROP FUNCTION par_try(int);
+SELECT to_regclass('par_s.par_damaged') IS NULL AS nothing_created;
+UPDATE vault_internal.chunks c SET data = s.data FROM par_saved s WHERE c.chunk_no = s.chunk_no;
+DROP TABLE par_saved;
+
 -- errors
 \set VERBOSITY terse
 SELECT vault_backup('par_r', 'par_s.big', parallel => -1);
+SELECT vault_restore(:r2, 'par_neg', parallel => -1);
 -- a worker's error is the caller's, and the backup leaves nothing behind
 SELECT count(*) AS points_before FROM vault_internal.points \gset
 SELECT count(*) AS chunks_before FROM vault_internal.chunks \gset

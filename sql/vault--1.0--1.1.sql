@@ -2756,9 +2756,10 @@ GRANT SELECT ON vault_advisor TO PUBLIC;
 -- ---------------------------------------------------------------------------
 -- speed: the parallel pipeline.  A backup's tables are read, cut and sealed
 -- by up to `parallel` background workers (NULL: vault.max_parallel_workers;
--- 0: none), stored by the calling backend in the caller's transaction.  The
--- new argument replaces the 1.0 signatures (a second overload would make
--- every existing call ambiguous).
+-- 0: none), stored by the calling backend in the caller's transaction; a
+-- restore's chunks are opened ahead of its COPY by as many.  The new
+-- argument replaces the 1.0 signatures (a second overload would make every
+-- existing call ambiguous).
 -- ---------------------------------------------------------------------------
 DROP FUNCTION vault_backup(text, regclass, timestamptz);
 CREATE FUNCTION vault_backup(vault text, source regclass,
@@ -2768,3 +2769,8 @@ DROP FUNCTION vault_backup_schema(text, name, timestamptz);
 CREATE FUNCTION vault_backup_schema(vault text, source name,
 	retain_until timestamptz DEFAULT NULL, parallel integer DEFAULT NULL) RETURNS bigint
 	AS 'MODULE_PATHNAME', 'vault_backup_schema' LANGUAGE C VOLATILE;
+DROP FUNCTION vault_restore(bigint, text, boolean, text);
+CREATE FUNCTION vault_restore(recovery_point bigint,
+	target text DEFAULT NULL, replace boolean DEFAULT false, source_table text DEFAULT NULL,
+	parallel integer DEFAULT NULL) RETURNS text
+	AS 'MODULE_PATHNAME', 'vault_restore' LANGUAGE C VOLATILE;

@@ -35,14 +35,19 @@
 
 PG_FUNCTION_INFO_V1(vault_restore);
 
-/* COPY's data source callback has no argument: the reader in use. */
+/*
+ * COPY's data source callback has no argument: the reader in use, or the
+ * parallel workers' feed when they have the table's stream.
+ */
 static ChunkReader *copy_reader = NULL;
+static RestoreFeed *copy_feed = NULL;
 static int64 copy_bytes;		/* what it has read of the current table */
 
 static int
 copy_read_cb(void *outbuf, int minread, int maxread)
 {
-	int			n = chunk_reader_read(copy_reader, outbuf, minread, maxread);
+	int			n = copy_reader ? chunk_reader_read(copy_reader, outbuf, minread, maxread) :
+		restore_feed_read(copy_feed, outbuf, minread, maxread);
 
 	copy_bytes += n;
 	progress_table(copy_bytes, 0, 0);
@@ -229,14 +234,15 @@ load_table(ChunkStore *store, PointInfo *p, PlanStep *s)
 		ThereAreNoPriorRegisteredSnapshots() && ThereAreNoReadyPortals();
 	if (freeze)
 		options = lappend(options, makeDefElem("freeze", (Node *) makeBoolean(true), -1));
-	copy_reader = chunk_reader_begin(store, p->point_id, t->ordinal, table_label(t));
+	if (copy_feed == NULL || !restore_feed_table(copy_feed, t->ordinal))
+		copy_reader = chunk_reader_begin(store, p->point_id, t->ordinal, table_label(t));
 	copy_bytes = 0;
 	PushActiveSnapshot(GetTransactionSnapshot());
 	cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false, copy_read_cb, NIL, options);
 	rows = CopyFrom(cstate);
 	EndCopyFrom(cstate);
 	PopActiveSnapshot();
-	copy_reader = NULL;
+	copy_reader = NULL;		/* (a feed stays for the next table) */
 	table_close(rel, NoLock);
 	free_parsestate(pstate);
 
@@ -319,13 +325,17 @@ run_step(RestorePlan *plan, ChunkStore *store, PointInfo *p, PlanStep *s, Restor
 	(void) run_sql(plan, s, sql, false);
 }
 
+/*
+ * Run the plan's steps in order.  With degree > 0, workers open the chunks
+ * of the tables it loads ahead of the loads (parallel/feed.c).
+ */
 static void
-run_plan(RestorePlan *plan, ChunkStore *store, PointInfo *p, RestoreTotals *tot)
+run_plan(RestorePlan *plan, ChunkStore *store, VaultInfo *vault, PointInfo *p, int degree,
+		 RestoreTotals *tot)
 {
 	ListCell   *lc;
 	int			step = 0;
-
-	int			tables = 0;
+	List	   *loads = NIL;
 	int64		bytes = 0;
 
 	/* from here on the schema is real: its names are taken as they are */
@@ -334,10 +344,11 @@ run_plan(RestorePlan *plan, ChunkStore *store, PointInfo *p, RestoreTotals *tot)
 	foreach(lc, plan_steps(plan))
 		if (((PlanStep *) lfirst(lc))->run == STEP_LOAD)
 		{
-			tables++;
+			loads = lappend(loads, ((PlanStep *) lfirst(lc))->table);
 			bytes += ((PlanStep *) lfirst(lc))->table->logical_bytes;
 		}
-	progress_totals(tables, bytes);
+	progress_totals(list_length(loads), bytes);
+	copy_feed = restore_feed_begin(store, vault, GetActiveSnapshot(), p->point_id, loads, degree);
 	foreach(lc, plan_steps(plan))
 	{
 		ErrorContextCallback errcb;
@@ -354,6 +365,9 @@ run_plan(RestorePlan *plan, ChunkStore *store, PointInfo *p, RestoreTotals *tot)
 		error_context_stack = errcb.previous;
 		CHECK_FOR_INTERRUPTS();
 	}
+	if (copy_feed)
+		restore_feed_end(copy_feed);
+	copy_feed = NULL;
 }
 
 /* The job record of a restore, in the caller's transaction. */
@@ -395,6 +409,8 @@ vault_restore(PG_FUNCTION_ARGS)
 	char	   *result;
 	int			saved_encoding;
 	TimestampTz started = GetCurrentTimestamp();
+	int			degree = 0;
+	int			degree_arg = 4;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -409,6 +425,20 @@ vault_restore(PG_FUNCTION_ARGS)
 	r.target = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	r.source_table = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
 	replace = PG_GETARG_BOOL(2);
+	if (PG_NARGS() > degree_arg && !PG_ARGISNULL(degree_arg) && PG_GETARG_INT32(degree_arg) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parallel must be 0 or more, not %d", PG_GETARG_INT32(degree_arg)),
+				 errhint("0 restores without workers; NULL takes vault.max_parallel_workers.")));
+
+	/*
+	 * Workers read the point under the caller's snapshot but in transactions
+	 * of their own: none when this transaction has written already (a point
+	 * it made itself would be invisible to them).
+	 */
+	if (!TransactionIdIsValid(GetTopTransactionIdIfAny()))
+		degree = parallel_degree(PG_NARGS() > degree_arg && !PG_ARGISNULL(degree_arg) ?
+								 PG_GETARG_INT32(degree_arg) : -1);
 
 	vault_call_begin(&call);
 	vault = restore_open(&call, &r, PG_GETARG_INT64(0));
@@ -426,11 +456,12 @@ vault_restore(PG_FUNCTION_ARGS)
 	saved_encoding = stream_encoding_begin();
 	PG_TRY();
 	{
-		run_plan(plan, store, r.point, &tot);
+		run_plan(plan, store, vault, r.point, degree, &tot);
 	}
 	PG_CATCH();
 	{
 		copy_reader = NULL;
+		copy_feed = NULL;		/* its workers stop as the segment goes */
 		stream_encoding_end(saved_encoding);
 		/* the caller's transaction rolls back: recorded by the scheduler */
 		failure_on_error(vault->vault_id, r.point->item_name, "restore", started, fn_cxt);

@@ -35,7 +35,19 @@ extern int	parallel_backup(VaultCall *call, VaultInfo *vault, ChunkStore *store,
 							PipelineTable *tables, int ntables, int degree,
 							const PipelineCallbacks *cb);
 
-/* ---- scan_worker.c: a worker's side ---- */
+/* ---- scan_worker.c: a backup worker ---- */
 extern PGDLLEXPORT void vault_scan_worker_main(Datum arg);
+
+/* ---- feed.c: the caller's side of a parallel restore ---- */
+typedef struct RestoreFeed RestoreFeed;
+
+extern RestoreFeed *restore_feed_begin(ChunkStore *store, VaultInfo *vault, Snapshot snapshot,
+									   int64 point_id, List *tables, int degree);
+extern bool restore_feed_table(RestoreFeed *f, int ordinal);
+extern int	restore_feed_read(RestoreFeed *f, char *out, int minread, int maxread);
+extern void restore_feed_end(RestoreFeed *f);
+
+/* ---- open_worker.c: a restore worker ---- */
+extern PGDLLEXPORT void vault_open_worker_main(Datum arg);
 
 #endif							/* VAULT_PARALLEL_H */

@@ -5,47 +5,27 @@
  *
  * Owns: how many workers a backup gets (vault.max_parallel_workers, the
  * call's own degree, the slots the postmaster has), the ranges a point's
- * tables are read in (vault.parallel_range_size blocks, claimed one
- * at a time), the dynamic shared memory segment (the caller's snapshot,
- * settings and keys, a 2 MB data queue and an error queue per worker), and
- * storing: a sealed chunk is stored as it arrives, from whichever worker,
- * and takes its place in its table's manifest when every earlier range of
- * the table is in; a table with a previous stream gets its bytes range by
- * range, in order, through its writer, which cuts them against that
- * stream's bases.  A worker's error is raised here as the caller's own;
- * an error or a cancel here stops the workers (the segment's detach).
+ * tables are read in (vault.parallel_range_size blocks, claimed one at a
+ * time), and storing: a sealed chunk is stored as it arrives, from
+ * whichever worker, and takes its place in its table's manifest when every
+ * earlier range of the table is in; a table with a previous stream gets its
+ * bytes range by range, in order, through its writer, which cuts them
+ * against that stream's bases.  The workers themselves, their segment and
+ * queues, their errors and their end are group.c's.
  *
  * Everything is stored by this backend in the caller's transaction, so a
  * parallel backup is exactly as atomic as a serial one.  It must not decide
- * what a point holds (backup.c does) nor read a table itself.
+ * what a point holds (backup_tables.c does) nor read a table itself.
  *-------------------------------------------------------------------------
  */
 #include "parallel/pipeline_int.h"
 
 #include "access/heapam.h"
 #include "access/table.h"
-#include "access/xact.h"
-#include "libpq/pqformat.h"
-#include "libpq/pqmq.h"
 #include "miscadmin.h"
 #include "optimizer/paths.h"
-#include "pgstat.h"
-#include "postmaster/bgworker.h"
 #include "storage/bufmgr.h"
-#include "storage/dsm.h"
-#include "storage/latch.h"
-#include "utils/guc.h"
-#include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/snapmgr.h"
-
-/* what the segment's detach must undo, kept where an abort still finds it */
-typedef struct PipelineCleanup
-{
-	PipeShared *shared;
-	BackgroundWorkerHandle **handles;
-	int			nworkers;
-} PipelineCleanup;
 
 typedef struct RangeState
 {
@@ -67,8 +47,6 @@ typedef struct TableState
 
 typedef struct WorkerState
 {
-	shm_mq_handle *data;
-	shm_mq_handle *errors;
 	int			head;			/* the range of its next message; -1: not
 								 * known yet */
 	int			seen;			/* claims looked at up to here */
@@ -76,13 +54,13 @@ typedef struct WorkerState
 
 typedef struct Pipeline
 {
+	WorkerGroup *group;
 	PipeShared *shared;
 	PipeTable  *tables;
 	PipeRange  *ranges;
 	int			ntables;
 	int			nranges;
 	int			nworkers;
-	PipelineCleanup *cleanup;
 	TableState *ts;
 	RangeState *rs;
 	WorkerState *ws;
@@ -106,18 +84,6 @@ parallel_degree(int requested)
 		Min(requested, vault_max_parallel_workers);
 
 	return Min(degree, max_worker_processes);
-}
-
-/* ---------------------------------------------------------------- set-up */
-
-static void
-pipeline_detached(dsm_segment *seg, Datum arg)
-{
-	PipelineCleanup *c = (PipelineCleanup *) DatumGetPointer(arg);
-
-	explicit_bzero(&c->shared->keys, sizeof(c->shared->keys));
-	for (int i = 0; i < c->nworkers; i++)
-		TerminateBackgroundWorker(c->handles[i]);
 }
 
 /*
@@ -193,86 +159,6 @@ plan_ranges(PipelineTable *tables, int ntables, List **heaps_out, List **ranges_
 	*heaps_out = heaps;
 	*ranges_out = ranges;
 	return *total_blocks >= (uint64) min_parallel_table_scan_size;
-}
-
-/* Start up to n workers on the segment; how many could be had. */
-static int
-launch_workers(dsm_segment *seg, PipelineCleanup *c, int n)
-{
-	BackgroundWorker bgw;
-	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
-	int			i;
-
-	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	bgw.bgw_start_time = BgWorkerStart_ConsistentState;
-	bgw.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "vault");
-	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "vault_scan_worker_main");
-	snprintf(bgw.bgw_type, BGW_MAXLEN, "vault parallel worker");
-	bgw.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
-	bgw.bgw_notify_pid = MyProcPid;
-	c->handles = palloc0(sizeof(BackgroundWorkerHandle *) * n);
-	for (i = 0; i < n; i++)
-	{
-		snprintf(bgw.bgw_name, BGW_MAXLEN, "vault parallel worker for PID %d", MyProcPid);
-		memcpy(bgw.bgw_extra, &i, sizeof(int));
-		if (!RegisterDynamicBackgroundWorker(&bgw, &c->handles[i]))
-			break;
-		c->nworkers = i + 1;
-	}
-	MemoryContextSwitchTo(old);
-	return c->nworkers;
-}
-
-/* ---------------------------------------------------------------- errors */
-
-/*
- * A message from worker i's error queue: an error becomes the caller's,
- * with the worker's SQLSTATE and text; a notice is passed on.
- */
-static void
-relay_message(int i, const char *data, Size len)
-{
-	StringInfoData msg;
-	char		type;
-	ErrorData	edata;
-
-	initStringInfo(&msg);
-	appendBinaryStringInfo(&msg, data, len);
-	type = pq_getmsgbyte(&msg);
-	if (type != 'E' && type != 'N')
-		return;					/* nothing else is sent */
-	pq_parse_errornotice(&msg, &edata);
-	edata.elevel = Min(edata.elevel, ERROR);
-	edata.context = edata.context ?
-		psprintf("%s\nvault parallel backup worker %d", edata.context, i) :
-		psprintf("vault parallel backup worker %d", i);
-	ThrowErrorData(&edata);
-}
-
-/* Raise what worker i has reported, if anything. */
-static void
-relay_errors(Pipeline *p, int i)
-{
-	Size		len;
-	void	   *data;
-
-	while (shm_mq_receive(p->ws[i].errors, &len, &data, true) == SHM_MQ_SUCCESS)
-		relay_message(i, data, len);
-}
-
-/* Worker i went away with a range unfinished: its error, or this one. */
-static void
-worker_lost(Pipeline *p, int i)
-{
-	relay_errors(p, i);
-	ereport(ERROR,
-			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("vault parallel backup worker %d exited before it finished its part of the backup", i),
-			 errdetail("Range %d of %d was unfinished; nothing of this backup is kept.",
-					   p->ws[i].head, p->nranges),
-			 errhint("See the server log for the worker's end; vault.max_parallel_workers = 0 backs up without workers.")));
 }
 
 /* ---------------------------------------------------------------- storing */
@@ -400,6 +286,8 @@ take_message(Pipeline *p, int i, int k, const char *data, Size len)
 					elog(ERROR, "malformed end message from vault parallel backup worker %d", i);
 				memcpy(&end, data, sizeof(end));
 				p->ws[i].head = -1;
+				if (!p->tables[t].seal)
+					chunk_writer_cut(w);	/* as the sealing workers cut */
 				range_done(p, k, &end);
 				return;
 			}
@@ -421,6 +309,8 @@ take_message(Pipeline *p, int i, int k, const char *data, Size len)
 static void
 consume(Pipeline *p)
 {
+	bool		gone = false;	/* every worker had exited at the last wait */
+
 	while (p->ranges_done < p->nranges)
 	{
 		bool		progressed = false;
@@ -430,15 +320,11 @@ consume(Pipeline *p)
 			int			k = head_range(p, i);
 			Size		len;
 			void	   *data;
-			shm_mq_result res;
 
 			if (k < 0 || !range_ready(p, k))
 				continue;
-			res = shm_mq_receive(p->ws[i].data, &len, &data, true);
-			if (res == SHM_MQ_WOULD_BLOCK)
+			if (!group_receive(p->group, i, &len, &data, true))
 				continue;
-			if (res == SHM_MQ_DETACHED)
-				worker_lost(p, i);
 			take_message(p, i, k, data, len);
 			progressed = true;
 		}
@@ -447,31 +333,10 @@ consume(Pipeline *p)
 			progress_counts(p->tables_done, p->bytes, p->chunks_new, p->chunks_reused);
 			continue;
 		}
-		for (int i = 0; i < p->nworkers; i++)
-			relay_errors(p, i);
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000,
-						 PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-		if (p->ranges_done < p->nranges)
-		{
-			pid_t		pid;
-			bool		any = false;
-
-			for (int i = 0; i < p->nworkers; i++)
-				any |= GetBackgroundWorkerPid(p->cleanup->handles[i], &pid) != BGWH_STOPPED;
-			if (!any)
-			{
-				/* every worker is gone: one of them failed before it could say */
-				for (int i = 0; i < p->nworkers; i++)
-					relay_errors(p, i);
-				ereport(ERROR,
-						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("the vault's parallel backup workers exited with %d of %d ranges unread",
-								p->nranges - p->ranges_done, p->nranges),
-						 errhint("See the server log; vault.max_parallel_workers = 0 backs up without workers.")));
-			}
-		}
+		if (gone)
+			group_fail(p->group, psprintf("%d of %d ranges unread", p->nranges - p->ranges_done,
+										  p->nranges));
+		gone = group_wait(p->group);
 	}
 }
 
@@ -491,17 +356,11 @@ parallel_backup(VaultCall *call, VaultInfo *vault, ChunkStore *store, Snapshot s
 	List	   *heaps;
 	List	   *ranges;
 	uint64		total_blocks;
-	shm_toc_estimator e;
-	Size		snap_len;
-	Size		guc_len;
-	Size		shared_len;
 	int			nranges;
-	dsm_segment *seg;
-	shm_toc    *toc;
+	Size		own[PIPE_PARTS];
+	void	   *space[PIPE_PARTS];
+	VaultKeys	keys;
 	Pipeline	p;
-	char	   *space;
-	char	   *errq;
-	char	   *dataq;
 	int			i;
 	ListCell   *lc;
 
@@ -512,101 +371,41 @@ parallel_backup(VaultCall *call, VaultInfo *vault, ChunkStore *store, Snapshot s
 	nranges = list_length(ranges);
 	degree = Min(degree, nranges);
 
-	/* the segment: shared state, tables, heaps, ranges, snapshot, settings, queues */
-	snap_len = EstimateSnapshotSpace(snapshot);
-	guc_len = EstimateGUCStateSpace();
-	shared_len = add_size(offsetof(PipeShared, owner), mul_size(sizeof(int), nranges));
-	shm_toc_initialize_estimator(&e);
-	shm_toc_estimate_chunk(&e, shared_len);
-	shm_toc_estimate_chunk(&e, mul_size(sizeof(PipeTable), ntables));
-	shm_toc_estimate_chunk(&e, mul_size(sizeof(PipeHeap), Max(list_length(heaps), 1)));
-	shm_toc_estimate_chunk(&e, mul_size(sizeof(PipeRange), nranges));
-	shm_toc_estimate_chunk(&e, snap_len);
-	shm_toc_estimate_chunk(&e, guc_len);
-	shm_toc_estimate_chunk(&e, mul_size(PIPE_ERROR_QUEUE_SIZE, degree));
-	shm_toc_estimate_chunk(&e, mul_size(PIPE_DATA_QUEUE_SIZE, degree));
-	shm_toc_estimate_keys(&e, 8);
-	seg = dsm_create(shm_toc_estimate(&e), DSM_CREATE_NULL_IF_MAXSEGMENTS);
-	if (seg == NULL)
-		return 0;
-	toc = shm_toc_create(PIPE_MAGIC, dsm_segment_address(seg), shm_toc_estimate(&e));
-
+	/* the group's segment, with the tables, their heaps and ranges */
+	own[PIPE_PART_SHARED] = add_size(offsetof(PipeShared, owner), mul_size(sizeof(int), nranges));
+	own[PIPE_PART_TABLES] = mul_size(sizeof(PipeTable), ntables);
+	own[PIPE_PART_HEAPS] = mul_size(sizeof(PipeHeap), Max(list_length(heaps), 1));
+	own[PIPE_PART_RANGES] = mul_size(sizeof(PipeRange), nranges);
+	chunk_store_keys(store, &keys);
 	memset(&p, 0, sizeof(p));
-	p.shared = shm_toc_allocate(toc, shared_len);
-	memset(p.shared, 0, shared_len);
+	p.group = group_create("backup", degree, snapshot, &keys, vault->zstd_level, own, PIPE_PARTS, space);
+	explicit_bzero(&keys, sizeof(keys));
+	if (p.group == NULL)
+		return 0;
+	p.shared = space[PIPE_PART_SHARED];
+	memset(p.shared, 0, own[PIPE_PART_SHARED]);
 	SpinLockInit(&p.shared->mutex);
 	p.shared->nranges = nranges;
 	p.shared->ntables = ntables;
 	p.shared->nheaps = list_length(heaps);
-	p.shared->database = MyDatabaseId;
-	p.shared->authenticated_user = GetAuthenticatedUserId();
-	GetUserIdAndSecContext(&p.shared->current_user, &p.shared->sec_context);
-	p.shared->leader = MyProc;
-	p.shared->leader_pid = MyProcPid;
-	p.shared->zstd_level = vault->zstd_level;
-	chunk_store_keys(store, &p.shared->keys);
 	for (i = 0; i < nranges; i++)
 		p.shared->owner[i] = -1;
-	shm_toc_insert(toc, PIPE_KEY_SHARED, p.shared);
-
-	p.tables = shm_toc_allocate(toc, sizeof(PipeTable) * ntables);
+	p.tables = space[PIPE_PART_TABLES];
 	memcpy(p.tables, pt, sizeof(PipeTable) * ntables);
-	shm_toc_insert(toc, PIPE_KEY_TABLES, p.tables);
-	space = shm_toc_allocate(toc, sizeof(PipeHeap) * Max(list_length(heaps), 1));
 	i = 0;
 	foreach(lc, heaps)
-		memcpy(space + sizeof(PipeHeap) * i++, lfirst(lc), sizeof(PipeHeap));
-	shm_toc_insert(toc, PIPE_KEY_HEAPS, space);
-	p.ranges = shm_toc_allocate(toc, sizeof(PipeRange) * nranges);
+		memcpy((char *) space[PIPE_PART_HEAPS] + sizeof(PipeHeap) * i++, lfirst(lc), sizeof(PipeHeap));
+	p.ranges = space[PIPE_PART_RANGES];
 	i = 0;
 	foreach(lc, ranges)
 		memcpy(&p.ranges[i++], lfirst(lc), sizeof(PipeRange));
-	shm_toc_insert(toc, PIPE_KEY_RANGES, p.ranges);
-	space = shm_toc_allocate(toc, snap_len);
-	SerializeSnapshot(snapshot, space);
-	shm_toc_insert(toc, PIPE_KEY_SNAPSHOT, space);
-	space = shm_toc_allocate(toc, guc_len);
-	SerializeGUCState(guc_len, space);
-	shm_toc_insert(toc, PIPE_KEY_GUC, space);
-	errq = shm_toc_allocate(toc, mul_size(PIPE_ERROR_QUEUE_SIZE, degree));
-	shm_toc_insert(toc, PIPE_KEY_ERROR_QUEUES, errq);
-	dataq = shm_toc_allocate(toc, mul_size(PIPE_DATA_QUEUE_SIZE, degree));
-	shm_toc_insert(toc, PIPE_KEY_DATA_QUEUES, dataq);
 
-	/* from here on, an error or a cancel stops the workers and wipes the keys */
-	p.cleanup = MemoryContextAllocZero(TopTransactionContext, sizeof(PipelineCleanup));
-	p.cleanup->shared = p.shared;
-	on_dsm_detach(seg, pipeline_detached, PointerGetDatum(p.cleanup));
-
-	/* workers join this backend's lock group: their locks never wait on ours */
-	if (MyProc->lockGroupLeader == NULL)
-		BecomeLockGroupLeader();
-	p.ws = palloc0(sizeof(WorkerState) * degree);
-	for (i = 0; i < degree; i++)
-	{
-		shm_mq	   *mq;
-
-		mq = shm_mq_create(errq + (Size) i * PIPE_ERROR_QUEUE_SIZE, PIPE_ERROR_QUEUE_SIZE);
-		shm_mq_set_receiver(mq, MyProc);
-		mq = shm_mq_create(dataq + (Size) i * PIPE_DATA_QUEUE_SIZE, PIPE_DATA_QUEUE_SIZE);
-		shm_mq_set_receiver(mq, MyProc);
-	}
-	p.nworkers = launch_workers(seg, p.cleanup, degree);
+	p.nworkers = group_launch(p.group, "vault_scan_worker_main");
 	if (p.nworkers == 0)
-	{
-		ereport(DEBUG1,
-				(errmsg("vault: no background worker slot is free: the backup runs serially")));
-		dsm_detach(seg);
 		return 0;
-	}
+	p.ws = palloc0(sizeof(WorkerState) * p.nworkers);
 	for (i = 0; i < p.nworkers; i++)
-	{
-		p.ws[i].errors = shm_mq_attach((shm_mq *) (errq + (Size) i * PIPE_ERROR_QUEUE_SIZE), seg,
-									   p.cleanup->handles[i]);
-		p.ws[i].data = shm_mq_attach((shm_mq *) (dataq + (Size) i * PIPE_DATA_QUEUE_SIZE), seg,
-									 p.cleanup->handles[i]);
 		p.ws[i].head = -1;
-	}
 	ereport(DEBUG1,
 			(errmsg("vault: %d parallel workers back up %d tables in %d ranges (%llu blocks)",
 					p.nworkers, ntables, nranges, (unsigned long long) total_blocks)));
@@ -622,12 +421,6 @@ parallel_backup(VaultCall *call, VaultInfo *vault, ChunkStore *store, Snapshot s
 		p.ts[p.ranges[i].table].nranges++;
 	}
 	consume(&p);
-
-	/* every range is in: the workers are finishing; let them, then let go */
-	for (i = 0; i < p.nworkers; i++)
-		(void) WaitForBackgroundWorkerShutdown(p.cleanup->handles[i]);
-	for (i = 0; i < p.nworkers; i++)
-		relay_errors(&p, i);
-	dsm_detach(seg);
+	group_finish(p.group);
 	return p.nworkers;
 }

@@ -1,34 +1,21 @@
 /*-------------------------------------------------------------------------
  * parallel/pipeline_int.h
- *	  What the caller (pipeline.c) and its workers (scan_worker.c) share:
- *	  the dynamic shared memory segment's layout and the messages on the
- *	  workers' queues.  No one else includes it.
+ *	  What the backup's caller (pipeline.c) and its workers (scan_worker.c)
+ *	  share: their parts of the group's segment and the messages on the
+ *	  workers' data queues.  No one else includes it.
  *-------------------------------------------------------------------------
  */
 #ifndef VAULT_PIPELINE_INT_H
 #define VAULT_PIPELINE_INT_H
 
-#include "parallel/parallel.h"
+#include "parallel/group.h"
 
-#include "storage/proc.h"
-#include "storage/shm_mq.h"
-#include "storage/shm_toc.h"
-#include "storage/spin.h"
-
-#define PIPE_MAGIC			0x5641554c	/* "VAUL" */
-
-/* shm_toc keys */
-#define PIPE_KEY_SHARED		1
-#define PIPE_KEY_TABLES		2
-#define PIPE_KEY_HEAPS		3
-#define PIPE_KEY_RANGES		4
-#define PIPE_KEY_SNAPSHOT	5
-#define PIPE_KEY_GUC		6
-#define PIPE_KEY_ERROR_QUEUES 7
-#define PIPE_KEY_DATA_QUEUES 8
-
-#define PIPE_ERROR_QUEUE_SIZE	16384
-#define PIPE_DATA_QUEUE_SIZE	(2 * 1024 * 1024)
+/* the segment's parts (group_create's own[]) */
+#define PIPE_PART_SHARED	0
+#define PIPE_PART_TABLES	1
+#define PIPE_PART_HEAPS		2
+#define PIPE_PART_RANGES	3
+#define PIPE_PARTS			4
 
 typedef struct PipeShared
 {
@@ -37,14 +24,6 @@ typedef struct PipeShared
 	int			nranges;
 	int			ntables;
 	int			nheaps;
-	Oid			database;
-	Oid			authenticated_user;
-	Oid			current_user;
-	int			sec_context;
-	PGPROC	   *leader;
-	pid_t		leader_pid;
-	int			zstd_level;
-	VaultKeys	keys;			/* wiped when the segment is let go */
 	int			owner[FLEXIBLE_ARRAY_MEMBER];	/* worker of each claimed range */
 } PipeShared;
 

@@ -70,8 +70,12 @@ prepare(const char *sql, int nargs, Oid *types)
 	return plan;
 }
 
-ChunkStore *
-chunk_store_open(VaultCall *call, VaultInfo *vault)
+/*
+ * The store of a vault, with its keys unwrapped (keys NULL) or as given (a
+ * parallel worker's, from its caller).
+ */
+static ChunkStore *
+store_open(VaultCall *call, VaultInfo *vault, const VaultKeys *keys)
 {
 	ChunkStore *s = palloc0(sizeof(ChunkStore));
 	uint64		gear[256];
@@ -95,7 +99,10 @@ chunk_store_open(VaultCall *call, VaultInfo *vault)
 	/* the keys, and the chunker's key-derived table, go with this memory */
 	secret_wipe_with(s->cxt, &s->keys, sizeof(s->keys));
 	secret_wipe_with(s->cxt, &s->chunker, sizeof(s->chunker));
-	keys_unwrap(call, vault, &s->keys);
+	if (keys)
+		memcpy(&s->keys, keys, sizeof(VaultKeys));
+	else
+		keys_unwrap(call, vault, &s->keys);
 	keys_gear_table(&s->keys, gear);
 	if (chunker_init(&s->chunker, gear, CHUNKER_DEFAULT_MIN, CHUNKER_DEFAULT_AVG,
 					 CHUNKER_DEFAULT_MAX) != 0)
@@ -141,6 +148,19 @@ chunk_store_open(VaultCall *call, VaultInfo *vault)
 	s->plain_cap = CHUNKER_DEFAULT_MAX;
 	s->plain = palloc(s->plain_cap);
 	return s;
+}
+
+ChunkStore *
+chunk_store_open(VaultCall *call, VaultInfo *vault)
+{
+	return store_open(call, vault, NULL);
+}
+
+/* The store for a parallel worker, with the keys its caller unwrapped. */
+ChunkStore *
+chunk_store_open_keys(VaultCall *call, VaultInfo *vault, const VaultKeys *keys)
+{
+	return store_open(call, vault, keys);
 }
 
 /* The vault's keys, for the parallel workers that seal its chunks. */
@@ -221,7 +241,7 @@ chunk_insert(ChunkWriter *w, bytea *id, size_t len, size_t sealed_len, int64 bas
 	SPI_freetuptable(SPI_tuptable);
 	if (chunk_no < 0)
 	{
-		/* a concurrent backup stored the same chunk first and committed */
+		/* the vault has it: stored before, or by a concurrent backup first */
 		chunk_no = chunk_lookup(s, id);
 		if (chunk_no < 0)
 			elog(ERROR, "chunk vanished after a conflicting insert");
@@ -399,17 +419,31 @@ chunk_writer_put_sealed(ChunkWriter *w, const SealedChunk *c, const uint8 *seale
 			 c->sealed_len);
 	vault_as_owner(s->call);
 	w->stats.logical_bytes += c->plain_len;
-	chunk_no = chunk_lookup(s, id);
-	if (chunk_no < 0)
-	{
-		memcpy(VARDATA(s->sealed), sealed, c->sealed_len);
-		SET_VARSIZE(s->sealed, VARHDRSZ + c->sealed_len);
-		chunk_no = chunk_insert(w, id, c->plain_len, c->sealed_len, -1, c->has_hash, c->cut_hash);
-	}
+	/* sealed already: the insert's own conflict check is the dedup lookup */
+	memcpy(VARDATA(s->sealed), sealed, c->sealed_len);
+	SET_VARSIZE(s->sealed, VARHDRSZ + c->sealed_len);
+	chunk_no = chunk_insert(w, id, c->plain_len, c->sealed_len, -1, c->has_hash, c->cut_hash);
 	vault_as_caller(s->call);
 	MemoryContextSwitchTo(cxt);
 	pfree(id);
 	return chunk_no;
+}
+
+/*
+ * A cut here, whatever the content: the end of a parallel backup's range,
+ * cut where the workers cut the ranges they seal.
+ */
+void
+chunk_writer_cut(ChunkWriter *w)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (!w->cutting)
+		return;
+	vault_as_owner(w->store->call);
+	chunk_cutter_flush(&w->cutter);
+	vault_as_caller(w->store->call);
+	MemoryContextSwitchTo(cxt);
 }
 
 /* The next chunks of the stream, in order (see chunk_writer_put_sealed). */
@@ -504,6 +538,43 @@ chunk_store_check(ChunkStore *store, int64 chunk_no, const char **why, size_t *p
 	return res;
 }
 
+/* The next chunk number of the manifest, or -1 at its end (owner context). */
+static int64
+reader_next_no(ChunkReader *r)
+{
+	if (r->done)
+		return -1;
+	while (r->seg == NULL || r->pos >= r->nseg)
+	{
+		if (r->seg)
+			pfree(r->seg);
+		r->segment++;
+		r->pos = 0;
+		r->seg = segment_get(r->store, r->point_id, r->ordinal, r->segment, &r->nseg);
+		if (r->nseg < 0)
+		{
+			r->done = true;
+			return -1;
+		}
+	}
+	r->chunk_index++;
+	return r->seg[r->pos++];
+}
+
+/* Pass over the next chunk without opening it; false at the end. */
+bool
+chunk_reader_skip(ChunkReader *r)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int64		chunk_no;
+
+	vault_as_owner(r->store->call);
+	chunk_no = reader_next_no(r);
+	vault_as_caller(r->store->call);
+	MemoryContextSwitchTo(cxt);
+	return chunk_no >= 0;
+}
+
 /* The next chunk's plaintext, or false at the end of the stream. */
 bool
 chunk_reader_next(ChunkReader *r, const char **data, size_t *len)
@@ -513,26 +584,14 @@ chunk_reader_next(ChunkReader *r, const char **data, size_t *len)
 	int64		chunk_no;
 	MemoryContext cxt = CurrentMemoryContext;
 
-	if (r->done)
-		return false;
 	vault_as_owner(s->call);
-	while (r->seg == NULL || r->pos >= r->nseg)
+	chunk_no = reader_next_no(r);
+	if (chunk_no < 0)
 	{
-		if (r->seg)
-			pfree(r->seg);
-		r->segment++;
-		r->pos = 0;
-		r->seg = segment_get(s, r->point_id, r->ordinal, r->segment, &r->nseg);
-		if (r->nseg < 0)
-		{
-			r->done = true;
-			vault_as_caller(s->call);
-			MemoryContextSwitchTo(cxt);
-			return false;
-		}
+		vault_as_caller(s->call);
+		MemoryContextSwitchTo(cxt);
+		return false;
 	}
-	chunk_no = r->seg[r->pos++];
-	r->chunk_index++;
 	if (chunk_open_any(s, chunk_no, data, len, &why) != CHUNK_GOOD)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),

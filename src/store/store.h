@@ -181,18 +181,21 @@ typedef struct ChunkWriterStats
 } ChunkWriterStats;
 
 extern ChunkStore *chunk_store_open(VaultCall *call, VaultInfo *vault);
+extern ChunkStore *chunk_store_open_keys(VaultCall *call, VaultInfo *vault, const VaultKeys *keys);
 extern void chunk_store_keys(ChunkStore *store, VaultKeys *keys);
 extern ChunkWriter *chunk_writer_begin(ChunkStore *store, int64 point_id, int ordinal);
 extern void chunk_writer_set_base(ChunkWriter *w, int64 prev_point_id, int prev_ordinal);
 extern void chunk_writer_write(ChunkWriter *w, const char *data, size_t len);
 extern int64 chunk_writer_put_sealed(ChunkWriter *w, const SealedChunk *c, const uint8 *sealed);
 extern void chunk_writer_append(ChunkWriter *w, const int64 *chunk_nos, int n);
+extern void chunk_writer_cut(ChunkWriter *w);
 extern void chunk_writer_finish(ChunkWriter *w, ChunkWriterStats *stats);
 extern const ChunkWriterStats *chunk_writer_running(ChunkWriter *w);
 
 extern ChunkReader *chunk_reader_begin(ChunkStore *store, int64 point_id, int ordinal,
 									   const char *table_label);
 extern bool chunk_reader_next(ChunkReader *r, const char **data, size_t *len);
+extern bool chunk_reader_skip(ChunkReader *r);
 extern int	chunk_reader_read(ChunkReader *r, char *out, int minread, int maxread);
 
 typedef enum ChunkCheck

@@ -1,7 +1,8 @@
 # The parallel pipeline under failure: a cancelled caller stops its workers,
 # a worker killed with SIGKILL fails the backup cleanly (no point, no
-# orphan chunk, the next backup works), and with no worker slot to be had
-# a backup runs in the caller's backend and succeeds.
+# orphan chunk, the next backup works), a restore reads with its workers,
+# and with no worker slot to be had a backup runs in the caller's backend
+# and succeeds.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -87,6 +88,26 @@ is($node->safe_psql('postgres',
 	'SELECT count(*) FROM (SELECT * FROM big EXCEPT ALL SELECT * FROM big_back) x'), '0',
 	'with every row');
 $node->safe_psql('postgres', 'DROP TABLE big_back');
+
+# --- a restore: workers open the chunks ahead of its COPY
+my $rs = $node->background_psql('postgres', on_error_stop => 0);
+$rs->query_until(qr/started/,
+	"\\echo started\nSELECT vault_restore($p, 'big_par', parallel => 2) AS restored \\gset\n");
+$n = 0;
+for (1 .. 500)
+{
+	$n = $workers->();
+	last if $n == 2;
+	usleep(10_000);
+}
+is($n, '2', 'the restore runs with two workers');
+$rs->query_safe('SELECT 1');
+is($rs->query_safe(q{\echo :restored}), 'public.big_par', 'and completes');
+$rs->quit;
+is($node->safe_psql('postgres',
+	'SELECT count(*) FROM (SELECT * FROM big EXCEPT ALL SELECT * FROM big_par) x'), '0',
+	'with every row');
+is($workers->(), '0', 'its workers are gone');
 
 # --- no worker slot free: the backup runs in the caller's backend alone
 $node->append_conf('postgresql.conf', "max_worker_processes = 2\n");
