@@ -125,9 +125,11 @@ run_fuzz() {
 	rm -f fuzz.log
 }
 
-# one pg_regress run: run_pg_regress <label> <PGOPTIONS> <tests...>
+# one pg_regress run on a cluster of its own (the suites create roles,
+# which outlive a database): run_pg_regress <label> <PGOPTIONS> <tests...>
 run_pg_regress() {
 	local label=$1 opts=$2; shift 2
+	cluster_start
 	local out=$CLUSTER/regress-$label
 	mkdir -p "$out"
 	log "pg_regress ($label): $*"
@@ -138,6 +140,7 @@ run_pg_regress() {
 		[ -f "$out/regression.diffs" ] && head -300 "$out/regression.diffs"
 		failures+=("regress ($label)")
 	fi
+	cluster_stop
 }
 
 # The whole suite with the parallel pipeline on even for the suites' small
@@ -202,8 +205,8 @@ tests_as_user() {
 	trap cluster_stop EXIT
 	run_unit
 	run_fuzz
-	cluster_start
 	run_regress
+	cluster_start
 	run_isolation
 	cluster_stop
 	run_tap
