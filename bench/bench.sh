@@ -39,31 +39,38 @@ record() { ROWS_OUT+=("$*"); printf '   %s\n' "$*" >&2; }
 # workers, every 50 ms.  Sets SECS, PEAK_MB (largest growth of a backend's
 # private memory over its first sample; shared buffers and the workers'
 # shared queues are not private and do not count) and WORKER_MB (the
-# largest private memory a parallel worker had, all of it).
+# largest private memory a parallel worker had, all of it).  The sampler
+# is one psql session repeating its query (\watch) and reads /proc with
+# shell builtins: a connection or a process per sample would take a good
+# part of a core from what is measured.
+rss_kb() {	# rss_kb <pid>: RSS_KB gets its RssAnon in kB, or nothing
+	local k v
+	RSS_KB=
+	while IFS=: read -r k v; do
+		if [ "$k" = RssAnon ]; then v=${v% kB}; RSS_KB=$((v)); return; fi
+	done </proc/$1/status 2>/dev/null || true
+}
 measure() {
 	local app=$1; shift
-	local samples=$WORK/samples.$app
+	local samples=$WORK/samples.$app fifo=$WORK/fifo.$app
 	: >"$samples"; : >"$samples.w"
+	rm -f "$fifo"; mkfifo "$fifo"
+	printf "SELECT pid, backend_type = 'vault parallel worker' FROM pg_stat_activity WHERE application_name = '%s' OR backend_type = 'vault parallel worker' \\watch 0.05\n" "$app" |
+		psql -X -At -F ' ' -d $DB >"$fifo" 2>/dev/null &
+	local watcher=$!
 	(
-		while :; do
-			psql -X -At -F ' ' -d $DB -c "SELECT pid, backend_type = 'vault parallel worker' FROM pg_stat_activity
-				WHERE application_name = '$app' OR backend_type = 'vault parallel worker'" 2>/dev/null |
-			while read -r pid w; do
-				if [ "$w" = t ]; then
-					awk -v p=$pid '/^RssAnon/{print p, $2}' /proc/$pid/status 2>/dev/null >>"$samples.w" || true
-				else
-					awk -v p=$pid '/^RssAnon/{print p, $2}' /proc/$pid/status 2>/dev/null >>"$samples" || true
-				fi
-			done
-			sleep 0.05
-		done
+		while read -r pid w; do
+			rss_kb "$pid"
+			[ -n "$RSS_KB" ] || continue
+			if [ "$w" = t ]; then echo "$pid $RSS_KB" >>"$samples.w"; else echo "$pid $RSS_KB" >>"$samples"; fi
+		done <"$fifo"
 	) &
-	local sampler=$!
+	local reader=$!
 	local t0 t1
 	t0=$(date +%s.%N)
 	PGAPPNAME=$app "$@"
 	t1=$(date +%s.%N)
-	kill $sampler 2>/dev/null; wait $sampler 2>/dev/null || true
+	kill $watcher 2>/dev/null; wait $watcher $reader 2>/dev/null || true
 	SECS=$(calc "$t1 - $t0")
 	PEAK_MB=$(awk '{ if (!($1 in base)) base[$1] = $2; if ($2 - base[$1] > m) m = $2 - base[$1] } END { printf "%.1f", m / 1024 }' "$samples")
 	WORKER_MB=$(awk '{ if ($2 > m) m = $2 } END { printf "%.1f", m / 1024 }' "$samples.w")
