@@ -4,7 +4,8 @@
  *	  or referenced.
  *
  * Owns: for each table of a point, its row in point_tables (captured
- * definition, page digest) and how its rows get into the point: referenced
+ * definition, page digest: up front where an earlier stream might be
+ * reused, else as the table is read) and how its rows get into the point: referenced
  * from an earlier point when unchanged.c proves the table unchanged, else
  * streamed into a chunk writer whose bases are the table's previous stream
  * in the vault: by this backend, or by the parallel pipeline's workers
@@ -116,6 +117,8 @@ typedef struct TableJob
 	int			ordinal;
 	bool		reuse;			/* proven unchanged since prev's point */
 	ProofMatch	prev;
+	bool		fold;			/* take its page digest as it is read */
+	ProofDigest *digest;		/* that digest, from the stream's start */
 	bool		has_base;		/* an earlier stream of it, for deltas */
 	int64		base_point;
 	int			base_ordinal;
@@ -148,8 +151,9 @@ table_writer(ItemRun *run, TableJob *job)
 static void
 backup_table_end(ItemRun *run, TableJob *job, const TableStreamStats *ts, const ChunkWriterStats *ws)
 {
-	Oid			utypes[5] = {INT8OID, INT4OID, INT8OID, INT8OID, INT8OID};
-	Datum		uvalues[5];
+	Oid			utypes[6] = {INT8OID, INT4OID, INT8OID, INT8OID, INT8OID, BYTEAOID};
+	Datum		uvalues[6];
+	bool		unulls[6] = {false, false, false, false, false, true};
 	BackupTotals *totals = run->totals;
 
 	uvalues[0] = Int64GetDatum(run->point_id);
@@ -157,9 +161,20 @@ backup_table_end(ItemRun *run, TableJob *job, const TableStreamStats *ts, const 
 	uvalues[2] = Int64GetDatum(ts->rows);
 	uvalues[3] = Int64GetDatum(ws->logical_bytes);
 	uvalues[4] = Int64GetDatum(ws->chunks);
+	if (job->digest)
+	{
+		bytea	   *d = palloc(VARHDRSZ + PROOF_DIGEST_LEN);
+
+		SET_VARSIZE(d, VARHDRSZ + PROOF_DIGEST_LEN);
+		proof_digest_end(job->digest, (uint8 *) VARDATA(d));
+		job->digest = NULL;
+		uvalues[5] = PointerGetDatum(d);
+		unulls[5] = false;
+	}
 	vault_as_owner(run->call);
-	(void) spi_int64("UPDATE vault_internal.point_tables SET rows = $3, logical_bytes = $4, chunks = $5 "
-					 "WHERE point_id = $1 AND ordinal = $2", 5, utypes, uvalues, NULL);
+	(void) spi_int64("UPDATE vault_internal.point_tables "
+					 "SET rows = $3, logical_bytes = $4, chunks = $5, page_digest = coalesce($6, page_digest) "
+					 "WHERE point_id = $1 AND ordinal = $2", 6, utypes, uvalues, unulls);
 	vault_as_caller(run->call);
 
 	totals->tables++;
@@ -189,6 +204,7 @@ backup_table_begin(ItemRun *run, TableJob *job, ScanProof *proof)
 	Jsonb	   *def = tabledef_capture(call, relid);
 	uint8		digest[PROOF_DIGEST_LEN];
 	XLogRecPtr	maxlsn;
+	ProofDigestResult found = PROOF_NONE;
 	bool		have_digest;
 	ProofMatch	prev;
 	bool		reuse = false;
@@ -197,9 +213,22 @@ backup_table_begin(ItemRun *run, TableJob *job, ScanProof *proof)
 	Datum		values[9];
 	bool		nulls[9] = {false, false, false, false, false, false, false, false, true};
 
-	have_digest = proof->usable && proof_table_digest(rel, digest, &maxlsn);
+	/*
+	 * The page digest up front only where an earlier point could offer a
+	 * stream to reuse, and only until a page newer than its proof shows
+	 * there is none; else the stream takes it as it reads the pages.
+	 */
+	if (proof->usable)
+	{
+		XLogRecPtr	bound = proof_candidate_bound(call, vault, relid, def);
+
+		found = XLogRecPtrIsInvalid(bound) ? PROOF_NEWER :
+			proof_table_digest(rel, bound, digest, &maxlsn);
+	}
+	have_digest = found == PROOF_DIGEST;
 	if (have_digest)
 		reuse = proof_find_unchanged(call, vault, relid, def, digest, maxlsn, &prev);
+	job->fold = found == PROOF_NEWER;
 
 	values[0] = Int64GetDatum(point_id);
 	values[1] = Int32GetDatum(ordinal);
@@ -270,7 +299,9 @@ backup_table_serial(ItemRun *run, TableJob *job, Snapshot snapshot)
 	TableStreamStats ts;
 
 	progress_phase("reading table");
-	table_stream_write(rel, snapshot, emit_to_writer, w, &ts);
+	if (job->fold)
+		job->digest = proof_digest_begin(rel);
+	table_stream_write(rel, snapshot, emit_to_writer, w, &ts, job->digest);
 	chunk_writer_finish(w, &ws);
 	progress_table(ws.logical_bytes, ws.new_chunks, ws.chunks - ws.new_chunks);
 	progress_table_done();
@@ -291,6 +322,18 @@ pipeline_open(void *arg, int i)
 	PipelineRun *pr = (PipelineRun *) arg;
 
 	return table_writer(pr->run, &pr->run->jobs[pr->map[i]]);
+}
+
+static ProofDigest *
+pipeline_digest(void *arg, int i)
+{
+	PipelineRun *pr = (PipelineRun *) arg;
+	TableJob   *job = &pr->run->jobs[pr->map[i]];
+	Relation	rel = table_open(job->relid, NoLock);	/* locked since its begin */
+
+	job->digest = proof_digest_begin(rel);
+	table_close(rel, NoLock);
+	return job->digest;
 }
 
 static void
@@ -322,9 +365,11 @@ backup_tables_parallel(ItemRun *run, Snapshot snapshot, int degree)
 			continue;
 		tables[n].relid = run->jobs[j].relid;
 		tables[n].seal = !run->jobs[j].has_base;
+		tables[n].pages = run->jobs[j].fold;
 		pr.map[n++] = j;
 	}
 	cb.open = pipeline_open;
+	cb.digest = pipeline_digest;
 	cb.done = pipeline_done;
 	cb.arg = &pr;
 	progress_phase(n == 1 ? "reading table" : "reading tables");

@@ -18,13 +18,18 @@ typedef struct PipelineTable
 								 * seal its chunks; else they send its
 								 * stream and the caller's writer cuts it
 								 * (against the previous stream's bases) */
+	bool		pages;			/* its page digest is taken from the records
+								 * of the blocks the workers read */
 } PipelineTable;
 
 typedef struct PipelineCallbacks
 {
 	/* the writer of table i, asked for when its first bytes arrive */
 	ChunkWriter *(*open) (void *arg, int i);
-	/* table i is written (its writer finished) */
+	/* the page digest of table i (pages), asked for when its first records
+	 * arrive; NULL: none after all */
+	ProofDigest *(*digest) (void *arg, int i);
+	/* table i is written (its writer finished, its digest complete) */
 	void		(*done) (void *arg, int i, const TableStreamStats *ts, const ChunkWriterStats *ws);
 	void	   *arg;
 } PipelineCallbacks;

@@ -10,8 +10,11 @@
  * whichever worker, and takes its place in its table's manifest when every
  * earlier range of the table is in; a table with a previous stream gets its
  * bytes range by range, in order, through its writer, which cuts them
- * against that stream's bases.  The workers themselves, their segment and
- * queues, their errors and their end are group.c's.
+ * against that stream's bases.  A table's page digest (the proof that a
+ * later backup may find it unchanged) is taken from the records of the
+ * blocks each range read, range by range in order.  The workers
+ * themselves, their segment and queues, their errors and their end are
+ * group.c's.
  *
  * Everything is stored by this backend in the caller's transaction, so a
  * parallel backup is exactly as atomic as a serial one.  It must not decide
@@ -33,6 +36,7 @@ typedef struct RangeState
 								 * earlier one: its chunks, in order */
 	int			n;
 	int			cap;
+	char	   *pages;			/* its blocks' page records, until digested */
 	bool		done;
 } RangeState;
 
@@ -42,6 +46,11 @@ typedef struct TableState
 	int			first_range;
 	int			nranges;
 	int			next;			/* its ranges in the manifest so far */
+	ProofDigest *digest;		/* its page digest (pages), once asked for */
+	bool		digest_asked;
+	int			heap;			/* the page digest's heap, of the table's */
+	bool		heap_begun;		/* its identity is in the digest */
+	BlockNumber heap_pages;		/* its pages in the digest so far */
 	TableStreamStats ts;
 } TableState;
 
@@ -57,6 +66,7 @@ typedef struct Pipeline
 	WorkerGroup *group;
 	PipeShared *shared;
 	PipeTable  *tables;
+	PipeHeap   *heaps;
 	PipeRange  *ranges;
 	int			ntables;
 	int			nranges;
@@ -109,6 +119,7 @@ plan_ranges(PipelineTable *tables, int ntables, List **heaps_out, List **ranges_
 
 		pt[i].relid = tables[i].relid;
 		pt[i].seal = tables[i].seal;
+		pt[i].pages = tables[i].pages;
 		pt[i].first_heap = nheaps;
 		foreach(lc, table_stream_heaps(rel))
 		{
@@ -125,6 +136,7 @@ plan_ranges(PipelineTable *tables, int ntables, List **heaps_out, List **ranges_
 				return false;
 			}
 			ph->relid = RelationGetRelid(heap);
+			ph->node = proof_heap_node(heap);
 			ph->nblocks = RelationGetNumberOfBlocks(heap);
 			blocks += ph->nblocks;
 			heaps = lappend(heaps, ph);
@@ -219,6 +231,59 @@ range_add_chunk(RangeState *rs, int64 chunk_no)
 	rs->chunk_nos[rs->n++] = chunk_no;
 }
 
+/*
+ * The page records of table t's next n blocks (its heaps one after the
+ * other) to its digest, each heap's identity before its pages; n = 0 at
+ * the table's end takes the identities of the empty heaps left.
+ */
+static void
+digest_pages(Pipeline *p, int t, const char *records, uint64 n)
+{
+	TableState *ts = &p->ts[t];
+	const PipeTable *pt = &p->tables[t];
+	ProofDigest *pd;
+
+	if (!ts->digest_asked)
+	{
+		ts->digest = p->cb->digest(p->cb->arg, t);
+		ts->digest_asked = true;
+	}
+	pd = ts->digest;
+	if (pd == NULL)
+		return;
+	for (;;)
+	{
+		const PipeHeap *heap;
+		uint64		take;
+
+		/* past the heaps whose pages are all in, to one with room */
+		while (ts->heap < pt->nheaps)
+		{
+			heap = &p->heaps[pt->first_heap + ts->heap];
+			if (!ts->heap_begun)
+			{
+				proof_digest_heap(pd, heap->relid, heap->node, heap->nblocks);
+				ts->heap_begun = true;
+				ts->heap_pages = 0;
+			}
+			if (ts->heap_pages < heap->nblocks)
+				break;
+			ts->heap++;
+			ts->heap_begun = false;
+		}
+		if (n == 0)
+			return;
+		if (ts->heap >= pt->nheaps)
+			elog(ERROR, "vault parallel backup: more page records than blocks");
+		heap = &p->heaps[pt->first_heap + ts->heap];
+		take = Min(n, (uint64) (heap->nblocks - ts->heap_pages));
+		proof_digest_pages(pd, records, (int) take);
+		records += take * PROOF_PAGE_RECORD;
+		ts->heap_pages += take;
+		n -= take;
+	}
+}
+
 /* Range k is in: its table's manifest takes every range now in order. */
 static void
 range_done(Pipeline *p, int k, const PipeEndMsg *end)
@@ -239,11 +304,20 @@ range_done(Pipeline *p, int k, const PipeEndMsg *end)
 		if (rs->chunk_nos)
 			pfree(rs->chunk_nos);
 		rs->chunk_nos = NULL;
+		if (rs->pages)
+		{
+			digest_pages(p, t, rs->pages, p->ranges[ts->first_range + ts->next].nblocks);
+			pfree(rs->pages);
+			rs->pages = NULL;
+		}
 		ts->next++;
 	}
 	if (ts->next == ts->nranges)
 	{
 		ChunkWriterStats ws;
+
+		if (p->tables[t].pages)
+			digest_pages(p, t, NULL, 0);
 
 		chunk_writer_finish(table_writer(p, t), &ws);
 		p->tables_done++;
@@ -282,9 +356,15 @@ take_message(Pipeline *p, int i, int k, const char *data, Size len)
 			{
 				PipeEndMsg	end;
 
-				if (len != sizeof(end))
+				if (len != sizeof(end) +
+					(p->tables[t].pages ? p->ranges[k].nblocks * PROOF_PAGE_RECORD : 0))
 					elog(ERROR, "malformed end message from vault parallel backup worker %d", i);
 				memcpy(&end, data, sizeof(end));
+				if (p->tables[t].pages && len > sizeof(end))
+				{
+					p->rs[k].pages = palloc(len - sizeof(end));
+					memcpy(p->rs[k].pages, data + sizeof(end), len - sizeof(end));
+				}
 				p->ws[i].head = -1;
 				if (!p->tables[t].seal)
 					chunk_writer_cut(w);	/* as the sealing workers cut */
@@ -395,6 +475,7 @@ parallel_backup(VaultCall *call, VaultInfo *vault, ChunkStore *store, Snapshot s
 	i = 0;
 	foreach(lc, heaps)
 		memcpy((char *) space[PIPE_PART_HEAPS] + sizeof(PipeHeap) * i++, lfirst(lc), sizeof(PipeHeap));
+	p.heaps = space[PIPE_PART_HEAPS];
 	p.ranges = space[PIPE_PART_RANGES];
 	i = 0;
 	foreach(lc, ranges)
@@ -413,6 +494,7 @@ parallel_backup(VaultCall *call, VaultInfo *vault, ChunkStore *store, Snapshot s
 	p.ntables = ntables;
 	p.nranges = nranges;
 	p.cb = cb;
+
 	p.ts = palloc0(sizeof(TableState) * ntables);
 	p.rs = palloc0(sizeof(RangeState) * nranges);
 	for (i = nranges - 1; i >= 0; i--)

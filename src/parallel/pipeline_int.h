@@ -31,6 +31,7 @@ typedef struct PipeTable
 {
 	Oid			relid;
 	bool		seal;
+	bool		pages;			/* its ranges' page records go to the caller */
 	int			first_heap;		/* its heaps in PIPE_KEY_HEAPS */
 	int			nheaps;
 } PipeTable;
@@ -38,6 +39,7 @@ typedef struct PipeTable
 typedef struct PipeHeap
 {
 	Oid			relid;
+	Oid			node;			/* its file, for the page digest */
 	BlockNumber nblocks;		/* when the caller planned the ranges */
 } PipeHeap;
 
@@ -53,7 +55,9 @@ typedef struct PipeRange
 /* messages on a worker's data queue, each a range's, in range order */
 #define PIPE_MSG_CHUNK		'C' /* PipeChunkMsg, then the sealed bytes */
 #define PIPE_MSG_RAW		'R' /* the type byte, then stream bytes */
-#define PIPE_MSG_END		'E' /* PipeEndMsg: the range is done */
+#define PIPE_MSG_END		'E' /* PipeEndMsg, then (a table with pages) the
+								 * records of the range's blocks: the range
+								 * is done */
 
 typedef struct PipeChunkMsg
 {

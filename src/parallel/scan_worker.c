@@ -11,8 +11,12 @@
  * for the others the bytes themselves go to the caller.  Every message goes
  * to this worker's queue, a range's in order, ending with its counts.
  *
+ * A range of a table whose page digest is taken ends with the records of
+ * its blocks (table_stream.c takes them as it reads).
+ *
  * It reads only: never a vault table, never a write, no transaction id.
- * Its memory is fixed: one stream buffer, the cutter, one sealing buffer.
+ * Its memory is fixed: one stream buffer, the cutter, one sealing buffer,
+ * a range's page records (12 bytes a block).
  *-------------------------------------------------------------------------
  */
 #include "parallel/pipeline_int.h"
@@ -32,6 +36,7 @@ typedef struct ScanWorker
 	uint8	   *sealed;
 	uint8	   *scratch;
 	bool		seal;			/* the current range's table is sealed here */
+	StringInfoData pages;		/* the current range's page records */
 } ScanWorker;
 
 /* the cutter's callback: name, seal and send one chunk */
@@ -91,6 +96,7 @@ scan_range(ScanWorker *w, TableStream *ts, TableStreamStats *stats, const PipeRa
 	PipeEndMsg	end;
 
 	memset(stats, 0, sizeof(*stats));
+	resetStringInfo(&w->pages);
 	if (r->first)
 		table_stream_header(ts);
 	for (int h = 0; h < t->nheaps; h++)
@@ -119,7 +125,7 @@ scan_range(ScanWorker *w, TableStream *ts, TableStreamStats *stats, const PipeRa
 	end.type = PIPE_MSG_END;
 	end.rows = stats->rows;
 	end.bytes = stats->bytes;
-	group_worker_send(&w->group, &end, sizeof(end), NULL, 0);
+	group_worker_send(&w->group, &end, sizeof(end), w->pages.data, w->pages.len);
 }
 
 /* Claim and read ranges until none is left. */
@@ -151,6 +157,7 @@ scan_ranges(ScanWorker *w, int me, Snapshot snapshot)
 			table = r->table;
 			root = table_open(w->tables[table].relid, AccessShareLock);
 			ts = table_stream_begin(root, emit_bytes, w, &stats);
+			table_stream_pages(ts, w->tables[table].pages ? &w->pages : NULL);
 			w->seal = w->tables[table].seal;
 		}
 		scan_range(w, ts, &stats, r, snapshot);
@@ -184,6 +191,7 @@ vault_scan_worker_main(Datum arg)
 	chunk_cutter_init(&w.cutter, &w.chunker, NULL, seal_chunk, &w);
 	w.sealed = palloc(codec_sealed_bound(CHUNKER_DEFAULT_MAX));
 	w.scratch = palloc(codec_sealed_bound(CHUNKER_DEFAULT_MAX));
+	initStringInfo(&w.pages);
 
 	scan_ranges(&w, w.group.me, w.group.snapshot);
 

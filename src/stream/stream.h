@@ -10,7 +10,9 @@
 #include "store/store.h"
 
 #include "access/xlogdefs.h"
+#include "lib/stringinfo.h"
 #include "storage/block.h"
+#include "storage/buf.h"
 #include "utils/jsonb.h"
 #include "utils/relcache.h"
 #include "utils/snapshot.h"
@@ -25,12 +27,16 @@ typedef struct TableStreamStats
 } TableStreamStats;
 
 typedef struct StreamState TableStream;
+typedef struct ProofDigest ProofDigest; /* page_digest.c's */
 
-extern void table_stream_write(Relation rel, Snapshot snapshot,
-							   StreamEmit emit, void *arg, TableStreamStats *stats);
+/* digest: NULL, or the table's page digest, taken as the pages are read */
+extern void table_stream_write(Relation rel, Snapshot snapshot, StreamEmit emit, void *arg,
+							   TableStreamStats *stats, ProofDigest *digest);
 /* the same in pieces, for parallel workers: one block range at a time */
 extern TableStream *table_stream_begin(Relation rel, StreamEmit emit, void *arg,
 									   TableStreamStats *stats);
+/* the records of the pages table_stream_rows reads go to pages (or nowhere: NULL) */
+extern void table_stream_pages(TableStream *st, StringInfo pages);
 extern List *table_stream_heaps(Relation rel);
 extern void table_stream_header(TableStream *st);
 extern void table_stream_rows(TableStream *st, Relation heap, Snapshot snapshot,
@@ -64,10 +70,30 @@ typedef struct ProofMatch
 
 extern void proof_begin(ScanProof *proof);
 extern void proof_snapshot(ScanProof *proof, Snapshot snapshot);
-extern bool proof_table_digest(Relation rel, uint8 digest[PROOF_DIGEST_LEN], XLogRecPtr *maxlsn);
+extern XLogRecPtr proof_candidate_bound(VaultCall *call, VaultInfo *vault, Oid relid, Jsonb *def);
 extern bool proof_find_unchanged(VaultCall *call, VaultInfo *vault, Oid relid, Jsonb *def,
 								 const uint8 digest[PROOF_DIGEST_LEN], XLogRecPtr maxlsn,
 								 ProofMatch *prev);
+
+/* ---- page_digest.c: the digest of a table's pages ---- */
+#define PROOF_PAGE_RECORD 12	/* a page's LSN, pd_lower, pd_upper */
+
+typedef enum ProofDigestResult
+{
+	PROOF_NONE,					/* the table cannot have a proof */
+	PROOF_NEWER,				/* a page is newer than the bound: stopped */
+	PROOF_DIGEST				/* the digest is taken */
+} ProofDigestResult;
+
+extern ProofDigestResult proof_table_digest(Relation rel, XLogRecPtr bound,
+											uint8 digest[PROOF_DIGEST_LEN], XLogRecPtr *maxlsn);
+extern ProofDigest *proof_digest_begin(Relation rel);
+extern void proof_digest_heap(ProofDigest *pd, Oid relid, Oid node, BlockNumber nblocks);
+extern void proof_digest_pages(ProofDigest *pd, const char *records, int n);
+extern void proof_digest_end(ProofDigest *pd, uint8 digest[PROOF_DIGEST_LEN]);
+extern void proof_digest_cancel(ProofDigest *pd);
+extern Oid	proof_heap_node(Relation heap);
+extern XLogRecPtr proof_page_record(Buffer buf, char *rec);
 extern void proof_datums(ScanProof *proof, Datum *lsn, bool *lsn_null, Datum *xids, bool *xids_null);
 
 /* ---- defjson.c: reading captured definitions ---- */

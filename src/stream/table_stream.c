@@ -25,6 +25,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "port/pg_bswap.h"
+#include "storage/bufmgr.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -76,6 +77,8 @@ typedef struct StreamState
 	MemoryContext rowcxt;		/* reset for every row */
 	StreamColumn *cols;			/* the root's columns */
 	int			ncols;
+	ProofDigest *digest;		/* whole heaps read: their page digest */
+	StringInfo	pages;			/* block ranges read: their page records */
 } StreamState;
 
 /*
@@ -334,9 +337,43 @@ stream_columns(Relation rel, int *ncols)
 }
 
 /*
+ * The records of blocks from..to (inclusive) of the heap scan's relation,
+ * to the page digest or the page records: the scan's current page (pinned)
+ * as it is, the pages it passed without a visible row read again (through
+ * its ring, where they still are).
+ */
+static void
+record_pages(StreamState *st, HeapScanDesc scan, BlockNumber from, BlockNumber to)
+{
+	Relation	rel = scan->rs_base.rs_rd;
+	char		rec[PROOF_PAGE_RECORD];
+
+	for (BlockNumber blk = from; blk <= to; blk++)
+	{
+		if (blk == scan->rs_cblock && BufferIsValid(scan->rs_cbuf))
+			(void) proof_page_record(scan->rs_cbuf, rec);
+		else
+		{
+			Buffer		buf = ReadBufferExtended(rel, MAIN_FORKNUM, blk, RBM_NORMAL,
+												 scan->rs_strategy);
+
+			(void) proof_page_record(buf, rec);
+			ReleaseBuffer(buf);
+		}
+		if (st->digest)
+			proof_digest_pages(st->digest, rec, 1);
+		else
+			appendBinaryStringInfo(st->pages, rec, PROOF_PAGE_RECORD);
+	}
+}
+
+/*
  * Write the rows of one heap (a plain table or one leaf partition): all of
  * them, or those of nblocks blocks from start (a parallel worker's range:
- * read in block order, never joining a synchronized scan elsewhere).
+ * read in block order, never joining a synchronized scan elsewhere).  With
+ * a page digest or page records to take, every block read is recorded, in
+ * block order (the whole heap is then not read as a synchronized scan
+ * either, which could start anywhere).
  */
 void
 table_stream_rows(TableStream *st, Relation rel, Snapshot snapshot,
@@ -347,8 +384,12 @@ table_stream_rows(TableStream *st, Relation rel, Snapshot snapshot,
 	MemoryContext rowcxt = st->rowcxt;
 	MemoryContext old = MemoryContextSwitchTo(st->cxt);
 	AttrNumber *map = palloc(sizeof(AttrNumber) * Max(ncols, 1));
+	bool		recording = st->digest != NULL || st->pages != NULL;
 	TableScanDesc scan;
+	HeapScanDesc hscan;
 	TupleTableSlot *slot;
+	BlockNumber next;			/* the first block not recorded yet */
+	BlockNumber end;
 	int			i;
 
 	/* a leaf may order or number its columns differently from the root */
@@ -360,20 +401,35 @@ table_stream_rows(TableStream *st, Relation rel, Snapshot snapshot,
 				 RelationGetRelationName(rel));
 	}
 
+	if ((recording || nblocks != InvalidBlockNumber) &&
+		rel->rd_tableam != GetHeapamTableAmRoutine())
+		elog(ERROR, "the pages of \"%s\" cannot be read in order: it is not a heap",
+			 RelationGetRelationName(rel));
 	slot = table_slot_create(rel, NULL);
 	if (nblocks == InvalidBlockNumber)
-		scan = table_beginscan(rel, snapshot, 0, NULL);
+	{
+		scan = table_beginscan_strat(rel, snapshot, 0, NULL, true, !recording);
+		start = 0;
+		end = recording ? ((HeapScanDesc) scan)->rs_nblocks : 0;
+		if (st->digest)
+			proof_digest_heap(st->digest, RelationGetRelid(rel), proof_heap_node(rel), end);
+	}
 	else
 	{
-		if (rel->rd_tableam != GetHeapamTableAmRoutine())
-			elog(ERROR, "a block range of \"%s\" cannot be read: it is not a heap",
-				 RelationGetRelationName(rel));
 		scan = table_beginscan_strat(rel, snapshot, 0, NULL, true, false);
 		heap_setscanlimits(scan, start, nblocks);
+		end = start + nblocks;
 	}
+	hscan = (HeapScanDesc) scan;
+	next = start;
 	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
 		CHECK_FOR_INTERRUPTS();
+		if (recording && hscan->rs_cblock >= next)
+		{
+			record_pages(st, hscan, next, hscan->rs_cblock);
+			next = hscan->rs_cblock + 1;
+		}
 		MemoryContextReset(rowcxt);
 		MemoryContextSwitchTo(rowcxt);
 		slot_getallattrs(slot);
@@ -393,6 +449,8 @@ table_stream_rows(TableStream *st, Relation rel, Snapshot snapshot,
 		if (st->buf.len >= STREAM_FLUSH_BYTES)
 			stream_flush(st);
 	}
+	if (recording && next < end)
+		record_pages(st, hscan, next, end - 1);
 	table_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
 	pfree(map);
@@ -423,6 +481,12 @@ table_stream_begin(Relation rel, StreamEmit emit, void *arg, TableStreamStats *s
 	st->cols = stream_columns(rel, &st->ncols);
 	MemoryContextSwitchTo(old);
 	return st;
+}
+
+void
+table_stream_pages(TableStream *st, StringInfo pages)
+{
+	st->pages = pages;
 }
 
 /* header: signature, flags, no header extension */
@@ -475,13 +539,18 @@ table_stream_heaps(Relation rel)
 	return heaps;
 }
 
-/* The whole stream of rel, in one process: header, every heap, trailer. */
+/*
+ * The whole stream of rel, in one process: header, every heap, trailer;
+ * with digest, the page digest of every heap as its scan reads it.
+ */
 void
-table_stream_write(Relation rel, Snapshot snapshot,
-				   StreamEmit emit, void *arg, TableStreamStats *stats)
+table_stream_write(Relation rel, Snapshot snapshot, StreamEmit emit, void *arg,
+				   TableStreamStats *stats, ProofDigest *digest)
 {
 	StreamState *st = table_stream_begin(rel, emit, arg, stats);
 	ListCell   *lc;
+
+	st->digest = digest;
 
 	table_stream_header(st);
 	foreach(lc, table_stream_heaps(rel))

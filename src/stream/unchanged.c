@@ -4,7 +4,8 @@
  *
  * Owns: the evidence a backup records so that a later backup of the same
  * table can reference the earlier stream's chunks without reading a row,
- * and the check of that evidence.  It must never say "unchanged" when the
+ * and the check of that evidence (the per-table digest itself is
+ * page_digest.c's).  It must never say "unchanged" when the
  * rows a new snapshot sees could differ from what the earlier one saw; when
  * in doubt it says "changed" and the table is streamed as usual.
  *
@@ -29,32 +30,26 @@
  * snapshot is taken after L is read), and only for columns whose bytes do
  * not depend on anything but the stored value and the type's catalog rows
  * (the signature covers enum labels and composite layouts; types that
- * travel as text are excluded).
+ * travel as text are excluded).  P may take its digest before or while it
+ * reads the table, page by page: any moment after L will do, because a page
+ * written after L carries an LSN past L, which N then finds in the same
+ * digest and refuses.  N itself stops digesting at the first page newer
+ * than the newest L any earlier point recorded for the table.
  *-------------------------------------------------------------------------
  */
 #include "stream/stream.h"
 
-#include <openssl/evp.h>
-
-#include "access/table.h"
-#include "access/tableam.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
-#include "catalog/pg_enum.h"
-#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
-#include "storage/bufmgr.h"
 #include "storage/lwlock.h"
 #include "utils/builtins.h"
-#include "utils/catcache.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/pg_lsn.h"
 #include "utils/rel.h"
-#include "utils/syscache.h"
-#include "utils/typcache.h"
 
 #if PG_VERSION_NUM >= 170000
 #define VAULT_OLDEST_CLOG_XID (TransamVariables->oldestClogXid)
@@ -63,7 +58,6 @@
 #endif
 
 #define PROOF_MAX_XIDS		1024	/* more running transactions: no proof */
-#define PAGES_PER_UPDATE	1024
 
 /* ---- per backup: before and after the snapshot ---- */
 
@@ -112,212 +106,6 @@ proof_snapshot(ScanProof *proof, Snapshot snapshot)
 	}
 }
 
-/* ---- per table: the digest ---- */
-
-/*
- * What, besides the stored bytes, decides the bytes a value of this type
- * becomes in the stream: the type itself, its send function, an enum's
- * labels, a composite's attributes, an array's element, a range's subtype.
- * False if a type (or part of it) travels as text.
- */
-static bool
-type_signature(StringInfo sig, Oid typid)
-{
-	HeapTuple	tp;
-	Form_pg_type typ;
-	char		typtype;
-	Oid			elem;
-	Oid			relid;
-	bool		ok = true;
-
-	check_stack_depth();
-	if (!stream_type_binary_io(typid))
-		return false;
-	tp = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
-	if (!HeapTupleIsValid(tp))
-		elog(ERROR, "cache lookup failed for type %u", typid);
-	typ = (Form_pg_type) GETSTRUCT(tp);
-	appendStringInfo(sig, "(%u %u %u %c", typid, typ->typsend, typ->typbasetype, typ->typtype);
-	typtype = typ->typtype;
-	elem = IsTrueArrayType(typ) ? typ->typelem : InvalidOid;
-	relid = typ->typrelid;
-	ReleaseSysCache(tp);
-
-	if (typtype == TYPTYPE_DOMAIN)
-		ok = type_signature(sig, getBaseType(typid));
-	else if (OidIsValid(elem))
-		ok = type_signature(sig, elem);
-	else if (typtype == TYPTYPE_RANGE)
-		ok = type_signature(sig, get_range_subtype(typid));
-	else if (typtype == TYPTYPE_MULTIRANGE)
-		ok = type_signature(sig, get_multirange_range(typid));
-	else if (typtype == TYPTYPE_ENUM)
-	{
-		CatCList   *labels = SearchSysCacheList1(ENUMTYPOIDNAME, ObjectIdGetDatum(typid));
-		int			i;
-
-		/* catalog order: (enumtypid, enumlabel), stable for the same rows */
-		for (i = 0; i < labels->n_members; i++)
-		{
-			Form_pg_enum e = (Form_pg_enum) GETSTRUCT(&labels->members[i]->tuple);
-
-			appendStringInfo(sig, " %u:%s", e->oid, NameStr(e->enumlabel));
-		}
-		ReleaseSysCacheList(labels);
-	}
-	else if (typtype == TYPTYPE_COMPOSITE && OidIsValid(relid))
-	{
-		TupleDesc	desc = lookup_rowtype_tupdesc(typid, -1);
-		int			i;
-
-		for (i = 0; ok && i < desc->natts; i++)
-		{
-			Form_pg_attribute att = TupleDescAttr(desc, i);
-
-			appendStringInfo(sig, " %d", att->attisdropped ? -1 : (int) att->atttypid);
-			if (!att->attisdropped)
-				ok = type_signature(sig, att->atttypid);
-		}
-		ReleaseTupleDesc(desc);
-	}
-	appendStringInfoChar(sig, ')');
-	return ok;
-}
-
-static bool
-relation_qualifies(Relation rel)
-{
-	return rel->rd_rel->relpersistence == RELPERSISTENCE_PERMANENT &&
-		(rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ||
-		 rel->rd_tableam == GetHeapamTableAmRoutine());
-}
-
-/* Feed one heap's identity and page headers to the digest. */
-static void
-digest_heap(EVP_MD_CTX *md, Relation rel, XLogRecPtr *maxlsn)
-{
-	BlockNumber nblocks = RelationGetNumberOfBlocks(rel);
-	BufferAccessStrategy strategy = GetAccessStrategy(BAS_BULKREAD);
-	char	   *batch = palloc(PAGES_PER_UPDATE * 12);
-	int			n = 0;
-	BlockNumber blk;
-	char		ident[32];
-
-#if PG_VERSION_NUM >= 160000
-	snprintf(ident, sizeof(ident), "%u/%u/%u", RelationGetRelid(rel),
-			 rel->rd_locator.relNumber, nblocks);
-#else
-	snprintf(ident, sizeof(ident), "%u/%u/%u", RelationGetRelid(rel),
-			 rel->rd_node.relNode, nblocks);
-#endif
-	EVP_DigestUpdate(md, ident, strlen(ident) + 1);
-
-	for (blk = 0; blk < nblocks; blk++)
-	{
-		Buffer		buf;
-		Page		page;
-		XLogRecPtr	lsn;
-		uint16		lower;
-		uint16		upper;
-
-		CHECK_FOR_INTERRUPTS();
-		buf = ReadBufferExtended(rel, MAIN_FORKNUM, blk, RBM_NORMAL, strategy);
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		lsn = BufferGetLSNAtomic(buf);
-		lower = ((PageHeader) page)->pd_lower;
-		upper = ((PageHeader) page)->pd_upper;
-		UnlockReleaseBuffer(buf);
-
-		if (lsn > *maxlsn)
-			*maxlsn = lsn;
-		memcpy(batch + n * 12, &lsn, 8);
-		memcpy(batch + n * 12 + 8, &lower, 2);
-		memcpy(batch + n * 12 + 10, &upper, 2);
-		if (++n == PAGES_PER_UPDATE)
-		{
-			EVP_DigestUpdate(md, batch, n * 12);
-			n = 0;
-		}
-	}
-	if (n > 0)
-		EVP_DigestUpdate(md, batch, n * 12);
-	FreeAccessStrategy(strategy);
-	pfree(batch);
-}
-
-/*
- * The digest of a table as the stream would read it: the server, the
- * column signature, then every heap (the leaves of a partitioned table in
- * stream order) with its pages.  False if the table cannot have a proof.
- */
-bool
-proof_table_digest(Relation rel, uint8 digest[PROOF_DIGEST_LEN], XLogRecPtr *maxlsn)
-{
-	TupleDesc	desc = RelationGetDescr(rel);
-	StringInfoData sig;
-	EVP_MD_CTX *md;
-	unsigned int dlen;
-	int			i;
-	bool		ok = relation_qualifies(rel);
-
-	initStringInfo(&sig);
-	appendStringInfo(&sig, "vault-unchanged-1 " UINT64_FORMAT, GetSystemIdentifier());
-	for (i = 0; ok && i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (att->attisdropped || att->attgenerated)
-			continue;
-		appendStringInfo(&sig, " %s %d ", quote_identifier(NameStr(att->attname)), att->atttypmod);
-		ok = type_signature(&sig, att->atttypid);
-	}
-	if (!ok)
-		return false;
-
-	*maxlsn = InvalidXLogRecPtr;
-	md = EVP_MD_CTX_new();
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
-		elog(ERROR, "could not initialise SHA-256");
-	EVP_DigestUpdate(md, sig.data, sig.len + 1);
-
-	PG_TRY();
-	{
-		if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
-		{
-			List	   *parts = find_all_inheritors(RelationGetRelid(rel), AccessShareLock, NULL);
-			ListCell   *lc;
-
-			foreach(lc, parts)
-			{
-				Oid			partoid = lfirst_oid(lc);
-				Relation	part;
-
-				if (get_rel_relkind(partoid) != RELKIND_RELATION)
-					continue;
-				part = table_open(partoid, AccessShareLock);
-				ok = ok && relation_qualifies(part);
-				if (ok)
-					digest_heap(md, part, maxlsn);
-				table_close(part, NoLock);
-			}
-		}
-		else
-			digest_heap(md, rel, maxlsn);
-	}
-	PG_CATCH();
-	{
-		EVP_MD_CTX_free(md);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-
-	if (EVP_DigestFinal_ex(md, digest, &dlen) != 1 || dlen != PROOF_DIGEST_LEN)
-		elog(ERROR, "could not finish SHA-256");
-	EVP_MD_CTX_free(md);
-	return ok;
-}
-
 /* ---- at a new backup: may an earlier stream be reused? ---- */
 
 /*
@@ -353,6 +141,47 @@ proof_xids_uncommitted(ArrayType *arr)
 			return false;
 	}
 	return true;
+}
+
+/*
+ * The newest proof an earlier available point of this vault could offer
+ * for this table as defined now (the latest scan_lsn among the points with
+ * a digest of it), or InvalidXLogRecPtr when there is none: a page newer
+ * than that rules out every earlier stream.
+ */
+XLogRecPtr
+proof_candidate_bound(VaultCall *call, VaultInfo *vault, Oid relid, Jsonb *def)
+{
+	Oid			types[3] = {INT8OID, OIDOID, JSONBOID};
+	Datum		values[3];
+	MemoryContext cxt = CurrentMemoryContext;
+	XLogRecPtr	bound = InvalidXLogRecPtr;
+	int			ret;
+
+	values[0] = Int64GetDatum(vault->vault_id);
+	values[1] = ObjectIdGetDatum(relid);
+	values[2] = JsonbPGetDatum(def);
+	vault_as_owner(call);
+	ret = SPI_execute_with_args("SELECT max(p.scan_lsn) FROM vault_internal.point_tables t "
+								"JOIN vault_internal.points p USING (point_id) "
+								"WHERE p.vault_id = $1 AND t.source_oid = $2 AND t.definition = $3 "
+								"  AND t.page_digest IS NOT NULL AND p.state = 'available' "
+								"  AND p.scan_lsn IS NOT NULL",
+								3, types, values, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not look up earlier proofs: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			bound = DatumGetLSN(d);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	vault_as_caller(call);
+	MemoryContextSwitchTo(cxt);
+	return bound;
 }
 
 /*
