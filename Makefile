@@ -31,7 +31,7 @@ all:
 	@echo "postgresql-server-dev-15 is not installed; run 'make test' or 'make demo', which install it" >&2; exit 1
 endif
 
-.PHONY: test demo unit fuzz bench
+.PHONY: test demo unit fuzz bench bench-scale
 
 test:
 	bash test/run.sh test
@@ -42,6 +42,11 @@ demo:
 # the benchmark against pg_dump, restic and borg (not part of make test)
 bench:
 	bash test/run.sh bench
+
+# how a vault's reads and chores grow from 200 thousand to 2 million chunks
+# (not part of make test)
+bench-scale:
+	bash test/run.sh scale
 
 # pure-C unit tests and fuzzers (no server needed)
 POLICY_SRC = src/pure/civil.c src/pure/duration.c src/pure/policy_lex.c src/pure/schedule.c src/pure/schedule_text.c src/pure/retention.c

@@ -6,6 +6,8 @@
 #                           isolation, TAP) against throwaway clusters
 #   bash test/run.sh demo   the same set-up, then test/demo.sql on a throwaway cluster
 #   bash test/run.sh bench  the same set-up plus the peers, then bench/bench.sh
+#   bash test/run.sh scale  the same set-up, then bench/scale.sh (a vault of
+#                           200 thousand, then 2 million chunks)
 #
 # initdb refuses to run as root, so when started as root the script builds and
 # installs, copies the tree to a temp dir owned by the unprivileged 'postgres'
@@ -226,6 +228,12 @@ bench_as_user() {
 	bash bench/bench.sh
 }
 
+scale_as_user() {
+	trap cluster_stop EXIT
+	cluster_start
+	bash bench/scale.sh
+}
+
 demo_as_user() {
 	trap cluster_stop EXIT
 	cluster_start
@@ -234,7 +242,7 @@ demo_as_user() {
 
 # --- dispatch ---------------------------------------------------------------
 case "$mode" in
-	test|demo|bench)
+	test|demo|bench|scale)
 		install_deps
 		build_and_install
 		if [ "$(id -u)" = 0 ]; then
@@ -252,5 +260,6 @@ case "$mode" in
 	_test) tests_as_user ;;
 	_demo) demo_as_user ;;
 	_bench) bench_as_user ;;
-	*) echo "usage: $0 test|demo" >&2; exit 2 ;;
+	_scale) scale_as_user ;;
+	*) echo "usage: $0 test|demo|bench|scale" >&2; exit 2 ;;
 esac

@@ -1,0 +1,298 @@
+#!/usr/bin/env bash
+# bench/scale.sh: what a vault's reads and chores cost as it grows.
+#
+# Run through `make bench-scale` (test/run.sh starts a throwaway cluster and
+# calls this as the postgres user with PGHOST/PGPORT set).  It builds one
+# vault in two sizes and measures the same things at each:
+#
+#   size A   SCALE_ITEMS items with one point each, SCALE_STREAM chunks per
+#            point: 200 thousand chunks and 1,000 points by default
+#   size B   size A plus SCALE_POINTS - 1 more points per item, each with
+#            SCALE_STREAM chunks of its own and the item's first stream:
+#            2 million chunks and 10,000 points by default
+#
+# A few points are real: backups of a table of SCALE_REAL_ROWS rows (the
+# fixed point restored and verified at both sizes) and of a small table
+# (the fixed small backup).  The rest are synthetic but consistent: items,
+# points, their tables (the real point's definition), manifests and chunk
+# rows, each chunk with a unique id, a plausible stored size (about 30 kB,
+# so 2 million of them stand for about 60 GB) and a few bytes of data in
+# its place: the storage tables hold every row and every index entry a
+# vault of that size has, only not its payload.  No synthetic point is
+# ever read.
+#
+# At each size: each view and vault_metrics() (the median of SCALE_REPEAT
+# reads), a retention run expiring
+# SCALE_VICTIMS points (the same count at both sizes: extra points with
+# their own chunks), a purge of SCALE_PURGED soft-deleted points, restore
+# and verify of the fixed point and the fixed small backup (medians of
+# three), and the storage
+# tables' overhead per stored byte.  Prints one Markdown table with both
+# sizes and the growth ratio of each figure, then the issue's targets.
+# SCALE_OUT names a file that gets the same report.
+set -euo pipefail
+
+ITEMS=${SCALE_ITEMS:-1000}
+STREAM=${SCALE_STREAM:-200}
+POINTS=${SCALE_POINTS:-10}
+VICTIMS=${SCALE_VICTIMS:-100}
+PURGED=${SCALE_PURGED:-10}
+REAL_ROWS=${SCALE_REAL_ROWS:-200000}
+REPEAT=${SCALE_REPEAT:-5}
+DB=vault_scale
+
+sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d $DB "$@"; }
+log() { printf '== %s\n' "$*" >&2; }
+
+# timed <sql>: the median wall time in ms of REPEAT runs of a read, its
+# rows fetched by psql and thrown away (every column computed)
+timed() {
+	local q=$1 i
+	{
+		echo '\timing on'
+		echo '\o /dev/null'
+		for ((i = 0; i < REPEAT; i++)); do echo "$q;"; done
+	} | psql -X -q -v ON_ERROR_STOP=1 -d $DB | awk '/^Time:/ { print $2 }' | sort -n |
+		awk '{ v[NR] = $1 } END { printf "%.1f", v[int((NR + 1) / 2)] }'
+}
+
+# once <sql>: the wall time in ms of one run (a chore that changes the vault)
+once() {
+	printf '\\timing on\n\\o /dev/null\n%s;\n' "$1" | psql -X -q -v ON_ERROR_STOP=1 -d $DB |
+		awk '/^Time:/ { printf "%.1f", $2 }'
+}
+
+declare -A FIG
+record() {	# record <size> <figure> <value>
+	FIG["$1|$2"]=$3
+	printf '   %-6s %-58s %s\n' "$1" "$2" "$3" >&2
+}
+
+# ---------------------------------------------------------------- set-up
+log "set-up: the vault, a real table of $REAL_ROWS rows and a small one"
+dropdb --if-exists $DB >/dev/null 2>&1 || true
+createdb $DB
+sql <<SQL
+SET client_min_messages = warning;
+CREATE EXTENSION vault CASCADE;
+SELECT vault_create('scale');
+CREATE TABLE public.scale_real (id bigint PRIMARY KEY, at timestamptz NOT NULL, status text NOT NULL,
+								amount numeric(12, 2) NOT NULL, note text);
+INSERT INTO public.scale_real
+SELECT g, '2025-01-01'::timestamptz + g * interval '1 minute', (ARRAY['new', 'paid', 'void'])[1 + g % 3],
+	   (g % 100000) / 100.0, md5(g::text) || repeat('x', g % 40)
+FROM generate_series(1, $REAL_ROWS) g;
+CREATE TABLE public.scale_small (id int PRIMARY KEY, v text NOT NULL);
+INSERT INTO public.scale_small SELECT g, md5(g::text) FROM generate_series(1, 2000) g;
+VACUUM ANALYZE;
+SQL
+# three real points of the real table (a scattered change between them);
+# the last one is the fixed point restored and verified at both sizes
+for k in 1 2 3; do
+	[ $k -gt 1 ] && sql -c "UPDATE public.scale_real SET amount = amount + 1 WHERE id % 100 = $k"
+	FIXED=$(sql -c "SELECT vault_backup('scale', 'public.scale_real')")
+done
+sql -c "SELECT vault_backup('scale', 'public.scale_small')" >/dev/null
+
+# grow <first item> <items> <points per item> <chunks per point> <share>
+# <retain_until, an SQL expression without quotes> <tag>: synthetic points, each with its own
+# chunks; share = 1: each also references its item's first stream
+grow() {
+	local first=$1 n=$2 per=$3 chunks=$4 share=$5 retain=$6 tag=$7
+	sql <<SQL
+SET client_min_messages = warning;
+SET synchronous_commit = off;
+BEGIN;
+CREATE TEMP TABLE g_points ON COMMIT DROP AS
+SELECT i.item_id, i.source_oid, i.name, k AS nth, NULL::bigint AS point_id
+FROM vault_internal.items i, generate_series(1, $per) k
+WHERE i.vault_id = (SELECT vault_id FROM vault_internal.vaults WHERE name = 'scale')
+  AND i.name LIKE 'synth.t%' AND substr(i.name, 8)::int BETWEEN $first AND $first + $n - 1;
+ANALYZE g_points;
+-- the points: the fixed point's row, as each synthetic item's
+DO \$\$
+DECLARE
+	cols text;
+BEGIN
+	SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
+	FROM pg_attribute WHERE attrelid = 'vault_internal.points'::regclass AND attnum > 0
+	  AND NOT attisdropped
+	  AND attname NOT IN ('point_id', 'item_id', 'created_at', 'retain_until', 'chunks', 'new_chunks',
+						  'new_bytes', 'logical_bytes', 'scan_lsn', 'scan_xids', 'delta_chunks');
+	EXECUTE format('WITH ins AS (INSERT INTO vault_internal.points (item_id, created_at, retain_until, %1\$s) '
+				   'SELECT g.item_id, now() - interval ''1 hour'' * g.nth, $retain, %1\$s '
+				   'FROM g_points g, vault_internal.points p WHERE p.point_id = $FIXED '
+				   'ORDER BY g.item_id, g.nth RETURNING point_id, item_id, created_at) '
+				   'UPDATE g_points g SET point_id = ins.point_id FROM ins '
+				   'WHERE ins.item_id = g.item_id AND ins.created_at = now() - interval ''1 hour'' * g.nth',
+				   cols);
+END \$\$;
+ANALYZE g_points;
+INSERT INTO vault_internal.point_tables (point_id, ordinal, schema_name, table_name, source_oid, source_owner,
+										 definition, rows, logical_bytes, chunks)
+SELECT g.point_id, 1, 'synth', substr(g.name, 7), g.source_oid, t.source_owner, t.definition, t.rows, 0, 0
+FROM g_points g, vault_internal.point_tables t WHERE t.point_id = $FIXED AND t.ordinal = 1;
+-- each point's own chunks: a unique id, about 30 kB stored, 64 bytes held
+CREATE TEMP TABLE g_chunks ON COMMIT DROP AS
+SELECT g.point_id, c AS pos,
+	   sha256(convert_to('$tag:' || g.point_id || ':' || c, 'UTF8')) AS chunk_id
+FROM g_points g, generate_series(1, $chunks) c;
+ANALYZE g_chunks;
+INSERT INTO vault_internal.chunks (vault_id, chunk_id, plain_len, stored_len, data)
+SELECT (SELECT vault_id FROM vault_internal.vaults WHERE name = 'scale'), chunk_id, 65536,
+	   20000 + (get_byte(chunk_id, 0) * 256 + get_byte(chunk_id, 1)) % 20000,
+	   '\x00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000'::bytea
+FROM g_chunks ORDER BY point_id, pos;
+-- the manifests: the item's first stream (shared), then the point's own
+CREATE TEMP TABLE g_own ON COMMIT DROP AS
+SELECT gc.point_id, array_agg(c.chunk_no ORDER BY gc.pos) AS chunk_nos, sum(c.stored_len) AS bytes
+FROM g_chunks gc
+JOIN vault_internal.chunks c ON c.chunk_id = gc.chunk_id
+ AND c.vault_id = (SELECT vault_id FROM vault_internal.vaults WHERE name = 'scale')
+GROUP BY gc.point_id;
+CREATE TEMP TABLE g_first ON COMMIT DROP AS
+SELECT DISTINCT ON (p0.item_id) p0.item_id, m.chunk_nos
+FROM vault_internal.points p0 JOIN vault_internal.manifests m ON m.point_id = p0.point_id AND m.segment = 0
+WHERE p0.item_id IN (SELECT item_id FROM g_points) AND p0.point_id NOT IN (SELECT point_id FROM g_points)
+ORDER BY p0.item_id, p0.point_id;
+INSERT INTO vault_internal.manifests (point_id, ordinal, segment, chunk_nos)
+SELECT g.point_id, 1, 0, CASE WHEN $share = 1 THEN f.chunk_nos ELSE '{}'::bigint[] END || o.chunk_nos
+FROM g_points g JOIN g_own o USING (point_id) LEFT JOIN g_first f USING (item_id);
+-- the points' figures, as a backup would have set them
+UPDATE vault_internal.points p SET chunks = cardinality(m.chunk_nos), new_chunks = $chunks,
+	   logical_bytes = 65536::bigint * cardinality(m.chunk_nos),
+	   new_bytes = o.bytes + pg_column_size(m.chunk_nos)
+FROM vault_internal.manifests m, g_own o
+WHERE o.point_id = p.point_id AND m.point_id = p.point_id AND m.ordinal = 1 AND m.segment = 0;
+UPDATE vault_internal.point_tables t SET logical_bytes = p.logical_bytes, chunks = p.chunks
+FROM vault_internal.points p, g_points g WHERE g.point_id = t.point_id AND p.point_id = t.point_id;
+COMMIT;
+SQL
+}
+
+# the synthetic items, all there from size A on
+log "size A: $ITEMS synthetic items, one point each of $STREAM chunks"
+sql <<SQL
+SET client_min_messages = warning;
+INSERT INTO vault_internal.items (vault_id, kind, name, source_oid, state)
+SELECT (SELECT vault_id FROM vault_internal.vaults WHERE name = 'scale'), 'table', 'synth.t' || g, 3000000000 + g,
+	   'on-demand'
+FROM generate_series(1, $ITEMS) g;
+SQL
+t0=$(date +%s)
+grow 1 $ITEMS 1 $STREAM 0 NULL::timestamptz a
+log "built in $(( $(date +%s) - t0 )) s"
+
+# measure <size>: every figure at this size
+measure_size() {
+	local size=$1 p
+	sql -c "VACUUM ANALYZE" >/dev/null
+	sql -c CHECKPOINT >/dev/null
+	record $size "chunks" "$(sql -c "SELECT count(*) FROM vault_internal.chunks")"
+	record $size "recovery points" "$(sql -c "SELECT count(*) FROM vault_internal.points")"
+	record $size "items" "$(sql -c "SELECT count(*) FROM vault_internal.items")"
+	record $size "stored bytes (GB)" "$(sql -c "SELECT round(stored_bytes / 1e9, 1) FROM vault_vaults WHERE vault = 'scale'")"
+
+	# reads
+	record $size "vault_vaults (ms)" "$(timed "SELECT * FROM vault_vaults")"
+	record $size "vault_items of the vault (ms)" "$(timed "SELECT * FROM vault_items WHERE vault = 'scale'")"
+	record $size "vault_recovery_points of one item (ms)" \
+		"$(timed "SELECT * FROM vault_recovery_points WHERE vault = 'scale' AND item = 'public.scale_real'")"
+	record $size "vault_health of the vault (ms)" "$(timed "SELECT * FROM vault_health WHERE vault = 'scale'")"
+	record $size "vault_metrics() (ms)" "$(timed "SELECT vault_metrics()")"
+	record $size "report refresh, one day (ms)" "$(once "SELECT vault_report_refresh(now())")"
+	record $size "vault_report_daily of the vault (ms)" "$(timed "SELECT * FROM vault_report_daily WHERE vault = 'scale'")"
+
+	# a retention run: VICTIMS extra points (own chunks) whose retention ended
+	grow 1 $VICTIMS 1 $STREAM 0 "now() - make_interval(mins => 1)" "victim-$size"
+	sql -c "VACUUM ANALYZE" >/dev/null
+	record $size "retention run expiring $VICTIMS points (ms)" "$(once "SELECT * FROM vault_apply_retention(now())")"
+	record $size "  chunks it removed" "$(sql -c "SELECT count(*) FROM vault_internal.chunks" | awk -v b="${FIG["$size|chunks"]}" '{ print b + '"$VICTIMS"' * '"$STREAM"' - $1 }')"
+
+	# a purge: PURGED extra points, deleted (soft), their days over
+	grow 1 $PURGED 1 $STREAM 0 NULL::timestamptz "purged-$size"
+	for p in $(sql -c "SELECT p.point_id FROM vault_internal.points p JOIN vault_internal.items i USING (item_id)
+					   WHERE i.name LIKE 'synth.t%' ORDER BY p.point_id DESC LIMIT $PURGED"); do
+		sql -c "SELECT vault_delete_recovery_point($p)" >/dev/null
+	done
+	sql -c "VACUUM ANALYZE" >/dev/null
+	record $size "purge of $PURGED points (ms)" "$(once "SELECT * FROM vault_purge(now() + interval '400 days')")"
+
+	# the fixed real point and the fixed small backup, each the median of
+	# three (a restore's table dropped after it, a row changed before each
+	# backup so that it reads the table)
+	local runs
+	runs=$(for i in 1 2 3; do
+		sql -c CHECKPOINT >/dev/null
+		once "SELECT vault_restore($FIXED, 'public.scale_restored')"; echo
+		sql -c "DROP TABLE public.scale_restored" >/dev/null
+	done | sort -n | sed -n 2p)
+	record $size "restore of the fixed point (ms)" "$runs"
+	record $size "verify of the fixed point (ms)" "$(REPEAT=3 timed "SELECT * FROM vault_verify($FIXED)")"
+	runs=$(for i in 1 2 3; do
+		sql -c "UPDATE public.scale_small SET v = v || '.' WHERE id = $i" >/dev/null
+		once "SELECT vault_backup('scale', 'public.scale_small')"; echo
+	done | sort -n | sed -n 2p)
+	record $size "small backup (2,000 rows, ms)" "$runs"
+
+	# the storage tables beyond the payload, per stored byte: heap rows,
+	# indexes, TOAST indexes, manifests (the synthetic payload is 64 bytes
+	# where a real one is its stored size, so it is taken out)
+	record $size "storage overhead per stored byte (%)" "$(sql <<'SQL'
+SELECT round(100.0 * (sum(pg_total_relation_size(c.oid))
+					  - (SELECT sum(octet_length(data)) FROM vault_internal.chunks))
+			 / (SELECT sum(stored_len) FROM vault_internal.chunks), 2)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'vault_internal' AND c.relname IN ('chunks', 'manifests', 'points', 'point_tables')
+SQL
+)"
+}
+
+measure_size A
+
+log "size B: $((POINTS - 1)) more points per item, each with $STREAM chunks of its own"
+t0=$(date +%s)
+grow 1 $ITEMS $((POINTS - 1)) $STREAM 1 NULL::timestamptz b
+log "built in $(( $(date +%s) - t0 )) s"
+measure_size B
+
+# ---------------------------------------------------------------- report
+report() {
+	local f a b
+	echo "| figure | size A | size B | B / A |"
+	echo "|---|---:|---:|---:|"
+	for f in "chunks" "recovery points" "items" "stored bytes (GB)" \
+		"vault_vaults (ms)" "vault_items of the vault (ms)" "vault_recovery_points of one item (ms)" \
+		"vault_health of the vault (ms)" "vault_metrics() (ms)" "report refresh, one day (ms)" \
+		"vault_report_daily of the vault (ms)" "retention run expiring $VICTIMS points (ms)" "  chunks it removed" \
+		"purge of $PURGED points (ms)" "restore of the fixed point (ms)" "verify of the fixed point (ms)" \
+		"small backup (2,000 rows, ms)" "storage overhead per stored byte (%)"; do
+		a=${FIG["A|$f"]}; b=${FIG["B|$f"]}
+		echo "| $f | $a | $b | $(awk -v a="$a" -v b="$b" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "" }') |"
+	done
+	echo
+	echo "| target | measured | limit | |"
+	echo "|---|---:|---:|---|"
+	for f in "vault_vaults (ms)" "vault_items of the vault (ms)" "vault_recovery_points of one item (ms)" \
+		"vault_metrics() (ms)" "vault_report_daily of the vault (ms)"; do
+		b=${FIG["B|$f"]}
+		echo "| $f at size B | $b | 50 | $(awk -v b="$b" 'BEGIN { print (b < 50) ? "met" : "missed" }') |"
+		r=$(awk -v a="${FIG["A|$f"]}" -v b="$b" 'BEGIN { printf "%.2f", b / a }')
+		echo "| $f, growth A to B | $r | 1.5 | $(awk -v r="$r" 'BEGIN { print (r < 1.5) ? "met" : "missed" }') |"
+	done
+	f="retention run expiring $VICTIMS points (ms)"
+	b=${FIG["B|$f"]}
+	echo "| $f at size B | $b | 2000 | $(awk -v b="$b" 'BEGIN { print (b < 2000) ? "met" : "missed" }') |"
+	r=$(awk -v a="${FIG["A|$f"]}" -v b="$b" 'BEGIN { printf "%.2f", b / a }')
+	echo "| $f, growth A to B | $r | 1.5 | $(awk -v r="$r" 'BEGIN { print (r < 1.5) ? "met" : "missed" }') |"
+	for f in "restore of the fixed point (ms)" "verify of the fixed point (ms)" "small backup (2,000 rows, ms)"; do
+		r=$(awk -v a="${FIG["A|$f"]}" -v b="${FIG["B|$f"]}" 'BEGIN { printf "%.2f", b / a }')
+		echo "| $f, growth A to B | $r | 1.2 | $(awk -v r="$r" 'BEGIN { print (r < 1.2) ? "met" : "missed" }') |"
+	done
+	f="storage overhead per stored byte (%)"
+	b=${FIG["B|$f"]}
+	echo "| $f at size B | $b | 2 | $(awk -v b="$b" 'BEGIN { print (b < 2) ? "met" : "missed" }') |"
+}
+
+report | tee ${SCALE_OUT:-/dev/null}
+dropdb $DB
