@@ -134,16 +134,47 @@ SELECT count(*) AS bases_missing FROM vault_internal.chunks d
 WHERE d.base_no IS NOT NULL AND NOT EXISTS (SELECT 1 FROM vault_internal.chunks b WHERE b.chunk_no = d.base_no);
 SELECT * FROM pg_temp.dl_check(2);
 
+-- collection looks only at the chunks the removed points referenced (1.1:
+-- queued as their manifests go); what it leaves is what a full recount
+-- keeps: each chunk a manifest references or a kept delta needs, no other,
+-- and nothing left queued
+CREATE FUNCTION pg_temp.dl_left() RETURNS TABLE(chunks bigint, unneeded bigint, queued bigint)
+LANGUAGE sql AS $$
+WITH v AS (SELECT vault_id FROM vault_internal.vaults WHERE name = 'dl'),
+used AS (SELECT DISTINCT u AS chunk_no FROM vault_internal.manifests m
+		 JOIN vault_internal.points p USING (point_id), unnest(m.chunk_nos) u
+		 WHERE p.vault_id = (SELECT vault_id FROM v)),
+needed AS (SELECT chunk_no FROM used
+		   UNION SELECT c.base_no FROM vault_internal.chunks c JOIN used USING (chunk_no) WHERE c.base_no IS NOT NULL)
+SELECT (SELECT count(*) FROM vault_internal.chunks WHERE vault_id = (SELECT vault_id FROM v)),
+	   (SELECT count(*) FROM vault_internal.chunks c WHERE c.vault_id = (SELECT vault_id FROM v)
+		  AND c.chunk_no NOT IN (SELECT chunk_no FROM needed)),
+	   (SELECT count(*) FROM vault_internal.collect_queue WHERE vault_id = (SELECT vault_id FROM v))
+$$;
+SELECT chunks > 0 AS has_chunks, unneeded, queued FROM pg_temp.dl_left();
+
+-- a deletion rolled back takes nothing with it: points, chunks and queue
+-- are as they were
+SELECT chunks AS dl_chunks_before FROM pg_temp.dl_left() \gset
+BEGIN;
+SELECT vault_delete_recovery_point((SELECT point FROM dl_points WHERE n = 6));
+SELECT chunks < :dl_chunks_before AS collected_in_the_transaction, unneeded, queued FROM pg_temp.dl_left();
+ROLLBACK;
+SELECT chunks = :dl_chunks_before AS all_back, unneeded, queued FROM pg_temp.dl_left();
+SELECT * FROM pg_temp.dl_check(6);
+
 -- soft delete and purge of a middle point keep the bases too
 SELECT vault_configure('dl', soft_delete => 'on');
 SELECT vault_delete_recovery_point((SELECT point FROM dl_points WHERE n = 3));
 SELECT points_purged FROM vault_purge(now() + interval '15 days') WHERE vault = 'dl';
 DELETE FROM dl_points WHERE n = 3 RETURNING n AS purged;
 SELECT * FROM pg_temp.dl_check(2);
+SELECT chunks > 0 AS has_chunks, unneeded, queued FROM pg_temp.dl_left();
 
 -- clean up
 SELECT vault_configure('dl', soft_delete => 'off');
 SELECT vault_unprotect('dl', 'public.dl_t', true);
+SELECT chunks, unneeded, queued FROM pg_temp.dl_left();
 SELECT vault_drop('dl');
 DROP TABLE public.dl_t, public.dl_c1, public.dl_c2, public.dl_c3, public.dl_c4, public.dl_c5, public.dl_c6,
 	dl_points;

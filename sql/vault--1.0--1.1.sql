@@ -2774,3 +2774,35 @@ CREATE FUNCTION vault_restore(recovery_point bigint,
 	target text DEFAULT NULL, replace boolean DEFAULT false, source_table text DEFAULT NULL,
 	parallel integer DEFAULT NULL) RETURNS text
 	AS 'MODULE_PATHNAME', 'vault_restore' LANGUAGE C VOLATILE;
+
+-- ---------------------------------------------------------------------------
+-- scale: chunk collection in proportion to what was removed.  A statement
+-- that deletes manifests (points deleted by expiry, purge or a delete, their
+-- tables and manifests going by cascade) queues the chunks they referenced;
+-- collection (under the vault's exclusive lock) looks only at the queued
+-- chunks: one that no manifest references (the GIN index on chunk_nos says)
+-- and that no delta needs as its base goes, and the base of a delta that
+-- went is queued in turn.  The queue is transactional, like the deletes that
+-- fill it: a rollback or a crash leaves both as they were.
+-- ---------------------------------------------------------------------------
+CREATE TABLE vault_internal.collect_queue (
+	vault_id		bigint NOT NULL REFERENCES vault_internal.vaults ON DELETE CASCADE,
+	chunk_no		bigint NOT NULL
+);
+CREATE INDEX collect_queue_vault ON vault_internal.collect_queue (vault_id);
+CREATE INDEX manifests_chunk_nos ON vault_internal.manifests USING gin (chunk_nos)
+	WITH (fastupdate = off);
+
+CREATE FUNCTION vault_internal.queue_collect() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	INSERT INTO vault_internal.collect_queue (vault_id, chunk_no)
+	SELECT c.vault_id, c.chunk_no
+	FROM (SELECT DISTINCT x.chunk_no FROM gone g CROSS JOIN LATERAL unnest(g.chunk_nos) AS x(chunk_no)) r
+	JOIN vault_internal.chunks c ON c.chunk_no = r.chunk_no;
+	RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION vault_internal.queue_collect() FROM PUBLIC;
+CREATE TRIGGER queue_collect AFTER DELETE ON vault_internal.manifests
+	REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION vault_internal.queue_collect();

@@ -6,8 +6,9 @@
  * Owns: the rule that makes removal safe against running backups (a backup,
  * restore or verify share-locks its vault's row; removal takes it exclusively,
  * so a chunk a running backup has just referenced is never removed), and the
- * chunk collection itself.  Which points go, and when, is the caller's
- * (expiry, delete, purge).
+ * chunk collection itself: 1.1 looks only at the chunks the deleted
+ * manifests referenced (queued by a trigger on manifests), 1.0 at all.
+ * Which points go, and when, is the caller's (expiry, delete, purge).
  *-------------------------------------------------------------------------
  */
 #include "store/store.h"
@@ -45,34 +46,21 @@ vault_lock_exclusive(VaultCall *call, int64 vault_id, bool skip_busy)
 }
 
 /*
- * Remove the vault's chunks that no manifest of any of its points
- * references and that are not the base of a delta chunk one does (1.1).
- * Call with the vault locked exclusively.  Returns the number removed and
- * adds their stored bytes to *freed.
+ * 1.0: every chunk of the vault that no manifest of its points references,
+ * found by reading every manifest of the vault.
  */
-int64
-chunks_remove_unreferenced(VaultCall *call, int64 vault_id, int64 *freed)
+static int64
+collect_all(VaultCall *call, int64 vault_id, int64 *freed)
 {
 	Oid			types[1] = {INT8OID};
 	Datum		values[1];
 	int			ret;
-	int64		n = 0;
+	bool		isnull;
+	int64		n;
 
 	values[0] = Int64GetDatum(vault_id);
 	vault_as_owner(call);
-	ret = SPI_execute_with_args(call->catalog >= VAULT_CATALOG_1_1 ?
-								"WITH used AS ("
-								"  SELECT DISTINCT r.chunk_no FROM vault_internal.manifests m "
-								"  JOIN vault_internal.points p USING (point_id), "
-								"  LATERAL unnest(m.chunk_nos) AS r(chunk_no) WHERE p.vault_id = $1), "
-								"referenced AS (SELECT chunk_no FROM used UNION "
-								"  SELECT c.base_no FROM vault_internal.chunks c JOIN used USING (chunk_no) "
-								"  WHERE c.base_no IS NOT NULL), "
-								"gone AS (DELETE FROM vault_internal.chunks c WHERE c.vault_id = $1 "
-								"  AND NOT EXISTS (SELECT 1 FROM referenced r WHERE r.chunk_no = c.chunk_no) "
-								"  RETURNING c.stored_len) "
-								"SELECT count(*), coalesce(sum(stored_len), 0)::bigint FROM gone" :
-								"WITH referenced AS ("
+	ret = SPI_execute_with_args("WITH referenced AS ("
 								"  SELECT DISTINCT r.chunk_no FROM vault_internal.manifests m "
 								"  JOIN vault_internal.points p USING (point_id), "
 								"  LATERAL unnest(m.chunk_nos) AS r(chunk_no) WHERE p.vault_id = $1), "
@@ -84,11 +72,74 @@ chunks_remove_unreferenced(VaultCall *call, int64 vault_id, int64 *freed)
 	vault_as_caller(call);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not remove unreferenced chunks");
-	{
-		bool		isnull;
+	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	*freed += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	return n;
+}
 
-		n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+/*
+ * 1.1: the chunks queued for the vault (collect_queue: those referenced by
+ * manifests deleted since the last collection), each looked up in the
+ * manifests' GIN index, not every manifest read.  A queued chunk goes when
+ * no manifest references it and no delta needs it as its base; the base of
+ * a delta that went is queued again and looked at in the next pass (a base
+ * is never a delta, so the second pass queues nothing).  A queued chunk
+ * still in use leaves the queue: the deletion of its last reference will
+ * queue it again.
+ */
+static int64
+collect_queued(VaultCall *call, int64 vault_id, int64 *freed)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	int64		n = 0;
+
+	values[0] = Int64GetDatum(vault_id);
+	for (int pass = 0; pass < 4; pass++)
+	{
+		int			ret;
+		bool		isnull;
+		int64		requeued;
+
+		vault_as_owner(call);
+		ret = SPI_execute_with_args("WITH q AS (DELETE FROM vault_internal.collect_queue "
+									"  WHERE vault_id = $1 RETURNING chunk_no), "
+									"cand AS (SELECT DISTINCT chunk_no FROM q), "
+									"gone AS (DELETE FROM vault_internal.chunks c USING cand "
+									"  WHERE c.chunk_no = cand.chunk_no AND c.vault_id = $1 "
+									"    AND NOT EXISTS (SELECT 1 FROM vault_internal.manifests m "
+									"                    WHERE m.chunk_nos @> ARRAY[c.chunk_no]) "
+									"    AND NOT EXISTS (SELECT 1 FROM vault_internal.chunks d "
+									"                    WHERE d.base_no = c.chunk_no) "
+									"  RETURNING c.base_no, c.stored_len), "
+									"requeued AS (INSERT INTO vault_internal.collect_queue (vault_id, chunk_no) "
+									"  SELECT DISTINCT $1::bigint, base_no FROM gone WHERE base_no IS NOT NULL "
+									"  RETURNING 1) "
+									"SELECT (SELECT count(*) FROM gone), "
+									"  (SELECT coalesce(sum(stored_len), 0)::bigint FROM gone), "
+									"  (SELECT count(*) FROM requeued)",
+									1, types, values, NULL, false, 0);
+		vault_as_caller(call);
+		if (ret != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "could not remove unreferenced chunks");
+		n += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		*freed += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		requeued = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+		if (requeued == 0)
+			break;
 	}
 	return n;
+}
+
+/*
+ * Remove the vault's chunks that no manifest of any of its points
+ * references and that are not the base of a delta chunk one does (1.1).
+ * Call with the vault locked exclusively, after deleting the points.
+ * Returns the number removed and adds their stored bytes to *freed.
+ */
+int64
+chunks_remove_unreferenced(VaultCall *call, int64 vault_id, int64 *freed)
+{
+	return call->catalog >= VAULT_CATALOG_1_1 ? collect_queued(call, vault_id, freed) :
+		collect_all(call, vault_id, freed);
 }
