@@ -12,7 +12,7 @@ PGFILEDESC  = "vault - backup vault inside PostgreSQL"
 
 # pg_regress scripts: every sql/*.sql except the extension scripts, in name
 # order, then those that make many recovery points (whose ids the others print)
-REGRESS_LAST = policies access protection redundancy alerts monitoring advisor compression deltas parallel
+REGRESS_LAST = policies access protection redundancy alerts monitoring advisor compression deltas parallel scale
 REGRESS      = $(filter-out $(REGRESS_LAST),$(patsubst sql/%.sql,%,$(sort $(filter-out sql/vault--%.sql,$(wildcard sql/*.sql))))) $(REGRESS_LAST)
 REGRESS_OPTS = --load-extension=pgcrypto --load-extension=vault
 ISOLATION    = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))

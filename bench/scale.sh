@@ -17,9 +17,10 @@
 # points, their tables (the real point's definition), manifests and chunk
 # rows, each chunk with a unique id, a plausible stored size (about 30 kB,
 # so 2 million of them stand for about 60 GB) and a few bytes of data in
-# its place: the storage tables hold every row and every index entry a
-# vault of that size has, only not its payload.  No synthetic point is
-# ever read.
+# its place, and the vault's maintained figures as the backups would have
+# added them (vault_check finds no drift, and says so in the report): the
+# storage tables hold every row and every index entry a vault of that size
+# has, only not its payload.  No synthetic point is ever read.
 #
 # At each size: each view and vault_metrics() (the median of SCALE_REPEAT
 # reads), a retention run expiring
@@ -29,7 +30,8 @@
 # three), and the storage
 # tables' overhead per stored byte.  Prints one Markdown table with both
 # sizes and the growth ratio of each figure, then the issue's targets.
-# SCALE_OUT names a file that gets the same report.
+# SCALE_OUT names a file that gets the same report; SCALE_KEEP=1 keeps the
+# database (vault_scale) for a closer look.
 set -euo pipefail
 
 ITEMS=${SCALE_ITEMS:-1000}
@@ -161,11 +163,17 @@ FROM g_points g JOIN g_own o USING (point_id) LEFT JOIN g_first f USING (item_id
 -- the points' figures, as a backup would have set them
 UPDATE vault_internal.points p SET chunks = cardinality(m.chunk_nos), new_chunks = $chunks,
 	   logical_bytes = 65536::bigint * cardinality(m.chunk_nos),
-	   new_bytes = o.bytes + pg_column_size(m.chunk_nos)
+	   manifest_bytes = 24 + 8 * cardinality(m.chunk_nos),
+	   new_bytes = o.bytes + 24 + 8 * cardinality(m.chunk_nos)
 FROM vault_internal.manifests m, g_own o
 WHERE o.point_id = p.point_id AND m.point_id = p.point_id AND m.ordinal = 1 AND m.segment = 0;
 UPDATE vault_internal.point_tables t SET logical_bytes = p.logical_bytes, chunks = p.chunks
 FROM vault_internal.points p, g_points g WHERE g.point_id = t.point_id AND p.point_id = t.point_id;
+-- the vault's maintained figures, as the backups would have added them
+INSERT INTO vault_internal.vault_usage (vault_id, chunks, chunk_bytes, manifest_bytes, points, logical_bytes)
+SELECT p.vault_id, sum(p.new_chunks), sum(p.new_bytes - p.manifest_bytes), sum(p.manifest_bytes), count(*),
+	   sum(p.logical_bytes)
+FROM vault_internal.points p JOIN g_points g USING (point_id) GROUP BY p.vault_id;
 COMMIT;
 SQL
 }
@@ -235,6 +243,12 @@ measure_size() {
 	done | sort -n | sed -n 2p)
 	record $size "small backup (2,000 rows, ms)" "$runs"
 
+	# the maintained figures against a full recount (vault_check), and
+	# what that recount costs
+	record $size "vault_check: figures that drifted" \
+		"$(sql -c "SELECT count(*) FILTER (WHERE NOT ok) FROM vault_check('scale')")"
+	record $size "vault_check, a full recount (ms)" "$(once "SELECT * FROM vault_check('scale')")"
+
 	# the storage tables beyond the payload, per stored byte: heap rows,
 	# indexes, TOAST indexes, manifests (the synthetic payload is 64 bytes
 	# where a real one is its stored size, so it is taken out)
@@ -243,7 +257,8 @@ SELECT round(100.0 * (sum(pg_total_relation_size(c.oid))
 					  - (SELECT sum(octet_length(data)) FROM vault_internal.chunks))
 			 / (SELECT sum(stored_len) FROM vault_internal.chunks), 2)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = 'vault_internal' AND c.relname IN ('chunks', 'manifests', 'points', 'point_tables')
+WHERE n.nspname = 'vault_internal'
+  AND c.relname IN ('chunks', 'manifests', 'points', 'point_tables', 'collect_queue', 'vault_usage')
 SQL
 )"
 }
@@ -266,7 +281,8 @@ report() {
 		"vault_health of the vault (ms)" "vault_metrics() (ms)" "report refresh, one day (ms)" \
 		"vault_report_daily of the vault (ms)" "retention run expiring $VICTIMS points (ms)" "  chunks it removed" \
 		"purge of $PURGED points (ms)" "restore of the fixed point (ms)" "verify of the fixed point (ms)" \
-		"small backup (2,000 rows, ms)" "storage overhead per stored byte (%)"; do
+		"small backup (2,000 rows, ms)" "vault_check: figures that drifted" "vault_check, a full recount (ms)" \
+		"storage overhead per stored byte (%)"; do
 		a=${FIG["A|$f"]}; b=${FIG["B|$f"]}
 		echo "| $f | $a | $b | $(awk -v a="$a" -v b="$b" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "" }') |"
 	done
@@ -295,4 +311,4 @@ report() {
 }
 
 report | tee ${SCALE_OUT:-/dev/null}
-dropdb $DB
+[ -n "${SCALE_KEEP:-}" ] || dropdb $DB

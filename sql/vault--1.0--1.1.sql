@@ -1281,18 +1281,78 @@ ALTER TABLE vault_internal.points ADD COLUMN delta_chunks bigint NOT NULL DEFAUL
 -- calling backend alone)
 ALTER TABLE vault_internal.points ADD COLUMN parallel_workers integer NOT NULL DEFAULT 0;
 
+-- scale: the figures vault_vaults shows (and vault_metrics with it) are kept
+-- as they change, in a ledger of changes per vault, so that reading them
+-- costs the same at millions of chunks as at a thousand: a backup adds a row
+-- as it finishes its point (the chunks it stored and their bytes, its
+-- manifests' bytes, the point and its logical bytes), a chunk collection one
+-- for what it removed, the trigger below one for each statement that
+-- deletes points; a vault's rows are folded into one while it is locked
+-- exclusively (retention, collection).  vault_check(vault) recounts.  A
+-- point's manifest bytes (24 + 8 a chunk reference per segment, as new_bytes
+-- counts them) are kept on the point for the deletes.  A replicated vault
+-- (a geo vault's secondary) takes its points from its primary, not from
+-- backups: its figures are counted.
+ALTER TABLE vault_internal.points ADD COLUMN manifest_bytes bigint NOT NULL DEFAULT 0;
+UPDATE vault_internal.points p
+   SET manifest_bytes = (SELECT coalesce(sum(24 + 8 * cardinality(m.chunk_nos)), 0)
+						 FROM vault_internal.manifests m WHERE m.point_id = p.point_id);
+CREATE TABLE vault_internal.vault_usage (
+	vault_id		bigint NOT NULL REFERENCES vault_internal.vaults ON DELETE CASCADE,
+	chunks			bigint NOT NULL DEFAULT 0,
+	chunk_bytes		bigint NOT NULL DEFAULT 0,
+	manifest_bytes	bigint NOT NULL DEFAULT 0,
+	points			bigint NOT NULL DEFAULT 0,
+	logical_bytes	bigint NOT NULL DEFAULT 0
+);
+CREATE INDEX vault_usage_vault ON vault_internal.vault_usage (vault_id);
+INSERT INTO vault_internal.vault_usage (vault_id, chunks, chunk_bytes, manifest_bytes, points, logical_bytes)
+SELECT v.vault_id,
+	   (SELECT count(*) FROM vault_internal.chunks c WHERE c.vault_id = v.vault_id),
+	   (SELECT coalesce(sum(c.stored_len), 0) FROM vault_internal.chunks c WHERE c.vault_id = v.vault_id),
+	   (SELECT coalesce(sum(p.manifest_bytes), 0) FROM vault_internal.points p WHERE p.vault_id = v.vault_id),
+	   (SELECT count(*) FROM vault_internal.points p WHERE p.vault_id = v.vault_id),
+	   (SELECT coalesce(sum(p.logical_bytes), 0) FROM vault_internal.points p WHERE p.vault_id = v.vault_id)
+FROM vault_internal.vaults v;
+
+CREATE FUNCTION vault_internal.usage_points_gone() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	INSERT INTO vault_internal.vault_usage (vault_id, manifest_bytes, points, logical_bytes)
+	SELECT g.vault_id, -sum(g.manifest_bytes), -count(*), -sum(g.logical_bytes)
+	FROM gone g GROUP BY g.vault_id;
+	RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION vault_internal.usage_points_gone() FROM PUBLIC;
+CREATE TRIGGER usage_points_gone AFTER DELETE ON vault_internal.points
+	REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION vault_internal.usage_points_gone();
+
 CREATE OR REPLACE VIEW vault_vaults AS
 SELECT v.name AS vault,
 	   pg_catalog.pg_get_userbyid(v.owner)::name AS owner,
 	   v.created_at,
 	   (SELECT count(*) FROM vault_internal.items i WHERE i.vault_id = v.vault_id) AS items,
-	   (SELECT count(*) FROM vault_internal.points p WHERE p.vault_id = v.vault_id) AS recovery_points,
-	   (SELECT coalesce(sum(p.logical_bytes), 0) FROM vault_internal.points p WHERE p.vault_id = v.vault_id)::bigint AS logical_bytes,
-	   ((SELECT coalesce(sum(c.stored_len), 0) FROM vault_internal.chunks c WHERE c.vault_id = v.vault_id)
-		+ (SELECT coalesce(sum(pg_catalog.pg_column_size(m.chunk_nos)), 0)
-		   FROM vault_internal.manifests m JOIN vault_internal.points p USING (point_id)
-		   WHERE p.vault_id = v.vault_id))::bigint AS stored_bytes,
-	   (SELECT count(*) FROM vault_internal.chunks c WHERE c.vault_id = v.vault_id) AS chunks,
+	   CASE WHEN v.replica
+			THEN (SELECT count(*) FROM vault_internal.points p WHERE p.vault_id = v.vault_id)
+			ELSE (SELECT coalesce(sum(u.points), 0) FROM vault_internal.vault_usage u WHERE u.vault_id = v.vault_id)::bigint
+	   END AS recovery_points,
+	   CASE WHEN v.replica
+			THEN (SELECT coalesce(sum(p.logical_bytes), 0) FROM vault_internal.points p WHERE p.vault_id = v.vault_id)
+			ELSE (SELECT coalesce(sum(u.logical_bytes), 0) FROM vault_internal.vault_usage u WHERE u.vault_id = v.vault_id)
+	   END::bigint AS logical_bytes,
+	   CASE WHEN v.replica
+			THEN (SELECT coalesce(sum(c.stored_len), 0) FROM vault_internal.chunks c WHERE c.vault_id = v.vault_id)
+				 + (SELECT coalesce(sum(24 + 8 * cardinality(m.chunk_nos)), 0)
+					FROM vault_internal.manifests m JOIN vault_internal.points p USING (point_id)
+					WHERE p.vault_id = v.vault_id)
+			ELSE (SELECT coalesce(sum(u.chunk_bytes + u.manifest_bytes), 0) FROM vault_internal.vault_usage u
+				  WHERE u.vault_id = v.vault_id)
+	   END::bigint AS stored_bytes,
+	   CASE WHEN v.replica
+			THEN (SELECT count(*) FROM vault_internal.chunks c WHERE c.vault_id = v.vault_id)
+			ELSE (SELECT coalesce(sum(u.chunks), 0) FROM vault_internal.vault_usage u WHERE u.vault_id = v.vault_id)::bigint
+	   END AS chunks,
 	   CASE WHEN v.key_id IS NULL THEN 'platform'
 			ELSE 'customer:' || (SELECT k.name FROM vault_internal.keys k WHERE k.key_id = v.key_id) END
 		 AS encryption,
@@ -1692,7 +1752,7 @@ WITH bounds AS (
 	JOIN vault_internal.chunks c USING (chunk_no)
 	GROUP BY r.item_id
 ), manifest_bytes AS (
-	SELECT p.item_id, sum(pg_column_size(m.chunk_nos)) AS bytes
+	SELECT p.item_id, sum(24 + 8 * cardinality(m.chunk_nos)) AS bytes
 	FROM vault_internal.points p JOIN vault_internal.manifests m USING (point_id), bounds b
 	WHERE p.created_at < b.t1
 	GROUP BY p.item_id
@@ -1919,7 +1979,7 @@ WITH families (ord, name, type, help) AS (VALUES
 ), health AS (
 	SELECT h.*, v.l || format(',item="%s"', vault_internal.prom_escape(h.item)) AS l
 	FROM @extschema@.vault_health h JOIN v ON v.name = h.vault
-), samples (ord, suffix, labels, value) AS (
+), samples (ord, suffix, labels, value) AS MATERIALIZED (	-- once, not once a family
 	SELECT 1, '', v.l, vv.stored_bytes::text FROM v JOIN @extschema@.vault_vaults vv ON vv.vault = v.name
 	UNION ALL
 	SELECT 2, '', v.l, vv.logical_bytes::text FROM v JOIN @extschema@.vault_vaults vv ON vv.vault = v.name
@@ -2806,3 +2866,11 @@ END $$;
 REVOKE ALL ON FUNCTION vault_internal.queue_collect() FROM PUBLIC;
 CREATE TRIGGER queue_collect AFTER DELETE ON vault_internal.manifests
 	REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION vault_internal.queue_collect();
+
+-- every figure the vault maintains, recounted and compared (the ledger of
+-- vault_usage, the manifest bytes kept on the points, and the collection
+-- queue's promise that every chunk no point needs is queued); contributor
+-- on the vault
+CREATE FUNCTION vault_check(vault text)
+	RETURNS TABLE(figure text, maintained bigint, recounted bigint, ok boolean)
+	AS 'MODULE_PATHNAME', 'vault_check' LANGUAGE C VOLATILE;

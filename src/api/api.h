@@ -55,6 +55,7 @@ typedef struct BackupTotals
 	int64		rows;
 	int64		logical_bytes;
 	int64		new_bytes;
+	int64		manifest_bytes; /* of new_bytes, the manifests' */
 	int64		chunks;
 	int64		new_chunks;
 	int64		delta_chunks;

@@ -242,11 +242,11 @@ backup_estimate(VaultCall *call, int64 item_id, int64 point_id, List *relids)
 }
 
 static void
-point_finish(VaultCall *call, int64 point_id, BackupTotals *t)
+point_finish(VaultCall *call, VaultInfo *vault, int64 point_id, BackupTotals *t)
 {
-	Oid			types[10] = {INT8OID, INT4OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT4OID, INT8OID,
-	INT4OID};
-	Datum		values[10];
+	Oid			types[11] = {INT8OID, INT4OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT4OID, INT8OID,
+	INT4OID, INT8OID};
+	Datum		values[11];
 
 	values[0] = Int64GetDatum(point_id);
 	values[1] = Int32GetDatum(t->tables);
@@ -258,21 +258,25 @@ point_finish(VaultCall *call, int64 point_id, BackupTotals *t)
 	values[7] = Int32GetDatum(t->objects);
 	values[8] = Int64GetDatum(t->delta_chunks);
 	values[9] = Int32GetDatum(t->workers);
+	values[10] = Int64GetDatum(t->manifest_bytes);
 	vault_as_owner(call);
 	if (call->catalog >= VAULT_CATALOG_1_1)
 		(void) spi_int64("UPDATE vault_internal.points SET tables = $2, rows = $3, logical_bytes = $4, "
 						 "new_bytes = $5, chunks = $6, new_chunks = $7, delta_chunks = $9, "
-						 "parallel_workers = $10, "
+						 "parallel_workers = $10, manifest_bytes = $11, "
 						 "objects = $8 + (SELECT coalesce(sum(vault_internal.attached_count(t.definition)), 0) "
 						 "  FROM vault_internal.point_tables t WHERE t.point_id = $1), "
 						 "end_lsn = pg_catalog.pg_current_wal_insert_lsn() "
 						 "WHERE point_id = $1",
-						 10, types, values, NULL);
+						 11, types, values, NULL);
 	else
 		(void) spi_int64("UPDATE vault_internal.points SET tables = $2, rows = $3, logical_bytes = $4, "
 						 "new_bytes = $5, chunks = $6, new_chunks = $7 WHERE point_id = $1",
 						 7, types, values, NULL);
 	vault_as_caller(call);
+	/* the vault's figures: the chunks this backup stored, its manifests, the point */
+	usage_record(call, vault->vault_id, t->new_chunks, t->new_bytes - t->manifest_bytes, t->manifest_bytes,
+				 1, t->logical_bytes);
 }
 
 /*
@@ -352,7 +356,7 @@ backup_item(VaultCall *call, VaultInfo *vault, const char *kind, const char *ite
 	PG_END_TRY();
 
 	progress_phase("finishing");
-	point_finish(call, point_id, &totals);
+	point_finish(call, vault, point_id, &totals);
 	UnregisterSnapshot(snapshot);
 	progress_end();
 

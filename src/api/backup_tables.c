@@ -65,6 +65,7 @@ reuse_stream(VaultCall *call, int64 point_id, int ordinal, ProofMatch *prev,
 	ws->chunks = prev->chunks;
 	ws->new_chunks = 0;
 	ws->delta_chunks = 0;
+	ws->manifest_bytes = ws->new_bytes;
 }
 
 /*
@@ -181,6 +182,7 @@ backup_table_end(ItemRun *run, TableJob *job, const TableStreamStats *ts, const 
 	totals->rows += ts->rows;
 	totals->logical_bytes += ws->logical_bytes;
 	totals->new_bytes += ws->new_bytes;
+	totals->manifest_bytes += ws->manifest_bytes;
 	totals->chunks += ws->chunks;
 	totals->new_chunks += ws->new_chunks;
 	totals->delta_chunks += ws->delta_chunks;
@@ -297,11 +299,14 @@ backup_table_serial(ItemRun *run, TableJob *job, Snapshot snapshot)
 	ChunkWriter *w = table_writer(run, job);
 	ChunkWriterStats ws;
 	TableStreamStats ts;
+	StreamPages pages;
 
 	progress_phase("reading table");
 	if (job->fold)
 		job->digest = proof_digest_begin(rel);
-	table_stream_write(rel, snapshot, emit_to_writer, w, &ts, job->digest);
+	if (job->digest)
+		proof_digest_sink(job->digest, &pages);
+	table_stream_write(rel, snapshot, emit_to_writer, w, &ts, job->digest ? &pages : NULL);
 	chunk_writer_finish(w, &ws);
 	progress_table(ws.logical_bytes, ws.new_chunks, ws.chunks - ws.new_chunks);
 	progress_table_done();

@@ -276,6 +276,7 @@ retention_run_vault(VaultCall *call, int64 vault_id, const char *vault_name, Tim
 
 	if (!vault_lock_exclusive(call, vault_id, skip_busy))
 		return false;
+	usage_fold(call, vault_id);	/* the figures' ledger, while nothing adds to it */
 	values[0] = Int64GetDatum(vault_id);
 	if (call->catalog >= VAULT_CATALOG_1_1)
 	{

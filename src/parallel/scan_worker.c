@@ -37,6 +37,7 @@ typedef struct ScanWorker
 	uint8	   *scratch;
 	bool		seal;			/* the current range's table is sealed here */
 	StringInfoData pages;		/* the current range's page records */
+	StreamPages pages_sink;		/* collecting them */
 } ScanWorker;
 
 /* the cutter's callback: name, seal and send one chunk */
@@ -157,7 +158,7 @@ scan_ranges(ScanWorker *w, int me, Snapshot snapshot)
 			table = r->table;
 			root = table_open(w->tables[table].relid, AccessShareLock);
 			ts = table_stream_begin(root, emit_bytes, w, &stats);
-			table_stream_pages(ts, w->tables[table].pages ? &w->pages : NULL);
+			table_stream_pages(ts, w->tables[table].pages ? &w->pages_sink : NULL);
 			w->seal = w->tables[table].seal;
 		}
 		scan_range(w, ts, &stats, r, snapshot);
@@ -192,6 +193,7 @@ vault_scan_worker_main(Datum arg)
 	w.sealed = palloc(codec_sealed_bound(CHUNKER_DEFAULT_MAX));
 	w.scratch = palloc(codec_sealed_bound(CHUNKER_DEFAULT_MAX));
 	initStringInfo(&w.pages);
+	proof_records_sink(&w.pages, &w.pages_sink);
 
 	scan_ranges(&w, w.group.me, w.group.snapshot);
 

@@ -90,7 +90,7 @@ track_load(BaseTrack *t)
 	int64	   *nos = segment_get(s, t->point_id, t->ordinal, t->next_segment++, &k);
 	Datum	   *elems;
 	ArrayType  *arr;
-	Datum		values[2];
+	Datum		values[1];
 	TrackEntry *found;
 	int			nfound = 0;
 	int			i;
@@ -105,8 +105,7 @@ track_load(BaseTrack *t)
 	for (i = 0; i < k; i++)
 		elems[i] = Int64GetDatum(nos[i]);
 	arr = construct_array(elems, k, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-	values[0] = Int64GetDatum(s->vault->vault_id);
-	values[1] = PointerGetDatum(arr);
+	values[0] = PointerGetDatum(arr);
 	ret = SPI_execute_plan(s->plan_track, values, NULL, true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "previous stream lookup failed: %s", SPI_result_code_string(ret));
@@ -118,6 +117,9 @@ track_load(BaseTrack *t)
 		bool		isnull;
 		Datum		d;
 
+		/* a number of another vault's chunk counts as missing */
+		if (DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull)) != s->vault->vault_id)
+			continue;
 		found[nfound].chunk_no = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 		d = SPI_getbinval(tup, desc, 2, &isnull);
 		found[nfound].base_no = isnull ? -1 : DatumGetInt64(d);

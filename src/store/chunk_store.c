@@ -81,7 +81,7 @@ store_open(VaultCall *call, VaultInfo *vault, const VaultKeys *keys)
 	uint64		gear[256];
 	Oid			t_lookup[2] = {INT8OID, BYTEAOID};
 	Oid			t_insert[8] = {INT8OID, BYTEAOID, INT4OID, INT4OID, BYTEAOID, BOOLOID, INT8OID, INT8OID};
-	Oid			t_track[2] = {INT8OID, INT8ARRAYOID};
+	Oid			t_track[1] = {INT8ARRAYOID};
 	Oid			t_fetch[2] = {INT8OID, INT8OID};
 	Oid			t_seg_put[5] = {INT8OID, INT4OID, INT4OID, INT8ARRAYOID, BOOLOID};
 	/* 1.1: a geo vault's chunks and manifests are marked for its secondaries */
@@ -128,8 +128,13 @@ store_open(VaultCall *call, VaultInfo *vault, const VaultKeys *keys)
 							"SELECT chunk_id, data, NULL::bigint FROM vault_internal.chunks "
 							"WHERE chunk_no = $1 AND vault_id = $2", 2, t_fetch);
 	if (v11)
-		s->plan_track = prepare("SELECT chunk_no, base_no, plain_len, cut_hash FROM vault_internal.chunks "
-								  "WHERE vault_id = $1 AND chunk_no = ANY ($2)", 2, t_track);
+		/*
+		 * each chunk by its number (the primary key), never a walk over the
+		 * vault's chunks; the vault is checked by the caller
+		 */
+		s->plan_track = prepare("SELECT chunk_no, base_no, plain_len, cut_hash, vault_id "
+								"FROM vault_internal.chunks WHERE chunk_no = ANY ($1)",
+								1, t_track);
 	s->plan_segment_put = prepare(v11 ?
 								  "INSERT INTO vault_internal.manifests "
 								  "(point_id, ordinal, segment, chunk_nos, geo) VALUES ($1, $2, $3, $4, $5)" :
@@ -313,6 +318,7 @@ segment_flush(ChunkWriter *w)
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "manifest insert failed: %s", SPI_result_code_string(ret));
 	w->stats.new_bytes += VARSIZE(arr);
+	w->stats.manifest_bytes += VARSIZE(arr);
 	pfree(arr);
 	pfree(elems);
 	w->segment++;

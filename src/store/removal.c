@@ -93,6 +93,7 @@ collect_queued(VaultCall *call, int64 vault_id, int64 *freed)
 	Oid			types[1] = {INT8OID};
 	Datum		values[1];
 	int64		n = 0;
+	int64		bytes = 0;
 
 	values[0] = Int64GetDatum(vault_id);
 	for (int pass = 0; pass < 4; pass++)
@@ -123,11 +124,15 @@ collect_queued(VaultCall *call, int64 vault_id, int64 *freed)
 		if (ret != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "could not remove unreferenced chunks");
 		n += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		*freed += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		bytes += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		requeued = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
 		if (requeued == 0)
 			break;
 	}
+	*freed += bytes;
+	if (n > 0)
+		usage_record(call, vault_id, -n, -bytes, 0, 0, 0);
+	usage_fold(call, vault_id);
 	return n;
 }
 

@@ -67,6 +67,11 @@ extern int	vault_zstd_level(const char *compression);
 extern bool vault_lock_exclusive(VaultCall *call, int64 vault_id, bool skip_busy);
 extern int64 chunks_remove_unreferenced(VaultCall *call, int64 vault_id, int64 *freed);
 
+/* ---- usage.c: the figures a vault maintains as it changes ---- */
+extern void usage_record(VaultCall *call, int64 vault_id, int64 chunks, int64 chunk_bytes,
+						 int64 manifest_bytes, int64 points, int64 logical_bytes);
+extern void usage_fold(VaultCall *call, int64 vault_id);
+
 /* ---- audit.c: the audit trail ---- */
 extern void audit_record(VaultCall *call, VaultInfo *vault, const char *item, const char *operation,
 						 const char *detail);
@@ -178,6 +183,7 @@ typedef struct ChunkWriterStats
 	int64		new_chunks;		/* chunks this writer stored */
 	int64		delta_chunks;	/* of those, stored as deltas */
 	int64		new_bytes;		/* sealed bytes + manifest bytes it stored */
+	int64		manifest_bytes; /* of those, the manifest's */
 } ChunkWriterStats;
 
 extern ChunkStore *chunk_store_open(VaultCall *call, VaultInfo *vault);

@@ -18,7 +18,6 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/pg_enum.h"
-#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"
 #include "miscadmin.h"
@@ -260,6 +259,48 @@ proof_page_record(Buffer buf, char *rec)
 	memcpy(rec + 8, &lower, 2);
 	memcpy(rec + 10, &upper, 2);
 	return lsn;
+}
+
+/* a stream's scans feeding a digest: each heap's identity, each page's record */
+static void
+sink_digest_heap(void *arg, Relation heap, BlockNumber nblocks)
+{
+	proof_digest_heap((ProofDigest *) arg, RelationGetRelid(heap), proof_heap_node(heap), nblocks);
+}
+
+static void
+sink_digest_page(void *arg, Buffer buf)
+{
+	char		rec[PROOF_PAGE_RECORD];
+
+	(void) proof_page_record(buf, rec);
+	proof_digest_pages((ProofDigest *) arg, rec, 1);
+}
+
+void
+proof_digest_sink(ProofDigest *pd, StreamPages *sink)
+{
+	sink->heap = sink_digest_heap;
+	sink->page = sink_digest_page;
+	sink->arg = pd;
+}
+
+/* a stream's scans of block ranges collecting the records (a parallel worker's) */
+static void
+sink_records_page(void *arg, Buffer buf)
+{
+	char		rec[PROOF_PAGE_RECORD];
+
+	(void) proof_page_record(buf, rec);
+	appendBinaryStringInfo((StringInfo) arg, rec, PROOF_PAGE_RECORD);
+}
+
+void
+proof_records_sink(StringInfo records, StreamPages *sink)
+{
+	sink->heap = NULL;
+	sink->page = sink_records_page;
+	sink->arg = records;
 }
 
 /* the record of block blk of rel, read through strategy */

@@ -27,17 +27,24 @@ typedef struct TableStreamStats
 } TableStreamStats;
 
 typedef struct StreamState TableStream;
-typedef struct ProofDigest ProofDigest; /* page_digest.c's */
 
-/* digest: NULL, or the table's page digest, taken as the pages are read */
+/* told of the pages a stream's scans read, in block order */
+typedef struct StreamPages
+{
+	/* a whole heap's scan begins, of nblocks blocks (NULL: not wanted) */
+	void		(*heap) (void *arg, Relation heap, BlockNumber nblocks);
+	/* each block read, pinned */
+	void		(*page) (void *arg, Buffer buf);
+	void	   *arg;
+} StreamPages;
+
+/* pages: NULL, or told of every heap and block as the scans read them */
 extern void table_stream_write(Relation rel, Snapshot snapshot, StreamEmit emit, void *arg,
-							   TableStreamStats *stats, ProofDigest *digest);
+							   TableStreamStats *stats, const StreamPages *pages);
 /* the same in pieces, for parallel workers: one block range at a time */
 extern TableStream *table_stream_begin(Relation rel, StreamEmit emit, void *arg,
 									   TableStreamStats *stats);
-/* the records of the pages table_stream_rows reads go to pages (or nowhere: NULL) */
-extern void table_stream_pages(TableStream *st, StringInfo pages);
-extern List *table_stream_heaps(Relation rel);
+extern void table_stream_pages(TableStream *st, const StreamPages *pages);
 extern void table_stream_header(TableStream *st);
 extern void table_stream_rows(TableStream *st, Relation heap, Snapshot snapshot,
 							  BlockNumber start, BlockNumber nblocks);
@@ -45,6 +52,9 @@ extern void table_stream_trailer(TableStream *st);
 extern void table_stream_flush(TableStream *st);
 extern void table_stream_end(TableStream *st);
 extern bool stream_type_binary_io(Oid typid);
+
+/* ---- stream_heaps.c: the heaps of a stream, in stream order ---- */
+extern List *table_stream_heaps(Relation rel);
 extern int	stream_encoding_begin(void);
 extern void stream_encoding_end(int saved);
 
@@ -87,6 +97,8 @@ typedef enum ProofDigestResult
 
 extern ProofDigestResult proof_table_digest(Relation rel, XLogRecPtr bound,
 											uint8 digest[PROOF_DIGEST_LEN], XLogRecPtr *maxlsn);
+typedef struct ProofDigest ProofDigest;
+
 extern ProofDigest *proof_digest_begin(Relation rel);
 extern void proof_digest_heap(ProofDigest *pd, Oid relid, Oid node, BlockNumber nblocks);
 extern void proof_digest_pages(ProofDigest *pd, const char *records, int n);
@@ -94,6 +106,8 @@ extern void proof_digest_end(ProofDigest *pd, uint8 digest[PROOF_DIGEST_LEN]);
 extern void proof_digest_cancel(ProofDigest *pd);
 extern Oid	proof_heap_node(Relation heap);
 extern XLogRecPtr proof_page_record(Buffer buf, char *rec);
+extern void proof_digest_sink(ProofDigest *pd, StreamPages *sink);
+extern void proof_records_sink(StringInfo records, StreamPages *sink);
 extern void proof_datums(ScanProof *proof, Datum *lsn, bool *lsn_null, Datum *xids, bool *xids_null);
 
 /* ---- defjson.c: reading captured definitions ---- */

@@ -19,7 +19,6 @@
 #include "access/heapam.h"
 #include "access/table.h"
 #include "access/tableam.h"
-#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
 #include "mb/pg_wchar.h"
@@ -77,8 +76,7 @@ typedef struct StreamState
 	MemoryContext rowcxt;		/* reset for every row */
 	StreamColumn *cols;			/* the root's columns */
 	int			ncols;
-	ProofDigest *digest;		/* whole heaps read: their page digest */
-	StringInfo	pages;			/* block ranges read: their page records */
+	const StreamPages *pages;	/* told of every block read, or NULL */
 } StreamState;
 
 /*
@@ -337,33 +335,28 @@ stream_columns(Relation rel, int *ncols)
 }
 
 /*
- * The records of blocks from..to (inclusive) of the heap scan's relation,
- * to the page digest or the page records: the scan's current page (pinned)
- * as it is, the pages it passed without a visible row read again (through
- * its ring, where they still are).
+ * Blocks from..to (inclusive) of the heap scan's relation to st->pages, in
+ * order: the scan's current page (pinned) as it is, the pages it passed
+ * without a visible row read again (through its ring, where they still
+ * are).
  */
 static void
-record_pages(StreamState *st, HeapScanDesc scan, BlockNumber from, BlockNumber to)
+tell_pages(StreamState *st, HeapScanDesc scan, BlockNumber from, BlockNumber to)
 {
 	Relation	rel = scan->rs_base.rs_rd;
-	char		rec[PROOF_PAGE_RECORD];
 
 	for (BlockNumber blk = from; blk <= to; blk++)
 	{
 		if (blk == scan->rs_cblock && BufferIsValid(scan->rs_cbuf))
-			(void) proof_page_record(scan->rs_cbuf, rec);
+			st->pages->page(st->pages->arg, scan->rs_cbuf);
 		else
 		{
 			Buffer		buf = ReadBufferExtended(rel, MAIN_FORKNUM, blk, RBM_NORMAL,
 												 scan->rs_strategy);
 
-			(void) proof_page_record(buf, rec);
+			st->pages->page(st->pages->arg, buf);
 			ReleaseBuffer(buf);
 		}
-		if (st->digest)
-			proof_digest_pages(st->digest, rec, 1);
-		else
-			appendBinaryStringInfo(st->pages, rec, PROOF_PAGE_RECORD);
 	}
 }
 
@@ -371,9 +364,9 @@ record_pages(StreamState *st, HeapScanDesc scan, BlockNumber from, BlockNumber t
  * Write the rows of one heap (a plain table or one leaf partition): all of
  * them, or those of nblocks blocks from start (a parallel worker's range:
  * read in block order, never joining a synchronized scan elsewhere).  With
- * a page digest or page records to take, every block read is recorded, in
- * block order (the whole heap is then not read as a synchronized scan
- * either, which could start anywhere).
+ * st->pages, every block read is told to it, in block order (the whole heap
+ * is then not read as a synchronized scan either, which could start
+ * anywhere), a whole heap's size first.
  */
 void
 table_stream_rows(TableStream *st, Relation rel, Snapshot snapshot,
@@ -384,7 +377,7 @@ table_stream_rows(TableStream *st, Relation rel, Snapshot snapshot,
 	MemoryContext rowcxt = st->rowcxt;
 	MemoryContext old = MemoryContextSwitchTo(st->cxt);
 	AttrNumber *map = palloc(sizeof(AttrNumber) * Max(ncols, 1));
-	bool		recording = st->digest != NULL || st->pages != NULL;
+	bool		recording = st->pages != NULL;
 	TableScanDesc scan;
 	HeapScanDesc hscan;
 	TupleTableSlot *slot;
@@ -411,8 +404,8 @@ table_stream_rows(TableStream *st, Relation rel, Snapshot snapshot,
 		scan = table_beginscan_strat(rel, snapshot, 0, NULL, true, !recording);
 		start = 0;
 		end = recording ? ((HeapScanDesc) scan)->rs_nblocks : 0;
-		if (st->digest)
-			proof_digest_heap(st->digest, RelationGetRelid(rel), proof_heap_node(rel), end);
+		if (recording && st->pages->heap)
+			st->pages->heap(st->pages->arg, rel, end);
 	}
 	else
 	{
@@ -427,7 +420,7 @@ table_stream_rows(TableStream *st, Relation rel, Snapshot snapshot,
 		CHECK_FOR_INTERRUPTS();
 		if (recording && hscan->rs_cblock >= next)
 		{
-			record_pages(st, hscan, next, hscan->rs_cblock);
+			tell_pages(st, hscan, next, hscan->rs_cblock);
 			next = hscan->rs_cblock + 1;
 		}
 		MemoryContextReset(rowcxt);
@@ -450,7 +443,7 @@ table_stream_rows(TableStream *st, Relation rel, Snapshot snapshot,
 			stream_flush(st);
 	}
 	if (recording && next < end)
-		record_pages(st, hscan, next, end - 1);
+		tell_pages(st, hscan, next, end - 1);
 	table_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
 	pfree(map);
@@ -484,7 +477,7 @@ table_stream_begin(Relation rel, StreamEmit emit, void *arg, TableStreamStats *s
 }
 
 void
-table_stream_pages(TableStream *st, StringInfo pages)
+table_stream_pages(TableStream *st, const StreamPages *pages)
 {
 	st->pages = pages;
 }
@@ -519,38 +512,17 @@ table_stream_end(TableStream *st)
 }
 
 /*
- * The heaps whose rows a stream of rel holds, in stream order: rel itself,
- * or the leaves of a partitioned table (locked here, as the scan of the
- * whole table would lock them).
- */
-List *
-table_stream_heaps(Relation rel)
-{
-	List	   *heaps = NIL;
-	ListCell   *lc;
-
-	if (rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
-		return list_make1_oid(RelationGetRelid(rel));
-	foreach(lc, find_all_inheritors(RelationGetRelid(rel), AccessShareLock, NULL))
-	{
-		if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_RELATION)
-			heaps = lappend_oid(heaps, lfirst_oid(lc));
-	}
-	return heaps;
-}
-
-/*
  * The whole stream of rel, in one process: header, every heap, trailer;
- * with digest, the page digest of every heap as its scan reads it.
+ * pages (or NULL) told of every heap and block as its scan reads them.
  */
 void
 table_stream_write(Relation rel, Snapshot snapshot, StreamEmit emit, void *arg,
-				   TableStreamStats *stats, ProofDigest *digest)
+				   TableStreamStats *stats, const StreamPages *pages)
 {
 	StreamState *st = table_stream_begin(rel, emit, arg, stats);
 	ListCell   *lc;
 
-	st->digest = digest;
+	st->pages = pages;
 
 	table_stream_header(st);
 	foreach(lc, table_stream_heaps(rel))

@@ -55,12 +55,16 @@ $bg->quit;
 ok($node->poll_query_until('postgres', 'SELECT 1', '1'), 'the cluster recovered after the kill');
 is($state->(), $before, 'the killed backup left no point and no chunk');
 is($node->safe_psql('postgres', "SELECT ok FROM vault_verify($p1)"), 't', 'the earlier point still verifies');
+is($node->safe_psql('postgres', "SELECT string_agg(figure, ', ') FROM vault_check('v') WHERE NOT ok"), '',
+	'the figures the vault maintains equal a recount after the kill');
 
 # and the vault works as before
 my $p2 = $node->safe_psql('postgres', "SELECT vault_backup('v', 'big')");
 like($p2, qr/^\d+$/, 'a new backup succeeds');
 is($node->safe_psql('postgres', "SELECT vault_restore($p2, 'big_back')"), 'public.big_back', 'and restores');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM big_back'), '3000000', 'with every row');
+is($node->safe_psql('postgres', "SELECT string_agg(figure, ', ') FROM vault_check('v') WHERE NOT ok"), '',
+	'and the figures still equal a recount');
 
 $node->stop;
 done_testing();

@@ -73,6 +73,9 @@ is(q1(q{SELECT extversion FROM pg_extension WHERE extname = 'vault'}), '1.1', 'u
 is(q1($settings), $before, 'every vault, item, point, policy, grant and job as it was');
 is(q1(q{SELECT count(*) FROM vault_recovery_points WHERE objects <> 0}), '0',
 	'points made by 1.0 hold no other objects (objects = 0)');
+is(q1(q{SELECT count(*) FILTER (WHERE NOT c.ok) || '/' || count(*) FROM vault_vaults v, vault_check(v.vault) c}),
+	'0/' . 7 * q1(q{SELECT count(*) FROM vault_vaults}),
+	'the figures 1.1 maintains start from a recount of the 1.0 data');
 
 # monitoring starts from the 1.0 history: each item's health from its jobs,
 # the metrics' job counters from the jobs table
@@ -163,6 +166,8 @@ is(q1(q{SELECT string_agg(operation, ',' ORDER BY at) FROM vault_audit}),
 	'soft delete,undelete,soft delete,legal hold,guard,request,approve,legal hold release,undelete',
 	'the audit holds each of these operations');
 q1('DROP TABLE public.orders_again');
+is(q1(q{SELECT count(*) FROM vault_vaults v, vault_check(v.vault) c WHERE NOT c.ok}), '0',
+	'and after all of it the maintained figures equal a recount');
 
 # the updated catalog equals a fresh 1.1 install's
 q1('CREATE DATABASE fresh');

@@ -1,0 +1,135 @@
+-- scale: the lookups a restore, a verify, a backup's dedup and a chunk
+-- collection make per chunk or per table go through an index, so they cost
+-- the same in a vault of 2 million chunks as in one of 2 thousand (make
+-- bench-scale measures it).  Each statement is the one the code prepares
+-- (src/store/chunk_store.c, src/store/removal.c), planned generically as
+-- the code's prepared plans may be, with sequential scans off: on tables
+-- this small the planner would rightly prefer them, and a statement no
+-- index serves shows one anyway.
+SET client_min_messages = warning;
+SET enable_seqscan = off;
+SET max_parallel_workers_per_gather = 0;	-- the code's statements run in one backend
+SET plan_cache_mode = force_generic_plan;
+
+-- dedup: is a chunk with this id in the vault?
+PREPARE lookup(bigint, bytea) AS
+  SELECT chunk_no FROM vault_internal.chunks WHERE vault_id = $1 AND chunk_id = $2;
+EXPLAIN (COSTS OFF) EXECUTE lookup(1, '\x00');
+-- restore and verify: one chunk, and a manifest segment
+PREPARE fetch_chunk(bigint, bigint) AS
+  SELECT chunk_id, data, base_no FROM vault_internal.chunks WHERE chunk_no = $1 AND vault_id = $2;
+EXPLAIN (COSTS OFF) EXECUTE fetch_chunk(1, 1);
+PREPARE segment(bigint, int, int) AS
+  SELECT chunk_nos FROM vault_internal.manifests WHERE point_id = $1 AND ordinal = $2 AND segment = $3;
+EXPLAIN (COSTS OFF) EXECUTE segment(1, 1, 0);
+-- deltas: the previous stream's chunks, by number (the code checks that
+-- each is the vault's)
+PREPARE track(bigint[]) AS
+  SELECT chunk_no, base_no, plain_len, cut_hash, vault_id
+  FROM vault_internal.chunks WHERE chunk_no = ANY ($1);
+EXPLAIN (COSTS OFF) EXECUTE track('{1,2}');
+-- collection: does any manifest reference this chunk, does any delta need it
+PREPARE referenced(bigint) AS
+  SELECT 1 FROM vault_internal.manifests m WHERE m.chunk_nos @> ARRAY[$1];
+EXPLAIN (COSTS OFF) EXECUTE referenced(1);
+PREPARE needed(bigint) AS
+  SELECT 1 FROM vault_internal.chunks d WHERE d.base_no = $1;
+EXPLAIN (COSTS OFF) EXECUTE needed(1);
+DEALLOCATE ALL;
+RESET plan_cache_mode;
+RESET max_parallel_workers_per_gather;
+RESET enable_seqscan;
+
+-- the figures vault_vaults shows are kept as they change (a ledger per
+-- vault); after every kind of change they equal a full recount, which
+-- vault_check makes
+SELECT vault_create('sc');
+CREATE TABLE public.sc_t (id int PRIMARY KEY, v text NOT NULL);
+INSERT INTO public.sc_t SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 5000) g;
+CREATE FUNCTION pg_temp.sc_check(what text) RETURNS TABLE(after text, figures bigint, drifted bigint)
+LANGUAGE sql AS $$
+SELECT what, count(*), count(*) FILTER (WHERE NOT ok) FROM vault_check('sc')
+$$;
+SELECT * FROM pg_temp.sc_check('nothing yet');
+SELECT vault_backup('sc', 'public.sc_t') AS sc_p1 \gset
+SELECT * FROM pg_temp.sc_check('a backup');
+SELECT vault_backup('sc', 'public.sc_t') > 0 AS unchanged_reused;
+SELECT * FROM pg_temp.sc_check('an unchanged table''s backup');
+CREATE TABLE public.sc_copy AS SELECT * FROM public.sc_t;
+SELECT vault_backup('sc', 'public.sc_copy') > 0 AS deduplicated;
+SELECT * FROM pg_temp.sc_check('a backup of a copy (every chunk deduplicated)');
+UPDATE public.sc_t SET v = v || '!' WHERE id % 100 = 7;
+SELECT vault_backup('sc', 'public.sc_t') > 0 AS deltas;
+SELECT * FROM pg_temp.sc_check('a scattered update''s backup (deltas)');
+CREATE SCHEMA sc_s;
+CREATE TABLE sc_s.a AS SELECT g FROM generate_series(1, 1000) g;
+CREATE TABLE sc_s.b AS SELECT g, g::text AS t FROM generate_series(1, 1000) g;
+SELECT vault_backup_schema('sc', 'sc_s') > 0 AS schema_point;
+SELECT * FROM pg_temp.sc_check('a schema point');
+BEGIN;
+SELECT vault_backup('sc', 'public.sc_copy') > 0 AS rolled_back;
+ROLLBACK;
+SELECT * FROM pg_temp.sc_check('a backup rolled back');
+\set VERBOSITY terse
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SET min_parallel_table_scan_size = 0;
+SET vault.parallel_range_size = 4;
+SET vault.debug_parallel_fail = 1;
+SELECT vault_backup('sc', 'public.sc_t', parallel => 2);
+ROLLBACK;
+\set VERBOSITY default
+SELECT * FROM pg_temp.sc_check('a backup that failed');
+-- soft delete, undelete, expiry, purge
+SELECT vault_delete_recovery_point(:sc_p1);
+SELECT * FROM pg_temp.sc_check('a point soft-deleted');
+SELECT vault_undelete_point(:sc_p1);
+SELECT * FROM pg_temp.sc_check('the point undeleted');
+SELECT vault_backup('sc', 'public.sc_copy', retain_until => now() + interval '1 day') > 0 AS expiring;
+SELECT points_expired FROM vault_apply_retention(now() + interval '2 days') WHERE vault = 'sc';
+SELECT * FROM pg_temp.sc_check('an expiry');
+SELECT vault_delete_recovery_point(:sc_p1);
+SELECT points_purged FROM vault_purge(now() + interval '15 days') WHERE vault = 'sc';
+SELECT * FROM pg_temp.sc_check('a purge');
+SELECT count(*) AS ledger_rows FROM vault_internal.vault_usage u JOIN vault_internal.vaults v USING (vault_id)
+WHERE v.name = 'sc';
+
+-- what vault_vaults shows is the maintained figure
+SELECT v.recovery_points = (SELECT count(*) FROM vault_recovery_points WHERE vault = 'sc') AS points_agree,
+	   v.chunks = (SELECT recounted FROM vault_check('sc') WHERE figure = 'chunks') AS chunks_agree,
+	   v.stored_bytes = (SELECT sum(recounted) FROM vault_check('sc')
+						 WHERE figure IN ('chunk bytes', 'manifest bytes')) AS stored_bytes_agree
+FROM vault_vaults v WHERE v.vault = 'sc';
+
+-- a drift is reported, with both figures
+UPDATE vault_internal.vault_usage SET chunks = chunks + 3
+WHERE vault_id = (SELECT vault_id FROM vault_internal.vaults WHERE name = 'sc');
+SELECT figure, maintained - recounted AS drift, ok FROM vault_check('sc') WHERE NOT ok;
+UPDATE vault_internal.vault_usage SET chunks = chunks - 3
+WHERE vault_id = (SELECT vault_id FROM vault_internal.vaults WHERE name = 'sc');
+DELETE FROM vault_internal.collect_queue;
+INSERT INTO vault_internal.chunks (vault_id, chunk_id, plain_len, stored_len, data)
+SELECT vault_id, '\x01', 1, 1, '\x00' FROM vault_internal.vaults WHERE name = 'sc';
+SELECT figure, maintained - recounted AS drift, ok FROM vault_check('sc') WHERE NOT ok ORDER BY figure;
+DELETE FROM vault_internal.chunks WHERE chunk_id = '\x01';
+
+-- who may check, and what
+CREATE ROLE sc_reader;
+GRANT vault_reader TO sc_reader;
+SELECT vault_grant('sc', 'sc_reader', 'reader');
+SET ROLE sc_reader;
+SELECT * FROM vault_check('sc');
+RESET ROLE;
+SELECT * FROM vault_check('nosuch');
+SELECT * FROM vault_check(NULL);
+
+-- a vault dropped takes its figures with it
+SELECT vault_configure('sc', soft_delete => 'off');
+SELECT vault_unprotect('sc', 'public.sc_t', true);
+SELECT vault_unprotect('sc', 'public.sc_copy', true);
+SELECT vault_unprotect('sc', 'sc_s', true);
+SELECT vault_drop('sc');
+SELECT count(*) AS ledger_rows_left FROM vault_internal.vault_usage u
+WHERE NOT EXISTS (SELECT 1 FROM vault_internal.vaults v WHERE v.vault_id = u.vault_id);
+DROP SCHEMA sc_s CASCADE;
+DROP TABLE public.sc_t, public.sc_copy;
+DROP ROLE sc_reader;
