@@ -9,7 +9,9 @@
  * for their deletion), the points and their logical bytes (store/usage.c
  * keeps them), and the collection queue's promise that every chunk no
  * point needs is queued.  It changes nothing: a drift is reported, with
- * both figures, and the views go on showing the maintained one.
+ * both figures, and the views go on showing the maintained one.  Also the
+ * counted figures vault_vaults shows for a replicated vault, which has no
+ * ledger (its points come from its primary).
  *-------------------------------------------------------------------------
  */
 #include "api/api.h"
@@ -17,10 +19,13 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/tuplestore.h"
 
 PG_FUNCTION_INFO_V1(vault_check);
+PG_FUNCTION_INFO_V1(vault_counted_figures);
 
 /* one row per figure: (figure, maintained, recounted), in this order */
 #define CHECK_SQL \
@@ -105,4 +110,80 @@ vault_check(PG_FUNCTION_ARGS)
 	}
 	vault_call_end(&call);
 	return (Datum) 0;
+}
+
+/*
+ * vault_internal.counted_figures(vault_id) -> {points, logical bytes,
+ * stored bytes, chunks} counted, for vault_vaults' rows of replicated
+ * vaults; NULL for a vault the caller holds no level on.  A function (of
+ * small cost to the planner) rather than subqueries in the view, so that a
+ * plan of the view is not priced as a walk over every chunk (which made
+ * PostgreSQL compile it with JIT: 25 ms a read at 2 million chunks).
+ */
+Datum
+vault_counted_figures(PG_FUNCTION_ARGS)
+{
+	int64		vault_id = PG_GETARG_INT64(0);
+	Oid			user = GetUserId();
+	MemoryContext fn_cxt = CurrentMemoryContext;
+	Oid			types[2] = {INT8OID, OIDOID};
+	Datum		values[2];
+	Datum		figures[4];
+	VaultCall	call;
+	ArrayType  *result;
+	bool		visible;
+	bool		isnull;
+	int			ret;
+
+	vault_call_begin(&call);
+	values[0] = Int64GetDatum(vault_id);
+	values[1] = ObjectIdGetDatum(user);
+
+	/* as vault_internal.can_see decides, without locking the vault's row */
+	visible = vault_global_level(user) >= VAULT_READER;
+	if (!visible)
+	{
+		vault_as_owner(&call);
+		ret = SPI_execute_with_args("SELECT pg_catalog.pg_has_role($2, v.owner, 'USAGE') "
+									"  OR EXISTS (SELECT 1 FROM vault_internal.grants g WHERE g.vault_id = v.vault_id "
+									"             AND pg_catalog.pg_has_role($2, g.role, 'USAGE')) "
+									"FROM vault_internal.vaults v WHERE v.vault_id = $1",
+									2, types, values, NULL, true, 1);
+		vault_as_caller(&call);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not read vault %lld", (long long) vault_id);
+		visible = SPI_processed == 1 &&
+			DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	if (!visible)
+	{
+		vault_call_end(&call);
+		PG_RETURN_NULL();
+	}
+	vault_as_owner(&call);
+	ret = SPI_execute_with_args("SELECT (SELECT count(*) FROM vault_internal.points p WHERE p.vault_id = $1), "
+								"  (SELECT coalesce(sum(p.logical_bytes), 0) FROM vault_internal.points p "
+								"   WHERE p.vault_id = $1)::bigint, "
+								"  ((SELECT coalesce(sum(c.stored_len), 0) FROM vault_internal.chunks c "
+								"    WHERE c.vault_id = $1) "
+								"   + (SELECT coalesce(sum(24 + 8 * cardinality(m.chunk_nos)), 0) "
+								"      FROM vault_internal.manifests m JOIN vault_internal.points p USING (point_id) "
+								"      WHERE p.vault_id = $1))::bigint, "
+								"  (SELECT count(*) FROM vault_internal.chunks c WHERE c.vault_id = $1)",
+								1, types, values, NULL, true, 1);
+	vault_as_caller(&call);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not count the figures of vault %lld", (long long) vault_id);
+	for (int i = 0; i < 4; i++)
+	{
+		figures[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull);
+	}
+	{
+		MemoryContext old = MemoryContextSwitchTo(fn_cxt);
+
+		result = construct_array(figures, 4, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+		MemoryContextSwitchTo(old);
+	}
+	vault_call_end(&call);
+	PG_RETURN_ARRAYTYPE_P(result);
 }
