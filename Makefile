@@ -57,11 +57,13 @@ unit:
 	$(CC) -O2 -Wall -Wextra -Isrc/pure src/pure/toposort.c test/unit/test_toposort.c -o test/unit/test_toposort
 	$(CC) -O2 -Wall -Wextra -Isrc/pure src/pure/openpgp.c src/pure/pgp_armor.c test/unit/test_openpgp.c -lcrypto -o test/unit/test_openpgp
 	$(CC) -O2 -Wall -Wextra -Isrc/pure src/pure/delta.c src/pure/delta_match.c test/unit/test_delta.c -lzstd -o test/unit/test_delta
+	$(CC) -O2 -Wall -Wextra -Isrc/pure src/pure/copybin.c test/unit/test_copybin.c -o test/unit/test_copybin
 	./test/unit/test_pure
 	./test/unit/test_policy
 	./test/unit/test_toposort
 	./test/unit/test_openpgp
 	./test/unit/test_delta
+	./test/unit/test_copybin
 
 # bounded fuzz runs; new inputs go to a temp dir, the seed corpora stay as they are
 FUZZ_SECONDS ?= 20
@@ -73,13 +75,15 @@ fuzz:
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/pure $(POLICY_SRC) test/fuzz/fuzz_retention.c -o $$d/fuzz_retention && \
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/pure src/pure/openpgp.c src/pure/pgp_armor.c test/fuzz/fuzz_openpgp.c -lcrypto -o $$d/fuzz_openpgp && \
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/pure src/pure/delta.c src/pure/delta_match.c test/fuzz/fuzz_delta.c -lzstd -o $$d/fuzz_delta && \
-	mkdir $$d/c1 $$d/c2 $$d/c3 $$d/c4 $$d/c5 $$d/c6 && \
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/pure src/pure/copybin.c test/fuzz/fuzz_copybin.c -o $$d/fuzz_copybin && \
+	mkdir $$d/c1 $$d/c2 $$d/c3 $$d/c4 $$d/c5 $$d/c6 $$d/c7 && \
 	(cd $$d && ./fuzz_codec_open -max_total_time=$(FUZZ_SECONDS) c1 $(CURDIR)/test/fuzz/corpus_codec) && \
 	(cd $$d && ./fuzz_chunker -max_total_time=$(FUZZ_SECONDS) c2 $(CURDIR)/test/fuzz/corpus_chunker) && \
 	(cd $$d && ./fuzz_schedule -max_total_time=$(FUZZ_SECONDS) c3 $(CURDIR)/test/fuzz/corpus_schedule) && \
 	(cd $$d && ./fuzz_retention -max_total_time=$(FUZZ_SECONDS) c4 $(CURDIR)/test/fuzz/corpus_retention) && \
 	(cd $$d && ./fuzz_openpgp -max_total_time=$(FUZZ_SECONDS) c5 $(CURDIR)/test/fuzz/corpus_openpgp) && \
-	(cd $$d && ./fuzz_delta -max_total_time=$(FUZZ_SECONDS) c6 $(CURDIR)/test/fuzz/corpus_delta); \
+	(cd $$d && ./fuzz_delta -max_total_time=$(FUZZ_SECONDS) c6 $(CURDIR)/test/fuzz/corpus_delta) && \
+	(cd $$d && ./fuzz_copybin -max_total_time=$(FUZZ_SECONDS) c7 $(CURDIR)/test/fuzz/corpus_copybin); \
 	rc=$$?; rm -rf $$d; exit $$rc
 
 print-regress:

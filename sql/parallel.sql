@@ -121,6 +121,39 @@ SELECT (SELECT count(*) FROM (TABLE par_r1.big EXCEPT ALL TABLE par_r1b.big) x) 
        (SELECT count(*) FROM (TABLE par_r1.parted EXCEPT ALL TABLE par_r1b.parted) x) +
        (SELECT count(*) FROM (TABLE par_r1b.parted EXCEPT ALL TABLE par_r1.parted) x) AS diff,
        (SELECT count(*) FROM par_r1b.small) AS small_rows, (SELECT count(*) FROM par_r1b.empty) AS empty_rows;
+-- a plain new table takes its rows formed by a worker (each field through
+-- its type's receive function, each row a heap tuple; the caller only
+-- inserts): values of many kinds, NULLs, TOASTed values, a NOT NULL column
+CREATE TABLE par_kinds (id int8 NOT NULL, t text, b bytea, n numeric, f float8, ts timestamptz,
+  ia int4[], ta text[], u uuid, ok bool, c char(5), v varchar(10), ip inet, iv interval, j jsonb);
+INSERT INTO par_kinds
+SELECT g, CASE WHEN g % 1000 = 0 THEN repeat(md5(g::text), 600)
+               WHEN g % 5 <> 0 THEN repeat(md5(g::text), g % 40) END,
+       decode(md5(g::text), 'hex'), g / 7.0, g * 0.5, '2026-01-01'::timestamptz + g * interval '1 minute',
+       ARRAY[g, NULL, -g]::int4[], ARRAY['a' || g, NULL], md5(g::text)::uuid, g % 2 = 0,
+       (g % 1000)::text, 'v' || g % 100, ('10.0.' || g % 256 || '.1')::inet, g * interval '1 second',
+       jsonb_build_object('g', g, 'half', g * 0.5)
+FROM generate_series(1, 5000) g;
+SELECT vault_backup('par_r', 'par_kinds', parallel => 0) AS k1 \gset
+SELECT vault_restore(:k1, 'par_kinds_r', parallel => 2);
+SELECT (SELECT count(*) FROM (TABLE par_kinds EXCEPT ALL TABLE par_kinds_r) x) +
+       (SELECT count(*) FROM (TABLE par_kinds_r EXCEPT ALL TABLE par_kinds) x) AS diff,
+       (SELECT count(*) FROM par_kinds_r) AS kinds_rows;
+-- the forming worker's error is the caller's, and nothing is created
+\set VERBOSITY terse
+SET vault.debug_parallel_fail = 1234;
+SELECT vault_restore(:k1, 'par_kinds_fail', parallel => 2);
+\set VERBOSITY default
+SELECT to_regclass('par_kinds_fail') IS NULL AS nothing_created;
+-- a column of an enum (not a base type): the workers send the stream's
+-- bytes and COPY reads it, so the row the worker would fail at is never formed
+CREATE TYPE par_mood AS ENUM ('sad', 'ok');
+CREATE TABLE par_moods AS SELECT g AS id, (ARRAY['sad', 'ok'])[1 + g % 2]::par_mood AS m
+  FROM generate_series(1, 3000) g;
+SELECT vault_backup('par_r', 'par_moods', parallel => 0) AS m1 \gset
+SELECT vault_restore(:m1, 'par_moods_r', parallel => 2);
+RESET vault.debug_parallel_fail;
+SELECT count(*) AS moods_rows, count(*) FILTER (WHERE m = 'ok') AS ok_rows FROM par_moods_r;
 -- one table of a schema point, and a point of deltas
 SELECT vault_restore(:r1, 'par_parted_r1', source_table => 'parted', parallel => 2);
 SELECT count(*) FROM par_s.par_parted_r1;

@@ -182,7 +182,7 @@ _PG_init(void)
 							GUC_UNIT_BLOCKS,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("vault.debug_parallel_fail",
-							"For tests: the parallel worker that reads this range fails.",
+							"For tests: the parallel worker that reads this range of a backup, or forms this row of a restore, fails.",
 							NULL,
 							&vault_debug_parallel_fail,
 							-1, -1, INT_MAX,

@@ -48,6 +48,10 @@ extern void restore_refuse_soft_deleted(PointInfo *p, const char *what);
 extern RestorePlan *restore_build_plan(VaultCall *call, RestoreRequest *r);
 extern void restore_check_extensions(RestorePlan *plan, int64 point_id);
 
+/* ---- restore_load.c: a restore's loads, through COPY or as formed rows ---- */
+extern void restore_load_feed(RestoreFeed *feed);
+extern uint64 restore_load_table(ChunkStore *store, PointInfo *p, PlanStep *s);
+
 /* ---- backup_tables.c: the tables of one point ---- */
 typedef struct BackupTotals
 {

@@ -5,60 +5,27 @@
  * Owns: the rights a restore needs of its target (CREATE on the target
  * schema; ownership of what it replaces), swapping out what replace names,
  * and running the plan (restore_plan.c) step by step: statements as
- * the caller, under the plan's search path; loads through PostgreSQL's own
- * COPY FROM machinery fed by the chunk reader.  Everything runs in the
+ * the caller, under the plan's search path; loads by restore_load.c, fed by
+ * the workers of a parallel restore where it has them.  Everything runs in the
  * caller's transaction: a restore that fails leaves nothing behind and what
  * it was to replace untouched.
  *-------------------------------------------------------------------------
  */
 #include "api/api.h"
 
-#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
-#include "catalog/pg_type.h"
-#include "commands/copy.h"
-#include "fmgr.h"
 #include "miscadmin.h"
-#include "nodes/makefuncs.h"
-#include "parser/parse_node.h"
-#include "parser/parse_relation.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
-#include "utils/portal.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(vault_restore);
-
-/*
- * COPY's data source callback has no argument: the reader in use, or the
- * parallel workers' feed when they have the table's stream.
- */
-static ChunkReader *copy_reader = NULL;
-static RestoreFeed *copy_feed = NULL;
-static int64 copy_bytes;		/* what it has read of the current table */
-
-static int
-copy_read_cb(void *outbuf, int minread, int maxread)
-{
-	int			n = copy_reader ? chunk_reader_read(copy_reader, outbuf, minread, maxread) :
-		restore_feed_read(copy_feed, outbuf, minread, maxread);
-
-	copy_bytes += n;
-	progress_table(copy_bytes, 0, 0);
-	return n;
-}
-
-static char *
-table_label(PointTable *t)
-{
-	return quote_qualified_identifier(t->schema_name, t->table_name);
-}
 
 /* Whether an extension (this one included) lives in the schema, or is it. */
 static bool
@@ -202,60 +169,6 @@ run_sql(RestorePlan *plan, PlanStep *s, const char *sql, bool want_bool)
 	return result;
 }
 
-/* Load one table's rows through COPY FROM; returns the rows loaded. */
-static uint64
-load_table(ChunkStore *store, PointInfo *p, PlanStep *s)
-{
-	PointTable *t = s->table;
-	Oid			relid = get_relname_relid(s->relname, get_namespace_oid(s->schema, false));
-	Relation	rel;
-	ParseState *pstate;
-	CopyFromState cstate;
-	List	   *options;
-	uint64		rows;
-	bool		freeze;
-
-	rel = table_open(relid, RowExclusiveLock);
-	/* CopyFrom finds its target through the range table, as DoCopy sets it up */
-	pstate = make_parsestate(NULL);
-	(void) addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, NULL, false, false);
-	options = list_make1(makeDefElem("format", (Node *) makeString("binary"), -1));
-
-	/*
-	 * The table is new in this subtransaction, so its rows can be loaded
-	 * frozen (COPY FREEZE): no later pass re-writes every page to set hint
-	 * bits or to freeze it against wraparound.  COPY refuses FREEZE for a
-	 * partitioned table, and when older snapshots or open portals of this
-	 * transaction could see the rows early; ask only when none of that holds.
-	 */
-	InvalidateCatalogSnapshot();	/* as COPY does: its registration does not count */
-	freeze = rel->rd_rel->relkind == RELKIND_RELATION &&
-		rel->rd_createSubid == GetCurrentSubTransactionId() &&
-		ThereAreNoPriorRegisteredSnapshots() && ThereAreNoReadyPortals();
-	if (freeze)
-		options = lappend(options, makeDefElem("freeze", (Node *) makeBoolean(true), -1));
-	if (copy_feed == NULL || !restore_feed_table(copy_feed, t->ordinal))
-		copy_reader = chunk_reader_begin(store, p->point_id, t->ordinal, table_label(t));
-	copy_bytes = 0;
-	PushActiveSnapshot(GetTransactionSnapshot());
-	cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false, copy_read_cb, NIL, options);
-	rows = CopyFrom(cstate);
-	EndCopyFrom(cstate);
-	PopActiveSnapshot();
-	copy_reader = NULL;		/* (a feed stays for the next table) */
-	table_close(rel, NoLock);
-	free_parsestate(pstate);
-
-	if ((int64) rows != t->rows)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("recovery point %lld is damaged: table %s restored %llu rows, the point recorded %lld",
-						(long long) p->point_id, table_label(t), (unsigned long long) rows,
-						(long long) t->rows)));
-	CommandCounterIncrement();
-	return rows;
-}
-
 /* A partition's index inherited from its parent's gets the name it had. */
 static void
 rename_child_index(RestorePlan *plan, PlanStep *s)
@@ -299,7 +212,7 @@ run_step(RestorePlan *plan, ChunkStore *store, PointInfo *p, PlanStep *s, Restor
 	{
 		case STEP_LOAD:
 			progress_phase("loading rows");
-			tot->rows += (int64) load_table(store, p, s);
+			tot->rows += (int64) restore_load_table(store, p, s);
 			tot->logical_bytes += s->table->logical_bytes;
 			progress_table_done();
 			return;
@@ -337,6 +250,7 @@ run_plan(RestorePlan *plan, ChunkStore *store, VaultInfo *vault, PointInfo *p, i
 	int			step = 0;
 	List	   *loads = NIL;
 	int64		bytes = 0;
+	RestoreFeed *feed;
 
 	/* from here on the schema is real: its names are taken as they are */
 	plan->fresh_schema = NULL;
@@ -348,7 +262,8 @@ run_plan(RestorePlan *plan, ChunkStore *store, VaultInfo *vault, PointInfo *p, i
 			bytes += ((PlanStep *) lfirst(lc))->table->logical_bytes;
 		}
 	progress_totals(list_length(loads), bytes);
-	copy_feed = restore_feed_begin(store, vault, GetActiveSnapshot(), p->point_id, loads, degree);
+	feed = restore_feed_begin(store, vault, GetActiveSnapshot(), p->point_id, loads, degree);
+	restore_load_feed(feed);
 	foreach(lc, plan_steps(plan))
 	{
 		ErrorContextCallback errcb;
@@ -365,9 +280,9 @@ run_plan(RestorePlan *plan, ChunkStore *store, VaultInfo *vault, PointInfo *p, i
 		error_context_stack = errcb.previous;
 		CHECK_FOR_INTERRUPTS();
 	}
-	if (copy_feed)
-		restore_feed_end(copy_feed);
-	copy_feed = NULL;
+	if (feed)
+		restore_feed_end(feed);
+	restore_load_feed(NULL);
 }
 
 /* The job record of a restore, in the caller's transaction. */
@@ -460,15 +375,13 @@ vault_restore(PG_FUNCTION_ARGS)
 	}
 	PG_CATCH();
 	{
-		copy_reader = NULL;
-		copy_feed = NULL;		/* its workers stop as the segment goes */
+		restore_load_feed(NULL);	/* its workers stop as the segment goes */
 		stream_encoding_end(saved_encoding);
 		/* the caller's transaction rolls back: recorded by the scheduler */
 		failure_on_error(vault->vault_id, r.point->item_name, "restore", started, fn_cxt);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	copy_reader = NULL;
 	stream_encoding_end(saved_encoding);
 
 	progress_end();

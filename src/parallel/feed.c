@@ -7,9 +7,12 @@
  * min_parallel_table_scan_size against the streams' sizes, free slots),
  * and reading: chunk j of a stream
  * comes from worker j mod n, so the caller takes the workers' messages in
- * turn and hands COPY the stream in order.  A table the plan loads out of
- * the feed's order, or skips, is passed over.  The workers' segment,
- * errors and end are group.c's.  It must not decide what a restore creates.
+ * turn and hands COPY the stream in order.  For a large stream whose target
+ * takes formed rows (the caller says so with the target's columns), one
+ * worker reads it whole and sends heap tuples instead (form_rows.c), and
+ * the caller only inserts them.  A table the plan loads out of the feed's
+ * order, or skips, is passed over.  The workers' segment, errors and end
+ * are group.c's.  It must not decide what a restore creates.
  *-------------------------------------------------------------------------
  */
 #include "parallel/feed_int.h"
@@ -21,8 +24,10 @@ struct RestoreFeed
 {
 	WorkerGroup *group;
 	FeedShared *shared;
+	FeedForm   *form;
 	int			n;				/* workers started */
-	int			table;			/* the stream at hand, in shared->ordinals */
+	int			table;			/* the stream at hand, in shared->streams */
+	bool		formed;			/* its rows come formed, from worker table % n */
 	int64		chunk;			/* its next chunk */
 	int			ends;			/* end messages taken for the stream */
 	const char *cur;			/* the message at hand */
@@ -54,8 +59,9 @@ restore_feed_begin(ChunkStore *store, VaultInfo *vault, Snapshot snapshot, int64
 	if (bytes < (int64) min_parallel_table_scan_size * BLCKSZ)
 		return NULL;
 
-	own[FEED_PART_SHARED] = add_size(offsetof(FeedShared, ordinals), mul_size(sizeof(int), ntables));
+	own[FEED_PART_SHARED] = add_size(offsetof(FeedShared, streams), mul_size(sizeof(FeedStream), ntables));
 	own[FEED_PART_LABELS] = mul_size(FEED_LABEL_LEN, ntables);
+	own[FEED_PART_FORM] = sizeof(FeedForm);
 	chunk_store_keys(store, &keys);
 	f = palloc0(sizeof(RestoreFeed));
 	f->group = group_create("restore", degree, snapshot, &keys, vault->zstd_level, own, FEED_PARTS, space);
@@ -63,14 +69,17 @@ restore_feed_begin(ChunkStore *store, VaultInfo *vault, Snapshot snapshot, int64
 	if (f->group == NULL)
 		return NULL;
 	f->shared = space[FEED_PART_SHARED];
+	f->form = space[FEED_PART_FORM];
 	pg_atomic_init_u32(&f->shared->launched, 0);
+	pg_atomic_init_u32(&f->shared->decided, 0);
 	f->shared->point_id = point_id;
 	f->shared->ntables = ntables;
 	foreach(lc, tables)
 	{
 		PointTable *t = lfirst(lc);
 
-		f->shared->ordinals[i] = t->ordinal;
+		f->shared->streams[i].ordinal = t->ordinal;
+		f->shared->streams[i].candidate = t->logical_bytes >= (int64) min_parallel_table_scan_size * BLCKSZ;
 		strlcpy((char *) space[FEED_PART_LABELS] + i * FEED_LABEL_LEN,
 				quote_qualified_identifier(t->schema_name, t->table_name), FEED_LABEL_LEN);
 		i++;
@@ -101,10 +110,42 @@ next_message(RestoreFeed *f)
 	return ((char *) data)[0];
 }
 
+/* The next message from worker i of a formed stream. */
+static char
+next_formed_message(RestoreFeed *f, int i, Size *len, void **data)
+{
+	(void) group_receive(f->group, i, len, data, false);
+	if (*len < 1 || (((char *) *data)[0] != FEED_MSG_ROWS && ((char *) *data)[0] != FEED_MSG_END))
+		elog(ERROR, "malformed message from a vault parallel restore worker");
+	return ((char *) *data)[0];
+}
+
+/* A formed stream's end: its worker's (taken), then every other worker's. */
+static void
+finish_formed(RestoreFeed *f)
+{
+	Size		len;
+	void	   *data;
+
+	if (f->ends == 0)
+		while (next_formed_message(f, f->table % f->n, &len, &data) != FEED_MSG_END)
+			;
+	for (int i = 0; i < f->n; i++)
+		if (i != f->table % f->n && next_formed_message(f, i, &len, &data) != FEED_MSG_END)
+			elog(ERROR, "malformed message from a vault parallel restore worker");
+	f->ends = f->n;
+}
+
 /* Pass over the rest of the stream at hand: every worker's end. */
 static void
 finish_table(RestoreFeed *f)
 {
+	if (f->formed)
+	{
+		if (f->ends < f->n)
+			finish_formed(f);
+		return;
+	}
 	while (f->ends < f->n)
 	{
 		if (next_message(f) == FEED_MSG_END)
@@ -114,18 +155,42 @@ finish_table(RestoreFeed *f)
 }
 
 /*
+ * Tell the workers how the stream at hand comes: formed rows of these
+ * columns, or (columns NULL) its bytes.  Only a candidate stream's workers
+ * wait for this; the others' ordering is the same either way.
+ */
+static void
+decide(RestoreFeed *f, const FeedColumn *columns, int ncolumns)
+{
+	f->formed = columns != NULL && f->shared->streams[f->table].candidate;
+	if (f->shared->streams[f->table].candidate)
+	{
+		f->form->formed = f->formed;
+		f->form->ncolumns = f->formed ? ncolumns : 0;
+		if (f->formed)
+			memcpy(f->form->columns, columns, sizeof(FeedColumn) * ncolumns);
+		pg_write_barrier();
+	}
+	pg_atomic_write_u32(&f->shared->decided, (uint32) f->table + 1);
+}
+
+/*
  * The restore loads the stream of table ordinal next: true if the feed has
  * it (the streams before it are passed over), false if the caller must
- * read it itself.
+ * read it itself.  columns (the target's, ncolumns of them) when the
+ * target can take formed rows, else NULL; *formed says whether they come
+ * so (restore_feed_rows) or as bytes (restore_feed_read).
  */
 bool
-restore_feed_table(RestoreFeed *f, int ordinal)
+restore_feed_table(RestoreFeed *f, int ordinal, const FeedColumn *columns, int ncolumns,
+				   bool *formed)
 {
 	int			t;
 
+	*formed = false;
 	for (t = f->table + 1; t < f->shared->ntables; t++)
 	{
-		if (f->shared->ordinals[t] == ordinal)
+		if (f->shared->streams[t].ordinal == ordinal)
 			break;
 	}
 	if (t == f->shared->ntables)
@@ -139,7 +204,41 @@ restore_feed_table(RestoreFeed *f, int ordinal)
 		f->ends = 0;
 		f->cur = NULL;
 		f->curlen = f->curpos = 0;
+		decide(f, f->table == t ? columns : NULL, ncolumns);
 	}
+	*formed = f->formed;
+	return true;
+}
+
+/*
+ * The next batch of the formed stream at hand: its tuples (each MAXALIGNed
+ * after the one before), false at the stream's end.  The batch is valid
+ * until the next call.
+ */
+bool
+restore_feed_rows(RestoreFeed *f, const char **tuples, Size *len, uint32 *ntuples,
+				  int64 *stream_bytes)
+{
+	Size		mlen;
+	void	   *data;
+	FeedRowsHead head;
+
+	Assert(f->formed);
+	if (f->ends > 0)
+		return false;
+	if (next_formed_message(f, f->table % f->n, &mlen, &data) == FEED_MSG_END)
+	{
+		f->ends = 1;
+		finish_formed(f);
+		return false;
+	}
+	if (mlen < sizeof(FeedRowsHead))
+		elog(ERROR, "malformed message from a vault parallel restore worker");
+	memcpy(&head, data, sizeof(head));
+	*tuples = (const char *) data + sizeof(FeedRowsHead);
+	*len = mlen - sizeof(FeedRowsHead);
+	*ntuples = head.ntuples;
+	*stream_bytes = (int64) head.stream_bytes;
 	return true;
 }
 
@@ -149,6 +248,7 @@ restore_feed_read(RestoreFeed *f, char *out, int minread, int maxread)
 {
 	int			got = 0;
 
+	Assert(!f->formed);
 	while (got < minread)
 	{
 		Size		n;

@@ -7,8 +7,10 @@
  * manifest of each stream the caller will load, in its order, and opening
  * every n-th chunk (n workers, this one's share) through the chunk store
  * as the extension owner, with the keys its caller unwrapped: the GCM tag,
- * a delta's base (its own cache of bases), the recomputed id.  A damaged
- * chunk is an error, raised as the caller's.  It reads only.
+ * a delta's base (its own cache of bases), the recomputed id.  A stream the
+ * caller wants as formed rows is read whole by one worker, which forms
+ * them (form_rows.c).  A damaged chunk is an error, raised as the
+ * caller's.  It reads only.
  *-------------------------------------------------------------------------
  */
 #include "parallel/feed_int.h"
@@ -17,6 +19,16 @@
 #include "pgstat.h"
 #include "storage/latch.h"
 
+/* a millisecond's nap while the caller gets on */
+static void
+nap(void)
+{
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1,
+					 PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+}
+
 /* how many workers the caller started: known once it has started them */
 static int
 workers_started(FeedShared *fs)
@@ -24,13 +36,23 @@ workers_started(FeedShared *fs)
 	uint32		n;
 
 	while ((n = pg_atomic_read_u32(&fs->launched)) == 0)
-	{
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1,
-						 PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-	}
+		nap();
 	return (int) n;
+}
+
+/*
+ * Whether candidate stream t comes as formed rows: the caller decides when
+ * it has the stream's target at hand.
+ */
+static bool
+stream_formed(FeedShared *fs, FeedForm *form, int t)
+{
+	if (!fs->streams[t].candidate)
+		return false;
+	while (pg_atomic_read_u32(&fs->decided) <= (uint32) t)
+		nap();
+	pg_read_barrier();
+	return form->formed;
 }
 
 void
@@ -38,6 +60,7 @@ vault_open_worker_main(Datum arg)
 {
 	GroupWorker w;
 	FeedShared *fs;
+	FeedForm   *form;
 	char	   *labels;
 	VaultCall	call;
 	VaultInfo	vault;
@@ -48,7 +71,9 @@ vault_open_worker_main(Datum arg)
 	group_worker_attach(&w, arg, "vault: parallel restore worker");
 	fs = group_worker_space(&w, FEED_PART_SHARED);
 	labels = group_worker_space(&w, FEED_PART_LABELS);
+	form = group_worker_space(&w, FEED_PART_FORM);
 	n = workers_started(fs);
+	(void) stream_encoding_begin(); /* the values' text as the caller reads it */
 
 	/* the vault as far as reading its chunks goes */
 	memset(&vault, 0, sizeof(vault));
@@ -61,9 +86,18 @@ vault_open_worker_main(Datum arg)
 
 	for (int t = 0; t < fs->ntables; t++)
 	{
-		ChunkReader *r = chunk_reader_begin(store, fs->point_id, fs->ordinals[t],
-											labels + t * FEED_LABEL_LEN);
+		const char *label = labels + t * FEED_LABEL_LEN;
+		ChunkReader *r;
 
+		if (stream_formed(fs, form, t))
+		{
+			if (t % n == w.me)
+				form_rows_send(&w, chunk_reader_begin(store, fs->point_id, fs->streams[t].ordinal, label),
+							   form, label, fs->point_id);
+			group_worker_send(&w, &end, 1, NULL, 0);
+			continue;
+		}
+		r = chunk_reader_begin(store, fs->point_id, fs->streams[t].ordinal, label);
 		for (int64 j = 0;; j++)
 		{
 			const char *data;
