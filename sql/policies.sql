@@ -151,6 +151,28 @@ SELECT count(*), max(day) FROM pol_orders_feb1;
 -- a second run at the same time removes nothing more
 SELECT points_expired, chunks_removed FROM vault_apply_retention('2100-04-30 12:00+00') WHERE vault = 'pol';
 
+-- expiries are recomputed only where points changed since they were
+-- computed: after that run nothing is stale, so an expiry set by hand
+-- survives the next run; a point changing state (as a soft delete and an
+-- undelete do, here by hand: this vault has soft delete off) marks its item,
+-- and the run after that recomputes it
+CREATE TEMP VIEW pol_stale AS
+SELECT count(*) AS stale_items FROM vault_internal.expiry_stale s
+JOIN vault_internal.items i USING (item_id) JOIN vault_internal.vaults v USING (vault_id) WHERE v.name = 'pol';
+SELECT * FROM pol_stale;
+SELECT recovery_point AS pol_newest, expires_at AS pol_newest_expiry FROM vault_recovery_points
+WHERE item = 'public.pol_orders' ORDER BY recovery_point DESC LIMIT 1 \gset
+UPDATE vault_internal.points SET expires_at = '2200-01-01' WHERE point_id = :pol_newest;
+SELECT points_expired FROM vault_apply_retention('2100-04-30 12:00+00') WHERE vault = 'pol';
+SELECT expires_at = '2200-01-01' AS hand_set_expiry_kept FROM vault_recovery_points WHERE recovery_point = :pol_newest;
+UPDATE vault_internal.points SET state = 'soft-deleted' WHERE point_id = :pol_newest;
+UPDATE vault_internal.points SET state = 'available' WHERE point_id = :pol_newest;
+SELECT * FROM pol_stale;
+SELECT points_expired FROM vault_apply_retention('2100-04-30 12:00+00') WHERE vault = 'pol';
+SELECT expires_at = :'pol_newest_expiry' AS recomputed FROM vault_recovery_points WHERE recovery_point = :pol_newest;
+SELECT * FROM pol_stale;
+DROP VIEW pol_stale;
+
 -- ---------------------------------------------------------------------------
 -- changing the retention rule re-applies it to existing points
 -- ---------------------------------------------------------------------------

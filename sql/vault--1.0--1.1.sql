@@ -1718,6 +1718,8 @@ CREATE TABLE vault_internal.report_daily (
 	final			boolean NOT NULL	-- written after the day ended
 );
 CREATE UNIQUE INDEX report_daily_row ON vault_internal.report_daily (day, vault_id, (coalesce(item_id, 0)));
+-- an item's latest row (vault_metrics), found without reading the day's others
+CREATE INDEX report_daily_item ON vault_internal.report_daily (item_id, day);
 REVOKE ALL ON vault_internal.report_daily FROM PUBLIC;
 
 -- one day's rows, as of the day's end (or p_now, for the day still running)
@@ -1956,8 +1958,13 @@ $$;
 -- the exposition text for the vaults named (those the caller may see:
 -- vault_metrics passes them); base units, _total counters
 CREATE FUNCTION vault_internal.metrics(p_vaults text[]) RETURNS text
-	LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+	-- planned once a session (a scraper's connection), not at every scrape:
+	-- the plan does not depend on which vaults are asked for
+	SET plan_cache_mode = force_generic_plan
 AS $$
+BEGIN
+RETURN (
 WITH families (ord, name, type, help) AS (VALUES
 	(1, 'vault_stored_bytes', 'gauge', 'Bytes the vault stores: sealed chunks and manifests.'),
 	(2, 'vault_logical_bytes', 'gauge', 'Bytes of table data the vault''s recovery points hold, before dedup and compression.'),
@@ -1981,12 +1988,15 @@ WITH families (ord, name, type, help) AS (VALUES
 ), health AS (
 	SELECT h.*, v.l || format(',item="%s"', vault_internal.prom_escape(h.item)) AS l
 	FROM @extschema@.vault_health h JOIN v ON v.name = h.vault
-), samples (ord, suffix, labels, value) AS MATERIALIZED (	-- once, not once a family
-	SELECT 1, '', v.l, vv.stored_bytes::text FROM v JOIN @extschema@.vault_vaults vv ON vv.vault = v.name
+), vv AS MATERIALIZED (		-- the view read once for its three families
+	SELECT v.l, vv.stored_bytes, vv.logical_bytes, vv.chunks
+	FROM v JOIN @extschema@.vault_vaults vv ON vv.vault = v.name
+), samples (ord, suffix, labels, value) AS (
+	SELECT 1, '', vv.l, vv.stored_bytes::text FROM vv
 	UNION ALL
-	SELECT 2, '', v.l, vv.logical_bytes::text FROM v JOIN @extschema@.vault_vaults vv ON vv.vault = v.name
+	SELECT 2, '', vv.l, vv.logical_bytes::text FROM vv
 	UNION ALL
-	SELECT 3, '', v.l, vv.chunks::text FROM v JOIN @extschema@.vault_vaults vv ON vv.vault = v.name
+	SELECT 3, '', vv.l, vv.chunks::text FROM vv
 	UNION ALL
 	SELECT 4, '', i.l, (SELECT count(*) FROM vault_internal.points p WHERE p.item_id = i.item_id)::text
 	FROM items i
@@ -2024,13 +2034,17 @@ WITH families (ord, name, type, help) AS (VALUES
 					 WHERE t.vault_id = v.vault_id AND t.operation = 'purge'), 0)::text
 	FROM v
 )
-SELECT string_agg(format(E'# HELP %s %s\n# TYPE %s %s\n', f.name, vault_internal.prom_escape(f.help),
-						 f.name, f.type)
-				  || coalesce((SELECT string_agg(format(E'%s%s{%s} %s\n', f.name, s.suffix, s.labels, s.value),
-												 '' ORDER BY s.labels, s.suffix)
-							   FROM samples s WHERE s.ord = f.ord), ''),
-				  '' ORDER BY f.ord)
-FROM families f
+-- one sorted pass: each family's HELP and TYPE lines, then its samples
+SELECT string_agg(x.line, '' ORDER BY x.ord, x.sample, x.labels, x.suffix)
+FROM (SELECT f.ord, false AS sample, '' AS labels, '' AS suffix,
+			 format(E'# HELP %s %s\n# TYPE %s %s\n', f.name, vault_internal.prom_escape(f.help),
+					f.name, f.type) AS line
+	  FROM families f
+	  UNION ALL
+	  SELECT s.ord, true, s.labels, s.suffix, format(E'%s%s{%s} %s\n', f.name, s.suffix, s.labels, s.value)
+	  FROM samples s JOIN families f USING (ord)) x
+);
+END
 $$;
 REVOKE ALL ON FUNCTION vault_internal.metrics(text[]) FROM PUBLIC;
 
@@ -2876,3 +2890,42 @@ CREATE TRIGGER queue_collect AFTER DELETE ON vault_internal.manifests
 CREATE FUNCTION vault_check(vault text)
 	RETURNS TABLE(figure text, maintained bigint, recounted bigint, ok boolean)
 	AS 'MODULE_PATHNAME', 'vault_check' LANGUAGE C VOLATILE;
+
+-- ---------------------------------------------------------------------------
+-- expiry: recomputed when something that decides it changes
+-- ---------------------------------------------------------------------------
+
+-- The items whose scheduled points' expiries must be recomputed: a
+-- scheduled point came, went or changed state since the last computation
+-- (a backup, an expiry, a delete, a soft delete or undelete, a purge).  The
+-- expiries follow from the points' times and the policy's rule alone (the
+-- clock only decides which have come), so a retention run recomputes these
+-- items only; a policy change or a move recomputes its items at once.
+CREATE TABLE vault_internal.expiry_stale (
+	item_id			bigint PRIMARY KEY REFERENCES vault_internal.items ON DELETE CASCADE
+);
+REVOKE ALL ON vault_internal.expiry_stale FROM PUBLIC;
+INSERT INTO vault_internal.expiry_stale (item_id)
+SELECT item_id FROM vault_internal.items WHERE policy_id IS NOT NULL;
+
+CREATE FUNCTION vault_internal.expiry_mark_stale() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- (an item deleted with its points is gone by now: nothing to mark)
+	INSERT INTO vault_internal.expiry_stale (item_id)
+	SELECT i.item_id FROM vault_internal.items i
+	WHERE i.item_id = CASE WHEN TG_OP = 'DELETE' THEN OLD.item_id ELSE NEW.item_id END
+	ON CONFLICT (item_id) DO NOTHING;
+	RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION vault_internal.expiry_mark_stale() FROM PUBLIC;
+CREATE TRIGGER expiry_point_added AFTER INSERT ON vault_internal.points
+	FOR EACH ROW WHEN (NEW.trigger = 'scheduled')
+	EXECUTE FUNCTION vault_internal.expiry_mark_stale();
+CREATE TRIGGER expiry_point_gone AFTER DELETE ON vault_internal.points
+	FOR EACH ROW WHEN (OLD.trigger = 'scheduled' AND OLD.state = 'available')
+	EXECUTE FUNCTION vault_internal.expiry_mark_stale();
+CREATE TRIGGER expiry_point_state AFTER UPDATE OF state ON vault_internal.points
+	FOR EACH ROW WHEN (NEW.trigger = 'scheduled' AND OLD.state IS DISTINCT FROM NEW.state)
+	EXECUTE FUNCTION vault_internal.expiry_mark_stale();

@@ -6,7 +6,10 @@
  *	  real clock.
  *
  * Owns: computing each scheduled point's expires_at from its item's policy
- * (dated by the slot the point serves, in the policy's time zone); deleting
+ * (dated by the slot the point serves, in the policy's time zone), when the
+ * item's points or policy change (1.1: vault_internal.expiry_stale lists
+ * the items whose points changed since; a 1.0 catalog recomputes every
+ * item at every retention run); deleting
  * points (an expiry job each) and an item's data on request; removing
  * unreferenced chunks under the vault's exclusive row lock, which waits for
  * every backup, restore and verify holding the vault (they share-lock its
@@ -147,6 +150,15 @@ expiry_refresh_item(VaultCall *call, int64 item_id, bool retention_changed)
 	Datum	   *exp_d;
 	int			i;
 
+	values[0] = Int64GetDatum(item_id);
+	if (call->catalog >= VAULT_CATALOG_1_1)
+	{
+		/* computed now: the next retention run need not (unless points change) */
+		vault_as_owner(call);
+		(void) spi_int64("DELETE FROM vault_internal.expiry_stale WHERE item_id = $1",
+						 1, types, values, NULL);
+		vault_as_caller(call);
+	}
 	if (!expiry_compute(call, item_id, NULL, NULL, &e) || e.n == 0)
 		return;
 	id_d = palloc(sizeof(Datum) * e.n);
@@ -156,7 +168,6 @@ expiry_refresh_item(VaultCall *call, int64 item_id, bool retention_changed)
 		id_d[i] = Int64GetDatum(e.ids[i]);
 		exp_d[i] = TimestampTzGetDatum(e.computed[i]);
 	}
-	values[0] = Int64GetDatum(item_id);
 	values[1] = PointerGetDatum(construct_array(id_d, e.n, INT8OID, sizeof(int64), true, TYPALIGN_DOUBLE));
 	values[2] = PointerGetDatum(construct_array(exp_d, e.n, TIMESTAMPTZOID, sizeof(TimestampTz), true,
 												TYPALIGN_DOUBLE));
@@ -247,7 +258,8 @@ typedef struct RetentionTotals
 } RetentionTotals;
 
 /*
- * One vault's retention run: refresh every policy item's expiries, delete
+ * One vault's retention run: refresh the expiries of the policy items whose
+ * points changed (every policy item's on a 1.0 catalog), delete
  * the points whose time has come (an expiry job each), then the chunks no
  * remaining point references (the retention job carries the totals).
  */
@@ -300,7 +312,12 @@ retention_run_vault(VaultCall *call, int64 vault_id, const char *vault_name, Tim
 		}
 	}
 	values[1] = TimestampTzGetDatum(now);
-	items = spi_int64_array(call, "SELECT item_id FROM vault_internal.items "
+	/* the expiries of the items whose points changed since they were computed */
+	items = spi_int64_array(call, call->catalog >= VAULT_CATALOG_1_1 ?
+							"SELECT i.item_id FROM vault_internal.items i "
+							"JOIN vault_internal.expiry_stale s USING (item_id) "
+							"WHERE i.vault_id = $1 AND i.policy_id IS NOT NULL ORDER BY i.item_id" :
+							"SELECT item_id FROM vault_internal.items "
 							"WHERE vault_id = $1 AND policy_id IS NOT NULL ORDER BY item_id",
 							1, types, values, &nitems);
 	for (i = 0; i < nitems; i++)
