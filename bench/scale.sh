@@ -187,6 +187,10 @@ INSERT INTO vault_internal.vault_usage (vault_id, chunks, chunk_bytes, manifest_
 SELECT p.vault_id, sum(p.new_chunks), sum(p.new_bytes - p.manifest_bytes), sum(p.manifest_bytes), count(*),
 	   sum(p.logical_bytes)
 FROM vault_internal.points p JOIN g_points g USING (point_id) GROUP BY p.vault_id;
+-- the items' point counts (a row per point, from the trigger) folded, as
+-- the scheduler's next retention run folds them
+WITH d AS (DELETE FROM vault_internal.item_usage RETURNING item_id, points)
+INSERT INTO vault_internal.item_usage (item_id, points) SELECT item_id, sum(points) FROM d GROUP BY item_id;
 COMMIT;
 SQL
 }
@@ -270,7 +274,8 @@ SELECT round(100.0 * (sum(pg_total_relation_size(c.oid))
 			 / (SELECT sum(stored_len) FROM vault_internal.chunks), 2)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = 'vault_internal'
-  AND c.relname IN ('chunks', 'manifests', 'points', 'point_tables', 'collect_queue', 'vault_usage')
+  AND c.relname IN ('chunks', 'manifests', 'points', 'point_tables', 'collect_queue', 'vault_usage',
+					'item_usage')
 SQL
 )"
 }

@@ -99,6 +99,11 @@ SELECT v.recovery_points = (SELECT count(*) FROM vault_recovery_points WHERE vau
 	   v.stored_bytes = (SELECT sum(recounted) FROM vault_check('sc')
 						 WHERE figure IN ('chunk bytes', 'manifest bytes')) AS stored_bytes_agree
 FROM vault_vaults v WHERE v.vault = 'sc';
+-- and each item's point count in vault_items is its kept one (item_usage)
+SELECT count(*) AS items,
+	   count(*) FILTER (WHERE i.recovery_points = (SELECT count(*) FROM vault_internal.points p
+												  WHERE p.item_id = i.item_id)) AS items_agree
+FROM vault_items i WHERE i.vault = 'sc';
 
 -- a drift is reported, with both figures
 UPDATE vault_internal.vault_usage SET chunks = chunks + 3
@@ -111,6 +116,15 @@ INSERT INTO vault_internal.chunks (vault_id, chunk_id, plain_len, stored_len, da
 SELECT vault_id, '\x01', 1, 1, '\x00' FROM vault_internal.vaults WHERE name = 'sc';
 SELECT figure, maintained - recounted AS drift, ok FROM vault_check('sc') WHERE NOT ok ORDER BY figure;
 DELETE FROM vault_internal.chunks WHERE chunk_id = '\x01';
+INSERT INTO vault_internal.item_usage (item_id, points)
+SELECT item_id, 2 FROM vault_internal.items WHERE name = 'public.sc_t';
+SELECT figure, maintained - recounted AS drift, ok FROM vault_check('sc') WHERE NOT ok;
+SELECT i.recovery_points - (SELECT count(*) FROM vault_internal.points p WHERE p.item_id = i.item_id)
+	   AS shown_drift
+FROM vault_items i WHERE i.vault = 'sc' AND i.name = 'public.sc_t';
+INSERT INTO vault_internal.item_usage (item_id, points)
+SELECT item_id, -2 FROM vault_internal.items WHERE name = 'public.sc_t';
+SELECT count(*) FILTER (WHERE NOT ok) AS drifted FROM vault_check('sc');
 
 -- who may check, and what
 CREATE ROLE sc_reader;

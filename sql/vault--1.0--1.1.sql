@@ -1328,6 +1328,41 @@ REVOKE ALL ON FUNCTION vault_internal.usage_points_gone() FROM PUBLIC;
 CREATE TRIGGER usage_points_gone AFTER DELETE ON vault_internal.points
 	REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION vault_internal.usage_points_gone();
 
+-- each item's point count, kept the same way (vault_items, vault_metrics):
+-- a row for each point added (a row trigger: a backup inserts its point with
+-- RETURNING and takes one row, so its statement never reaches an AFTER
+-- STATEMENT trigger) and for each statement that deletes points of the
+-- item, folded with the vault's ledger.  An item's rows go with it.
+CREATE TABLE vault_internal.item_usage (
+	item_id			bigint NOT NULL REFERENCES vault_internal.items ON DELETE CASCADE,
+	points			bigint NOT NULL
+);
+CREATE INDEX item_usage_item ON vault_internal.item_usage (item_id);
+INSERT INTO vault_internal.item_usage (item_id, points)
+SELECT item_id, count(*) FROM vault_internal.points GROUP BY item_id;
+
+CREATE FUNCTION vault_internal.item_usage_points() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP = 'INSERT' THEN
+		INSERT INTO vault_internal.item_usage (item_id, points) VALUES (NEW.item_id, 1);
+	ELSE
+		-- (an item deleted with its points takes its rows with it)
+		INSERT INTO vault_internal.item_usage (item_id, points)
+		SELECT g.item_id, -count(*) FROM gone g
+		WHERE EXISTS (SELECT 1 FROM vault_internal.items i WHERE i.item_id = g.item_id)
+		GROUP BY g.item_id;
+	END IF;
+	RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION vault_internal.item_usage_points() FROM PUBLIC;
+CREATE TRIGGER item_usage_added AFTER INSERT ON vault_internal.points
+	FOR EACH ROW EXECUTE FUNCTION vault_internal.item_usage_points();
+CREATE TRIGGER item_usage_gone AFTER DELETE ON vault_internal.points
+	REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION vault_internal.item_usage_points();
+
+
 -- a replicated vault's figures, counted (it has no ledger); NULL for a vault
 -- the caller holds no level on
 CREATE FUNCTION vault_internal.counted_figures(vault_id bigint) RETURNS bigint[]
@@ -1372,7 +1407,12 @@ SELECT i.item_id, v.name AS vault, i.kind, i.name,
 	   (SELECT po.name FROM vault_internal.policies po WHERE po.policy_id = i.policy_id) AS policy,
 	   i.state, i.protected_at,
 	   (SELECT max(p.created_at) FROM vault_internal.points p WHERE p.item_id = i.item_id) AS last_backup_at,
-	   (SELECT count(*) FROM vault_internal.points p WHERE p.item_id = i.item_id) AS recovery_points,
+	   -- kept (item_usage), or counted for a replicated vault's item: its
+	   -- points come by replication, which fires no trigger
+	   CASE WHEN v.replica
+			THEN (SELECT count(*) FROM vault_internal.points p WHERE p.item_id = i.item_id)
+			ELSE (SELECT coalesce(sum(u.points), 0) FROM vault_internal.item_usage u
+				  WHERE u.item_id = i.item_id)::bigint END AS recovery_points,
 	   i.next_run_at,
 	   i.purge_at,
 	   v.replica
@@ -1979,10 +2019,11 @@ WITH families (ord, name, type, help) AS (VALUES
 	(11, 'vault_alerts_active', 'gauge', 'Alerts in state active, by severity.'),
 	(12, 'vault_purged_bytes_total', 'counter', 'Bytes freed by purges of soft-deleted data.')
 ), v AS (
-	SELECT vault_id, name, format('vault="%s"', vault_internal.prom_escape(name)) AS l
+	SELECT vault_id, name, replica, format('vault="%s"', vault_internal.prom_escape(name)) AS l
 	FROM vault_internal.vaults WHERE name = ANY (p_vaults)
 ), items AS (
-	SELECT v.vault_id, i.item_id, i.name, v.l || format(',item="%s"', vault_internal.prom_escape(i.name)) AS l
+	SELECT v.vault_id, v.replica, i.item_id, i.name,
+		   v.l || format(',item="%s"', vault_internal.prom_escape(i.name)) AS l
 	FROM vault_internal.items i JOIN v USING (vault_id)
 	WHERE i.state <> 'soft-deleted'
 ), health AS (
@@ -1998,7 +2039,11 @@ WITH families (ord, name, type, help) AS (VALUES
 	UNION ALL
 	SELECT 3, '', vv.l, vv.chunks::text FROM vv
 	UNION ALL
-	SELECT 4, '', i.l, (SELECT count(*) FROM vault_internal.points p WHERE p.item_id = i.item_id)::text
+	SELECT 4, '', i.l,
+		   CASE WHEN i.replica	-- as vault_items: kept, or counted for a replica
+				THEN (SELECT count(*) FROM vault_internal.points p WHERE p.item_id = i.item_id)
+				ELSE (SELECT coalesce(sum(u.points), 0) FROM vault_internal.item_usage u
+					  WHERE u.item_id = i.item_id)::bigint END::text
 	FROM items i
 	UNION ALL
 	SELECT 5, '', i.l, r.stored_bytes::text

@@ -7,7 +7,8 @@
  * are and how each is recounted: the chunks and their stored bytes, the
  * manifests' bytes (as the ledger has them, and as the points keep them
  * for their deletion), the points and their logical bytes (store/usage.c
- * keeps them), and the collection queue's promise that every chunk no
+ * keeps them), each item's point count (a figure of the items whose kept
+ * count differs), and the collection queue's promise that every chunk no
  * point needs is queued.  It changes nothing: a drift is reported, with
  * both figures, and the views go on showing the maintained one.  Also the
  * counted figures vault_vaults shows for a replicated vault, which has no
@@ -52,15 +53,20 @@ PG_FUNCTION_INFO_V1(vault_counted_figures);
 	"lost AS (SELECT count(*) AS n FROM vault_internal.chunks c WHERE c.vault_id = $1 " \
 	"         AND NOT EXISTS (SELECT 1 FROM needed n WHERE n.chunk_no = c.chunk_no) " \
 	"         AND NOT EXISTS (SELECT 1 FROM vault_internal.collect_queue q " \
-	"                         WHERE q.vault_id = $1 AND q.chunk_no = c.chunk_no)) " \
-	"SELECT f.figure, f.maintained, f.recounted FROM u, c, p, m, lost, LATERAL (VALUES " \
+	"                         WHERE q.vault_id = $1 AND q.chunk_no = c.chunk_no)), " \
+	"ip AS (SELECT count(*) AS n FROM vault_internal.items i WHERE i.vault_id = $1 " \
+	"       AND (SELECT coalesce(sum(u.points), 0) FROM vault_internal.item_usage u " \
+	"            WHERE u.item_id = i.item_id) " \
+	"           <> (SELECT count(*) FROM vault_internal.points p WHERE p.item_id = i.item_id)) " \
+	"SELECT f.figure, f.maintained, f.recounted FROM u, c, p, m, lost, ip, LATERAL (VALUES " \
 	"  (1, 'chunks', u.chunks, c.chunks), " \
 	"  (2, 'chunk bytes', u.chunk_bytes, c.bytes), " \
 	"  (3, 'manifest bytes', u.manifest_bytes, m.bytes), " \
 	"  (4, 'manifest bytes kept on the points', p.manifest_bytes, m.bytes), " \
 	"  (5, 'recovery points', u.points, p.points), " \
 	"  (6, 'logical bytes', u.logical_bytes, p.logical_bytes), " \
-	"  (7, 'chunks no point needs, not queued for collection', 0::bigint, lost.n)) " \
+	"  (7, 'chunks no point needs, not queued for collection', 0::bigint, lost.n), " \
+	"  (8, 'items whose kept point count differs from a recount', 0::bigint, ip.n)) " \
 	"  AS f(ord, figure, maintained, recounted) ORDER BY f.ord"
 
 /* vault_check(vault) -> (figure, maintained, recounted, ok) */

@@ -22,7 +22,6 @@
 #include "miscadmin.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "vault.h"
 
 #define FORM_READ_SIZE		(256 * 1024)
 #define FORM_BATCH_BYTES	(64 * 1024)

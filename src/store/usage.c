@@ -8,8 +8,10 @@
  * a backup adds one row as its point is finished, a collection one for
  * the chunks it removed, a trigger one for each statement that deletes
  * points; the rows are folded into one when the vault is locked
- * exclusively.  Every row is written in the transaction that makes the
- * change, so a rollback or a crash takes both.  It must not decide what
+ * exclusively.  vault_internal.item_usage keeps each item's point count the
+ * same way (rows from triggers on points), folded with it.  Every row is
+ * written in the transaction that makes the change, so a rollback or a
+ * crash takes both.  It must not decide what
  * changes (backup.c, removal.c and the deletes do); vault_check (api/
  * check.c) recounts and compares.
  *-------------------------------------------------------------------------
@@ -63,5 +65,14 @@ usage_fold(VaultCall *call, int64 vault_id)
 						 "SELECT $1, sum(chunks), sum(chunk_bytes), sum(manifest_bytes), sum(points), "
 						 "  sum(logical_bytes) FROM d",
 						 1, types, values, NULL);
+	/* its items' point counts: those with more than one row */
+	(void) spi_int64("WITH many AS (SELECT u.item_id FROM vault_internal.item_usage u "
+					 "  JOIN vault_internal.items i USING (item_id) WHERE i.vault_id = $1 "
+					 "  GROUP BY u.item_id HAVING count(*) > 1), "
+					 "d AS (DELETE FROM vault_internal.item_usage u USING many m "
+					 "  WHERE u.item_id = m.item_id RETURNING u.item_id, u.points) "
+					 "INSERT INTO vault_internal.item_usage (item_id, points) "
+					 "SELECT item_id, sum(points) FROM d GROUP BY item_id",
+					 1, types, values, NULL);
 	vault_as_caller(call);
 }

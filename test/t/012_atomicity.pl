@@ -1,6 +1,8 @@
 # Atomicity: a backup rolled back, or in a backend killed with SIGKILL
 # mid-backup, leaves no recovery point and no chunk; the cluster recovers
-# and the vault still verifies and works.
+# and the vault still verifies and works.  A chunk collection killed
+# half-way leaves the point, its chunks and the vault's figures as they were,
+# and the next purge finishes it.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -65,6 +67,46 @@ is($node->safe_psql('postgres', "SELECT vault_restore($p2, 'big_back')"), 'publi
 is($node->safe_psql('postgres', 'SELECT count(*) FROM big_back'), '3000000', 'with every row');
 is($node->safe_psql('postgres', "SELECT string_agg(figure, ', ') FROM vault_check('v') WHERE NOT ok"), '',
 	'and the figures still equal a recount');
+
+# SIGKILL in the middle of a chunk collection.  Another session locks a
+# chunk only the deleted point used, so the purge's collection waits on it
+# with the point deleted, its manifests' chunks queued and other chunks
+# removed in its transaction; killed there, all of that comes back whole.
+$node->safe_psql('postgres', "SELECT vault_delete_recovery_point($p2)");
+my $victim_chunk = $node->safe_psql('postgres',
+	"SELECT chunk_nos[cardinality(chunk_nos) / 2] FROM vault_internal.manifests WHERE point_id = $p2 ORDER BY segment DESC LIMIT 1");
+my $locker = $node->background_psql('postgres', on_error_stop => 0);
+$locker->query_safe('BEGIN');
+$locker->query_safe("SELECT 1 FROM vault_internal.chunks WHERE chunk_no = $victim_chunk FOR UPDATE");
+my $purger = $node->background_psql('postgres', on_error_stop => 0);
+my $purger_pid = $purger->query_safe('SELECT pg_backend_pid()');
+$purger->query_until(qr/started/, "\\echo started\nSELECT * FROM vault_purge(now() + interval '400 days');\n");
+my $waiting = 0;
+for (1 .. 500)
+{
+	$waiting = $node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE pid = $purger_pid AND wait_event_type = 'Lock'");
+	last if $waiting;
+	usleep(20_000);
+}
+is($waiting, '1', 'the collection waits on the locked chunk, half-way');
+kill 'KILL', $purger_pid;
+$purger->quit;
+$locker->quit;
+ok($node->poll_query_until('postgres', 'SELECT 1', '1'), 'the cluster recovered after the kill');
+is($node->safe_psql('postgres', "SELECT state FROM vault_internal.points WHERE point_id = $p2"), 'soft-deleted',
+	'the point is still there, soft-deleted');
+is($node->safe_psql('postgres', "SELECT count(*) FROM vault_internal.chunks WHERE chunk_no = $victim_chunk"), '1',
+	'and its chunks');
+is($node->safe_psql('postgres', "SELECT string_agg(figure, ', ') FROM vault_check('v') WHERE NOT ok"), '',
+	'the figures equal a recount after the killed collection');
+is($node->safe_psql('postgres', "SELECT points_purged FROM vault_purge(now() + interval '400 days') WHERE item = 'public.big'"),
+	'1', 'the next purge takes the point');
+is($node->safe_psql('postgres', "SELECT count(*) FROM vault_internal.chunks WHERE chunk_no = $victim_chunk"), '0',
+	'and collects its chunks');
+is($node->safe_psql('postgres', "SELECT string_agg(figure, ', ') FROM vault_check('v') WHERE NOT ok"), '',
+	'with the figures equal to a recount and no chunk left unqueued');
+is($node->safe_psql('postgres', "SELECT ok FROM vault_verify($p1)"), 't', 'the other point still verifies');
 
 $node->stop;
 done_testing();
