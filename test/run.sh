@@ -121,8 +121,8 @@ run_unit() {
 }
 
 run_fuzz() {
-	log "fuzz targets (bounded, ${FUZZ_SECONDS:-15} s each)"
-	make -s fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-15} >fuzz.log 2>&1 || { tail -60 fuzz.log; failures+=(fuzz); }
+	log "fuzz targets (bounded, ${FUZZ_SECONDS:-10} s each)"
+	make -s fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-10} >fuzz.log 2>&1 || { tail -60 fuzz.log; failures+=(fuzz); }
 	grep -E '^Done [0-9]+ runs' fuzz.log | sed 's/^/   /' || true
 	rm -f fuzz.log
 }
