@@ -81,15 +81,9 @@ $locker->query_safe("SELECT 1 FROM vault_internal.chunks WHERE chunk_no = $victi
 my $purger = $node->background_psql('postgres', on_error_stop => 0);
 my $purger_pid = $purger->query_safe('SELECT pg_backend_pid()');
 $purger->query_until(qr/started/, "\\echo started\nSELECT * FROM vault_purge(now() + interval '400 days');\n");
-my $waiting = 0;
-for (1 .. 500)
-{
-	$waiting = $node->safe_psql('postgres',
-		"SELECT count(*) FROM pg_stat_activity WHERE pid = $purger_pid AND wait_event_type = 'Lock'");
-	last if $waiting;
-	usleep(20_000);
-}
-is($waiting, '1', 'the collection waits on the locked chunk, half-way');
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE pid = $purger_pid AND wait_event_type = 'Lock'", '1'),
+	'the collection waits on the locked chunk, half-way');
 kill 'KILL', $purger_pid;
 $purger->quit;
 $locker->quit;
