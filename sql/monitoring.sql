@@ -78,16 +78,22 @@ SELECT item, rpo_breached FROM mo_health WHERE item = 'public.mo_a';
 SELECT item, rpo_breached FROM mo_health WHERE item = 'public.mo_b';
 
 -- daily reports: three simulated days (the jobs and points of the vault
--- moved back one and two days), then the refresh fills every day up to now
+-- moved onto the day before yesterday and yesterday, at their time of day:
+-- the rounds above ran up to nine hours ahead, today or tomorrow), then the
+-- refresh fills every day up to now
 SELECT vault_backup('mo', 'public.mo_c') > 0 AS backed_up;
 SELECT vault_create('mo_zone2');
-UPDATE vault_internal.jobs SET started_at = started_at - interval '2 days', ended_at = ended_at - interval '2 days'
+UPDATE vault_internal.jobs
+   SET started_at = started_at - (date_trunc('day', started_at) - (current_date - 2)::timestamptz),
+	   ended_at = ended_at - (date_trunc('day', started_at) - (current_date - 2)::timestamptz)
 WHERE vault_name = 'mo' AND item_name = 'public.mo_a';
-UPDATE vault_internal.points SET created_at = created_at - interval '2 days'
+UPDATE vault_internal.points SET created_at = created_at - (date_trunc('day', created_at) - (current_date - 2)::timestamptz)
 WHERE item_id = (SELECT item_id FROM vault_items WHERE vault = 'mo' AND name = 'public.mo_a');
-UPDATE vault_internal.jobs SET started_at = started_at - interval '1 day', ended_at = ended_at - interval '1 day'
+UPDATE vault_internal.jobs
+   SET started_at = started_at - (date_trunc('day', started_at) - (current_date - 1)::timestamptz),
+	   ended_at = ended_at - (date_trunc('day', started_at) - (current_date - 1)::timestamptz)
 WHERE vault_name = 'mo' AND item_name = 'public.mo_b';
-UPDATE vault_internal.points SET created_at = created_at - interval '1 day'
+UPDATE vault_internal.points SET created_at = created_at - (date_trunc('day', created_at) - (current_date - 1)::timestamptz)
 WHERE item_id = (SELECT item_id FROM vault_items WHERE vault = 'mo' AND name = 'public.mo_b');
 UPDATE vault_internal.items SET protected_at = protected_at - interval '2 days' WHERE vault_id = (SELECT vault_id FROM vault_internal.vaults WHERE name = 'mo');
 SELECT vault_report_refresh(now());
