@@ -125,6 +125,57 @@ FROM vault_items i WHERE i.vault = 'sc' AND i.name = 'public.sc_t';
 INSERT INTO vault_internal.item_usage (item_id, points)
 SELECT item_id, -2 FROM vault_internal.items WHERE name = 'public.sc_t';
 SELECT count(*) FILTER (WHERE NOT ok) AS drifted FROM vault_check('sc');
+UPDATE vault_internal.item_shares SET bytes = bytes + 5
+WHERE item_id = (SELECT item_id FROM vault_internal.items WHERE name = 'public.sc_copy');
+SELECT figure, maintained - recounted AS drift, ok FROM vault_check('sc') WHERE NOT ok;
+UPDATE vault_internal.item_shares SET bytes = bytes - 5
+WHERE item_id = (SELECT item_id FROM vault_internal.items WHERE name = 'public.sc_copy');
+SELECT count(*) FILTER (WHERE NOT ok) AS drifted FROM vault_check('sc');
+
+-- the daily report's stored bytes of an item are its kept share and its
+-- points' manifests; a day reported after later points came (here the
+-- vault's first two points moved onto yesterday, the others stay today)
+-- has what a count from every manifest of the points made by the day's end
+-- gives, and today's rows add up to the vault
+CREATE FUNCTION pg_temp.sc_counted(t1 timestamptz) RETURNS TABLE(item text, bytes numeric)
+LANGUAGE sql AS $$
+WITH pts AS (SELECT p.point_id, p.item_id FROM vault_internal.points p JOIN vault_internal.vaults v USING (vault_id)
+			 WHERE v.name = 'sc' AND p.created_at < t1),
+d AS (SELECT DISTINCT p.item_id, x.chunk_no FROM pts p JOIN vault_internal.manifests m USING (point_id),
+		   LATERAL unnest(m.chunk_nos) AS x(chunk_no)),
+r AS (SELECT item_id, chunk_no FROM d
+	  UNION SELECT d.item_id, c.base_no FROM d JOIN vault_internal.chunks c USING (chunk_no) WHERE c.base_no IS NOT NULL),
+s AS (SELECT r.item_id, sum(c.stored_len / r.n + CASE WHEN r.k <= c.stored_len % r.n THEN 1 ELSE 0 END) AS b
+	  FROM (SELECT item_id, chunk_no, count(*) OVER (PARTITION BY chunk_no) AS n,
+				   row_number() OVER (PARTITION BY chunk_no ORDER BY item_id) AS k FROM r) r
+	  JOIN vault_internal.chunks c USING (chunk_no) GROUP BY r.item_id),
+mb AS (SELECT p.item_id, sum(24 + 8 * cardinality(m.chunk_nos)) AS b
+	   FROM pts p JOIN vault_internal.manifests m USING (point_id) GROUP BY p.item_id)
+SELECT i.name, coalesce(s.b, 0) + coalesce(mb.b, 0)
+FROM vault_internal.items i JOIN vault_internal.vaults v USING (vault_id)
+LEFT JOIN s USING (item_id) LEFT JOIN mb USING (item_id)
+WHERE v.name = 'sc'
+$$;
+UPDATE vault_internal.points SET created_at = created_at - (date_trunc('day', created_at) - (current_date - 1)::timestamptz)
+WHERE point_id IN (SELECT p.point_id FROM vault_internal.points p JOIN vault_internal.vaults v USING (vault_id)
+				   WHERE v.name = 'sc' ORDER BY p.point_id LIMIT 2);
+SELECT count(*) AS points, count(*) FILTER (WHERE p.created_at < current_date) AS points_yesterday
+FROM vault_internal.points p JOIN vault_internal.vaults v USING (vault_id) WHERE v.name = 'sc';
+SELECT vault_internal.share_sync();
+SELECT vault_internal.report_fill_day(current_date - 1, now());
+SELECT vault_internal.report_fill_day(current_date, now());
+SELECT count(*) AS items, count(*) FILTER (WHERE r.stored_bytes = c.bytes) AS as_counted,
+	   count(*) FILTER (WHERE r.stored_bytes > 0) AS storing,
+	   count(*) FILTER (WHERE r.stored_bytes <> t.stored_bytes) AS unlike_today
+FROM vault_report_daily r JOIN pg_temp.sc_counted(current_date::timestamptz) c USING (item)
+JOIN vault_report_daily t ON t.vault = r.vault AND t.item = r.item AND t.day = current_date
+WHERE r.vault = 'sc' AND r.day = current_date - 1;
+SELECT count(*) AS items, count(*) FILTER (WHERE r.stored_bytes = c.bytes) AS as_counted
+FROM vault_report_daily r JOIN pg_temp.sc_counted('infinity') c USING (item)
+WHERE r.vault = 'sc' AND r.day = current_date;
+SELECT (SELECT sum(stored_bytes) FROM vault_report_daily WHERE vault = 'sc' AND day = current_date)
+	   = stored_bytes AS adds_up
+FROM vault_vaults WHERE vault = 'sc';
 
 -- who may check, and what
 CREATE ROLE sc_reader;
@@ -144,6 +195,13 @@ SELECT vault_unprotect('sc', 'sc_s', true);
 SELECT vault_drop('sc');
 SELECT count(*) AS ledger_rows_left FROM vault_internal.vault_usage u
 WHERE NOT EXISTS (SELECT 1 FROM vault_internal.vaults v WHERE v.vault_id = u.vault_id);
+SELECT vault_internal.share_sync();
+SELECT (SELECT count(*) FROM vault_internal.item_shares s
+		WHERE NOT EXISTS (SELECT 1 FROM vault_internal.items i WHERE i.item_id = s.item_id)) AS shares_left,
+	   (SELECT count(*) FROM vault_internal.share_refs r
+		WHERE NOT EXISTS (SELECT 1 FROM vault_internal.items i WHERE i.item_id = r.item_id)) AS share_refs_left,
+	   (SELECT count(*) FROM vault_internal.share_points s
+		WHERE NOT EXISTS (SELECT 1 FROM vault_internal.points p WHERE p.point_id = s.point_id)) AS counted_points_left;
 DROP SCHEMA sc_s CASCADE;
 DROP TABLE public.sc_t, public.sc_copy;
 DROP ROLE sc_reader;

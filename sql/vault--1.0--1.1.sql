@@ -1732,6 +1732,197 @@ REVOKE ALL ON FUNCTION vault_internal.failure_record(bigint, text, text, oid, ti
 													 text, text) FROM PUBLIC;
 
 -- ---------------------------------------------------------------------------
+-- monitoring: each item's share of the stored chunks, kept
+-- ---------------------------------------------------------------------------
+
+-- An item's stored bytes in the daily reports are the chunks its points use,
+-- a chunk several items use split evenly between them (the odd bytes to the
+-- lowest item ids).  Kept, not recounted from every manifest at each refresh:
+-- share_refs holds, for each chunk an item uses, how many of the item's
+-- points use it (in their manifests, or as the base of a delta they use),
+-- item_shares each item's bytes.  share_sync() brings both up to date: the
+-- points added since its last run (share_points lists the points counted),
+-- and the points deleted (the chunks of their manifests, recorded in the
+-- deleting transaction by a trigger in share_gone); then it moves the bytes
+-- of every chunk that gained or lost an item between that chunk's items.
+-- Its cost follows what changed, not what the vaults hold; it runs at each
+-- report refresh and before vault_check recounts.  A replicated vault's
+-- points arrive without triggers: its items are counted at each refresh.
+CREATE TABLE vault_internal.share_points (
+	point_id		bigint PRIMARY KEY,
+	item_id			bigint NOT NULL
+);
+CREATE TABLE vault_internal.share_refs (
+	chunk_no		bigint NOT NULL,
+	item_id			bigint NOT NULL,
+	points			integer NOT NULL,
+	stored_len		integer NOT NULL,	-- the chunk's, kept past its collection
+	PRIMARY KEY (chunk_no, item_id)
+);
+CREATE TABLE vault_internal.share_gone (
+	point_id		bigint NOT NULL,
+	chunk_no		bigint NOT NULL
+);
+CREATE TABLE vault_internal.item_shares (
+	item_id			bigint PRIMARY KEY,
+	bytes			bigint NOT NULL
+);
+REVOKE ALL ON vault_internal.share_points, vault_internal.share_refs, vault_internal.share_gone,
+	vault_internal.item_shares FROM PUBLIC;
+
+-- the chunks of a point's manifests as they go, every point's (one that
+-- share_sync has not counted yet is passed over there: recording only the
+-- counted ones here would miss a point counted by a run this transaction
+-- cannot see yet); a point's tables go one statement each, so share_sync
+-- counts each chunk once a point
+CREATE FUNCTION vault_internal.share_manifests_gone() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	INSERT INTO vault_internal.share_gone (point_id, chunk_no)
+	WITH direct AS (
+		SELECT DISTINCT g.point_id, x.chunk_no
+		FROM gone g CROSS JOIN LATERAL unnest(g.chunk_nos) AS x(chunk_no))
+	SELECT point_id, chunk_no FROM direct
+	UNION
+	SELECT d.point_id, c.base_no FROM direct d JOIN vault_internal.chunks c USING (chunk_no)
+	WHERE c.base_no IS NOT NULL;
+	RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION vault_internal.share_manifests_gone() FROM PUBLIC;
+CREATE TRIGGER share_manifests_gone AFTER DELETE ON vault_internal.manifests
+	REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION vault_internal.share_manifests_gone();
+
+CREATE FUNCTION vault_internal.share_sync() RETURNS void
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET jit = off
+AS $$
+BEGIN
+	-- one run at a time: each consumes what it counts (deleting transactions
+	-- only read share_points, which this mode lets them)
+	LOCK TABLE vault_internal.share_points IN EXCLUSIVE MODE;
+	IF NOT EXISTS (SELECT 1 FROM vault_internal.share_points) THEN
+		-- the first run (the update to 1.1, or every point gone): every
+		-- point at once, set-wise (the changes' way below takes twice as
+		-- long for a whole vault: 58-70 s against 16 s at 2 million chunks)
+		DELETE FROM vault_internal.share_refs;
+		DELETE FROM vault_internal.item_shares;
+		WITH gone AS (
+			DELETE FROM vault_internal.share_gone		-- points never counted
+		), counted AS (
+			INSERT INTO vault_internal.share_points (point_id, item_id)
+			SELECT p.point_id, p.item_id FROM vault_internal.points p
+			WHERE NOT EXISTS (SELECT 1 FROM vault_internal.vaults v WHERE v.vault_id = p.vault_id AND v.replica)
+		), direct AS (
+			SELECT DISTINCT p.point_id, p.item_id, x.chunk_no
+			FROM vault_internal.points p JOIN vault_internal.manifests m USING (point_id)
+			CROSS JOIN LATERAL unnest(m.chunk_nos) AS x(chunk_no)
+			WHERE NOT EXISTS (SELECT 1 FROM vault_internal.vaults v WHERE v.vault_id = p.vault_id AND v.replica)
+		), added AS (
+			SELECT point_id, item_id, chunk_no FROM direct
+			UNION
+			SELECT d.point_id, d.item_id, c.base_no FROM direct d JOIN vault_internal.chunks c USING (chunk_no)
+			WHERE c.base_no IS NOT NULL
+		), refs AS (
+			INSERT INTO vault_internal.share_refs (chunk_no, item_id, points, stored_len)
+			SELECT a.chunk_no, a.item_id, count(*), c.stored_len
+			FROM added a JOIN vault_internal.chunks c USING (chunk_no)
+			GROUP BY a.chunk_no, a.item_id, c.stored_len
+			RETURNING chunk_no, item_id, stored_len
+		)
+		INSERT INTO vault_internal.item_shares (item_id, bytes)
+		SELECT s.item_id, sum(s.stored_len / s.n + CASE WHEN s.k <= s.stored_len % s.n THEN 1 ELSE 0 END)
+		FROM (SELECT item_id, stored_len, count(*) OVER (PARTITION BY chunk_no) AS n,
+					 row_number() OVER (PARTITION BY chunk_no ORDER BY item_id) AS k
+			  FROM refs) s
+		GROUP BY s.item_id;
+		RETURN;
+	END IF;
+	-- one statement, so one snapshot: the points added and the chunks of
+	-- the points deleted are counted once, whatever commits meanwhile
+	WITH gone AS (
+		DELETE FROM vault_internal.share_gone RETURNING point_id, chunk_no
+	), gone_points AS (
+		DELETE FROM vault_internal.share_points sp
+		WHERE NOT EXISTS (SELECT 1 FROM vault_internal.points p WHERE p.point_id = sp.point_id)
+		RETURNING sp.point_id
+	), new_points AS (
+		INSERT INTO vault_internal.share_points (point_id, item_id)
+		SELECT p.point_id, p.item_id FROM vault_internal.points p
+		WHERE NOT EXISTS (SELECT 1 FROM vault_internal.share_points sp WHERE sp.point_id = p.point_id)
+		  AND NOT EXISTS (SELECT 1 FROM vault_internal.vaults v WHERE v.vault_id = p.vault_id AND v.replica)
+		RETURNING point_id, item_id
+	), direct AS (
+		SELECT DISTINCT np.point_id, np.item_id, x.chunk_no
+		FROM new_points np JOIN vault_internal.manifests m USING (point_id)
+		CROSS JOIN LATERAL unnest(m.chunk_nos) AS x(chunk_no)
+	), added AS (
+		SELECT point_id, item_id, chunk_no FROM direct
+		UNION
+		SELECT d.point_id, d.item_id, c.base_no FROM direct d JOIN vault_internal.chunks c USING (chunk_no)
+		WHERE c.base_no IS NOT NULL
+	), removed AS (
+		-- (share_points as it was: the deleted points' rows are still seen)
+		SELECT DISTINCT g.point_id, sp.item_id, g.chunk_no
+		FROM gone g JOIN vault_internal.share_points sp USING (point_id)
+	), delta AS (
+		SELECT x.chunk_no, x.item_id, sum(x.d)::integer AS d
+		FROM (SELECT chunk_no, item_id, 1 AS d FROM added
+			  UNION ALL
+			  SELECT chunk_no, item_id, -1 FROM removed) x
+		GROUP BY 1, 2 HAVING sum(x.d) <> 0
+	), touched AS (
+		SELECT d.chunk_no, d.item_id, d.d, r.points AS before,
+			   d.d > 0 AND r.points IS NULL AS joins, r.points + d.d <= 0 AS leaves
+		FROM delta d LEFT JOIN vault_internal.share_refs r USING (chunk_no, item_id)
+	), changed AS (
+		-- the chunks that gained or lost an item, and their lengths
+		SELECT t.chunk_no,
+			   coalesce((SELECT r.stored_len FROM vault_internal.share_refs r
+						 WHERE r.chunk_no = t.chunk_no LIMIT 1),
+						(SELECT c.stored_len FROM vault_internal.chunks c WHERE c.chunk_no = t.chunk_no),
+						0) AS len
+		FROM (SELECT DISTINCT chunk_no FROM touched WHERE joins OR leaves) t
+	), sharers AS (
+		-- their items before (-1) and after (+1)
+		SELECT r.chunk_no, r.item_id, -1 AS side FROM vault_internal.share_refs r JOIN changed USING (chunk_no)
+		UNION ALL
+		SELECT r.chunk_no, r.item_id, 1 FROM vault_internal.share_refs r JOIN changed USING (chunk_no)
+		WHERE NOT EXISTS (SELECT 1 FROM touched t
+						  WHERE t.chunk_no = r.chunk_no AND t.item_id = r.item_id AND t.leaves)
+		UNION ALL
+		SELECT t.chunk_no, t.item_id, 1 FROM touched t WHERE t.joins
+	), moved AS (
+		SELECT s.item_id,
+			   sum(s.side * (c.len / s.n + CASE WHEN s.k <= c.len % s.n THEN 1 ELSE 0 END)) AS bytes
+		FROM (SELECT chunk_no, item_id, side,
+					 count(*) OVER (PARTITION BY chunk_no, side) AS n,
+					 row_number() OVER (PARTITION BY chunk_no, side ORDER BY item_id) AS k
+			  FROM sharers) s
+		JOIN changed c USING (chunk_no)
+		GROUP BY s.item_id HAVING sum(s.side * (c.len / s.n + CASE WHEN s.k <= c.len % s.n THEN 1 ELSE 0 END)) <> 0
+	), refs_added AS (
+		INSERT INTO vault_internal.share_refs (chunk_no, item_id, points, stored_len)
+		SELECT t.chunk_no, t.item_id, t.d, c.len FROM touched t JOIN changed c USING (chunk_no) WHERE t.joins
+	), refs_counted AS (
+		UPDATE vault_internal.share_refs r SET points = r.points + t.d
+		FROM touched t
+		WHERE r.chunk_no = t.chunk_no AND r.item_id = t.item_id AND NOT t.leaves
+	), refs_gone AS (
+		DELETE FROM vault_internal.share_refs r USING touched t
+		WHERE r.chunk_no = t.chunk_no AND r.item_id = t.item_id AND t.leaves
+	)
+	INSERT INTO vault_internal.item_shares AS s (item_id, bytes)
+	SELECT item_id, bytes FROM moved
+	ON CONFLICT (item_id) DO UPDATE SET bytes = s.bytes + excluded.bytes;
+	-- the items gone since (their chunks left them above)
+	DELETE FROM vault_internal.item_shares s
+	WHERE NOT EXISTS (SELECT 1 FROM vault_internal.items i WHERE i.item_id = s.item_id);
+END
+$$;
+REVOKE ALL ON FUNCTION vault_internal.share_sync() FROM PUBLIC;
+SELECT vault_internal.share_sync();
+
+-- ---------------------------------------------------------------------------
 -- monitoring: daily reports, and the history they let go
 -- ---------------------------------------------------------------------------
 
@@ -1739,9 +1930,9 @@ REVOKE ALL ON FUNCTION vault_internal.failure_record(bigint, text, text, oid, ti
 -- item (jobs that name no item, or an item since purged; storage no point
 -- uses, awaiting collection).  Stored bytes per item: the manifests of its
 -- points, the chunks only its points use, and its share of those it shares
--- with other items (split evenly, the odd bytes to the lowest item ids), so
--- the rows of a vault's day add up to the vault's stored bytes.  No foreign
--- keys: the reports outlive what they name.
+-- with other items (split evenly, the odd bytes to the lowest item ids: the
+-- shares kept above), so the rows of a vault's day add up to the vault's
+-- stored bytes.  No foreign keys: the reports outlive what they name.
 CREATE TABLE vault_internal.report_daily (
 	day				date NOT NULL,
 	vault_id		bigint NOT NULL,
@@ -1762,10 +1953,16 @@ CREATE UNIQUE INDEX report_daily_row ON vault_internal.report_daily (day, vault_
 CREATE INDEX report_daily_item ON vault_internal.report_daily (item_id, day);
 REVOKE ALL ON vault_internal.report_daily FROM PUBLIC;
 
--- one day's rows, as of the day's end (or p_now, for the day still running)
+-- one day's rows, as of the day's end (or p_now, for the day still running).
+-- The replicated vaults' parts are estimated at the size of the manifests
+-- even when there is none, which would compile the statement with JIT at
+-- every day filled (200 ms each): off.  Planned once a session (plpgsql, a
+-- generic plan), not at every day of a refresh that fills many
 CREATE FUNCTION vault_internal.report_fill_day(p_day date, p_now timestamptz) RETURNS void
-	LANGUAGE sql SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
+BEGIN
 DELETE FROM vault_internal.report_daily WHERE day = p_day;
 WITH bounds AS (
 	SELECT p_day::timestamptz AS t0, least((p_day + 1)::timestamptz, p_now) AS t1,
@@ -1775,9 +1972,47 @@ WITH bounds AS (
 	FROM vault_internal.items i, bounds b
 	WHERE i.protected_at < b.t1
 	   OR EXISTS (SELECT 1 FROM vault_internal.points p WHERE p.item_id = i.item_id AND p.created_at < b.t1)
+), late AS (
+	-- the counted points made after the day's end (a day reported late):
+	-- the kept shares less what they brought
+	SELECT sp.point_id, sp.item_id
+	FROM vault_internal.share_points sp JOIN vault_internal.points p USING (point_id), bounds b
+	WHERE p.created_at >= b.t1
+), late_direct AS (
+	SELECT DISTINCT l.point_id, l.item_id, x.chunk_no
+	FROM late l JOIN vault_internal.manifests m USING (point_id)
+	CROSS JOIN LATERAL unnest(m.chunk_nos) AS x(chunk_no)
+), late_refs AS (
+	SELECT y.chunk_no, y.item_id, count(*) AS n
+	FROM (SELECT point_id, item_id, chunk_no FROM late_direct
+		  UNION
+		  SELECT d.point_id, d.item_id, c.base_no FROM late_direct d JOIN vault_internal.chunks c USING (chunk_no)
+		  WHERE c.base_no IS NOT NULL) y
+	GROUP BY 1, 2
+), late_sharers AS (
+	-- the items of the chunks those points use: now (-1), at the day's end (+1)
+	SELECT r.chunk_no, r.item_id, r.stored_len, s.side
+	FROM vault_internal.share_refs r
+	LEFT JOIN late_refs lr USING (chunk_no, item_id)
+	CROSS JOIN (VALUES (-1), (1)) AS s(side)
+	WHERE r.chunk_no IN (SELECT chunk_no FROM late_refs)
+	  AND (s.side = -1 OR r.points > coalesce(lr.n, 0))
+), late_moved AS (
+	SELECT s.item_id,
+		   sum(s.side * (s.stored_len / s.n + CASE WHEN s.k <= s.stored_len % s.n THEN 1 ELSE 0 END)) AS bytes
+	FROM (SELECT chunk_no, item_id, stored_len, side,
+				 count(*) OVER (PARTITION BY chunk_no, side) AS n,
+				 row_number() OVER (PARTITION BY chunk_no, side ORDER BY item_id) AS k
+		  FROM late_sharers) s
+	GROUP BY s.item_id
+), replica_points AS (
+	SELECT p.point_id, p.item_id, p.created_at
+	FROM vault_internal.vaults v JOIN vault_internal.points p USING (vault_id)
+	WHERE v.replica
 ), direct_refs AS (
+	-- a replicated vault's items: counted from their points' manifests
 	SELECT DISTINCT p.item_id, u.chunk_no
-	FROM vault_internal.points p
+	FROM replica_points p
 	JOIN vault_internal.manifests m USING (point_id)
 	CROSS JOIN LATERAL unnest(m.chunk_nos) AS u(chunk_no), bounds b
 	WHERE p.created_at < b.t1
@@ -1788,6 +2023,9 @@ WITH bounds AS (
 	SELECT r.item_id, c.base_no FROM direct_refs r JOIN vault_internal.chunks c USING (chunk_no)
 	WHERE c.base_no IS NOT NULL
 ), shares AS (
+	SELECT s.item_id, s.bytes + coalesce(lm.bytes, 0) AS bytes
+	FROM vault_internal.item_shares s LEFT JOIN late_moved lm USING (item_id)
+	UNION ALL
 	SELECT r.item_id,
 		   sum(c.stored_len / r.n + CASE WHEN r.k <= c.stored_len % r.n THEN 1 ELSE 0 END) AS bytes
 	FROM (SELECT item_id, chunk_no, count(*) OVER (PARTITION BY chunk_no) AS n,
@@ -1796,20 +2034,40 @@ WITH bounds AS (
 	JOIN vault_internal.chunks c USING (chunk_no)
 	GROUP BY r.item_id
 ), manifest_bytes AS (
-	SELECT p.item_id, sum(24 + 8 * cardinality(m.chunk_nos)) AS bytes
-	FROM vault_internal.points p JOIN vault_internal.manifests m USING (point_id), bounds b
+	-- kept on the points; counted for a replicated vault's
+	SELECT p.item_id, sum(p.manifest_bytes) AS bytes
+	FROM vault_internal.points p, bounds b
+	WHERE p.created_at < b.t1
+	  AND NOT EXISTS (SELECT 1 FROM replica_points rp WHERE rp.point_id = p.point_id)
+	GROUP BY p.item_id
+	UNION ALL
+	SELECT p.item_id, sum(24 + 8 * cardinality(m.chunk_nos))
+	FROM replica_points p JOIN vault_internal.manifests m USING (point_id), bounds b
 	WHERE p.created_at < b.t1
 	GROUP BY p.item_id
 ), direct_used AS (
-	SELECT DISTINCT u.chunk_no FROM vault_internal.manifests m CROSS JOIN LATERAL unnest(m.chunk_nos) AS u(chunk_no)
+	SELECT DISTINCT u.chunk_no
+	FROM replica_points p JOIN vault_internal.manifests m USING (point_id)
+	CROSS JOIN LATERAL unnest(m.chunk_nos) AS u(chunk_no)
 ), used AS (
 	SELECT chunk_no FROM direct_used
 	UNION
 	SELECT c.base_no FROM direct_used JOIN vault_internal.chunks c USING (chunk_no) WHERE c.base_no IS NOT NULL
 ), unused AS (
-	SELECT c.vault_id, sum(c.stored_len) AS bytes
-	FROM vault_internal.chunks c LEFT JOIN used USING (chunk_no)
-	WHERE used.chunk_no IS NULL
+	-- the chunks no point uses: a vault's chunk bytes less its items'
+	-- shares (the bytes of every chunk a point uses are split between its
+	-- items to the byte), counted for a replicated vault
+	SELECT u.vault_id, u.bytes - coalesce(sh.bytes, 0) AS bytes
+	FROM (SELECT vault_id, sum(chunk_bytes) AS bytes FROM vault_internal.vault_usage GROUP BY vault_id) u
+	LEFT JOIN (SELECT i.vault_id, sum(s.bytes) AS bytes
+			   FROM vault_internal.item_shares s JOIN vault_internal.items i USING (item_id)
+			   GROUP BY i.vault_id) sh USING (vault_id)
+	WHERE NOT EXISTS (SELECT 1 FROM vault_internal.vaults v WHERE v.vault_id = u.vault_id AND v.replica)
+	UNION ALL
+	SELECT c.vault_id, sum(c.stored_len)
+	FROM vault_internal.vaults v JOIN vault_internal.chunks c USING (vault_id)
+	LEFT JOIN used USING (chunk_no)
+	WHERE v.replica AND used.chunk_no IS NULL
 	GROUP BY c.vault_id
 ), day_jobs AS (
 	SELECT j.vault_id, CASE WHEN j.item_id IN (SELECT item_id FROM its) THEN j.item_id END AS item_id,
@@ -1859,6 +2117,7 @@ CROSS JOIN bounds b
 LEFT JOIN day_jobs j ON j.vault_id = v.vault_id AND j.item_id IS NULL
 LEFT JOIN unused u ON u.vault_id = v.vault_id
 WHERE v.created_at < b.t1;
+END
 $$;
 
 -- every day from the last one reported (the first: the oldest job or point
@@ -1880,6 +2139,7 @@ BEGIN
 		INTO v_from FROM vault_internal.jobs j;
 	END IF;
 	v_from := greatest(coalesce(v_from, v_today), (p_now - p_report_history)::date);
+	PERFORM vault_internal.share_sync();
 	FOR v_day IN SELECT d::date FROM generate_series(v_from, v_today, interval '1 day') AS d LOOP
 		PERFORM vault_internal.report_fill_day(v_day, p_now);
 	END LOOP;

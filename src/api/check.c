@@ -7,10 +7,12 @@
  * are and how each is recounted: the chunks and their stored bytes, the
  * manifests' bytes (as the ledger has them, and as the points keep them
  * for their deletion), the points and their logical bytes (store/usage.c
- * keeps them), each item's point count (a figure of the items whose kept
- * count differs), and the collection queue's promise that every chunk no
- * point needs is queued.  It changes nothing: a drift is reported, with
- * both figures, and the views go on showing the maintained one.  Also the
+ * keeps them), each item's point count and its share of the chunks (a
+ * figure of the items whose kept figure differs), and the collection
+ * queue's promise that every chunk no point needs is queued.  It changes
+ * nothing but bringing the shares up to date (share_sync, as a report
+ * refresh does first): a drift is reported, with both figures, and the
+ * views go on showing the maintained one.  Also the
  * counted figures vault_vaults shows for a replicated vault, which has no
  * ledger (its points come from its primary).
  *-------------------------------------------------------------------------
@@ -57,8 +59,24 @@ PG_FUNCTION_INFO_V1(vault_counted_figures);
 	"ip AS (SELECT count(*) AS n FROM vault_internal.items i WHERE i.vault_id = $1 " \
 	"       AND (SELECT coalesce(sum(u.points), 0) FROM vault_internal.item_usage u " \
 	"            WHERE u.item_id = i.item_id) " \
-	"           <> (SELECT count(*) FROM vault_internal.points p WHERE p.item_id = i.item_id)) " \
-	"SELECT f.figure, f.maintained, f.recounted FROM u, c, p, m, lost, ip, LATERAL (VALUES " \
+	"           <> (SELECT count(*) FROM vault_internal.points p WHERE p.item_id = i.item_id)), " \
+	"refs AS (SELECT DISTINCT p.item_id, r.chunk_no FROM vault_internal.manifests m " \
+	"         JOIN vault_internal.points p USING (point_id), LATERAL unnest(m.chunk_nos) AS r(chunk_no) " \
+	"         WHERE p.vault_id = $1), " \
+	"item_refs AS (SELECT item_id, chunk_no FROM refs UNION " \
+	"              SELECT r.item_id, c.base_no FROM refs r JOIN vault_internal.chunks c USING (chunk_no) " \
+	"              WHERE c.base_no IS NOT NULL), " \
+	"shares AS (SELECT r.item_id, sum(c.stored_len / r.n " \
+	"                  + CASE WHEN r.k <= c.stored_len % r.n THEN 1 ELSE 0 END) AS bytes " \
+	"           FROM (SELECT item_id, chunk_no, count(*) OVER (PARTITION BY chunk_no) AS n, " \
+	"                        row_number() OVER (PARTITION BY chunk_no ORDER BY item_id) AS k " \
+	"                 FROM item_refs) r JOIN vault_internal.chunks c USING (chunk_no) " \
+	"           GROUP BY r.item_id), " \
+	"kept AS (SELECT s.item_id, s.bytes FROM vault_internal.item_shares s " \
+	"         JOIN vault_internal.items i USING (item_id) WHERE i.vault_id = $1), " \
+	"ish AS (SELECT count(*) AS n FROM shares FULL JOIN kept USING (item_id) " \
+	"        WHERE coalesce(shares.bytes, 0) <> coalesce(kept.bytes, 0)) " \
+	"SELECT f.figure, f.maintained, f.recounted FROM u, c, p, m, lost, ip, ish, LATERAL (VALUES " \
 	"  (1, 'chunks', u.chunks, c.chunks), " \
 	"  (2, 'chunk bytes', u.chunk_bytes, c.bytes), " \
 	"  (3, 'manifest bytes', u.manifest_bytes, m.bytes), " \
@@ -66,7 +84,8 @@ PG_FUNCTION_INFO_V1(vault_counted_figures);
 	"  (5, 'recovery points', u.points, p.points), " \
 	"  (6, 'logical bytes', u.logical_bytes, p.logical_bytes), " \
 	"  (7, 'chunks no point needs, not queued for collection', 0::bigint, lost.n), " \
-	"  (8, 'items whose kept point count differs from a recount', 0::bigint, ip.n)) " \
+	"  (8, 'items whose kept point count differs from a recount', 0::bigint, ip.n), " \
+	"  (9, 'items whose kept share of the chunks differs from a recount', 0::bigint, ish.n)) " \
 	"  AS f(ord, figure, maintained, recounted) ORDER BY f.ord"
 
 /* vault_check(vault) -> (figure, maintained, recounted, ok) */
@@ -94,7 +113,10 @@ vault_check(PG_FUNCTION_ARGS)
 
 	values[0] = Int64GetDatum(vault->vault_id);
 	vault_as_owner(&call);
-	ret = SPI_execute_with_args(CHECK_SQL, 1, types, values, NULL, true, 0);
+	/* the items' shares, brought up to date with the points since */
+	if (SPI_execute("SELECT vault_internal.share_sync()", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not bring the items' shares of the chunks up to date");
+	ret = SPI_execute_with_args(CHECK_SQL, 1, types, values, NULL, false, 0);
 	vault_as_caller(&call);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not recount the figures of vault \"%s\"", vault->name);
