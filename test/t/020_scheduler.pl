@@ -91,17 +91,23 @@ my $big_point = $node->safe_psql('postgres',
 is($node->safe_psql('postgres', "SELECT ok FROM vault_verify($big_point)"), 't', 'and verifies');
 
 # --- pg_cancel_backend during a scheduled backup: a cancelled job, the scheduler goes on
+# (big changed first: a backup of it unchanged reuses every page, over before
+# a cancel could reach it)
+$node->safe_psql('postgres', 'UPDATE big SET r = random()');
+my $changed_at = $node->safe_psql('postgres', 'SELECT clock_timestamp()');
 my ($cpid, $cjob);
 $deadline = time() + 90;
 while (time() < $deadline)
 {
 	($cpid, $cjob) = split /\|/, $node->safe_psql('postgres',
-		q{SELECT pid || '|' || job_id FROM vault_internal.jobs
-		  WHERE item_name = 'public.big' AND state = 'in-progress'});
+		qq{SELECT pid || '|' || job_id FROM vault_internal.jobs
+		   WHERE item_name = 'public.big' AND state = 'in-progress' AND started_at > '$changed_at'});
 	last if $cpid;
 	usleep(50_000);
 }
 ok($cpid, 'another scheduled backup of big is in progress');
+ok(wait_for("SELECT count(*) = 1 FROM pg_stat_activity WHERE pid = $cpid AND query = 'vault: scheduled backup'", 30),
+	'and under way');
 usleep(300_000);
 $node->safe_psql('postgres', "SELECT pg_cancel_backend($cpid)");
 ok(wait_for("SELECT state = 'cancelled' FROM vault_jobs WHERE job_id = $cjob", 30),
