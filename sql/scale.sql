@@ -90,6 +90,11 @@ SELECT * FROM pg_temp.sc_check('an expiry');
 SELECT vault_delete_recovery_point(:sc_p1);
 SELECT points_purged FROM vault_purge(now() + interval '15 days') WHERE vault = 'sc';
 SELECT * FROM pg_temp.sc_check('a purge');
+-- what the deletions recorded for the items' shares went with the collection
+SELECT vault_delete_recovery_point(max(recovery_point)) FROM vault_recovery_points WHERE vault = 'sc' AND item = 'sc_s';
+SELECT points_purged FROM vault_purge(now() + interval '15 days') WHERE vault = 'sc';
+SELECT count(*) AS share_gone_left FROM vault_internal.share_gone;
+SELECT * FROM pg_temp.sc_check('a second purge');
 SELECT count(*) AS ledger_rows FROM vault_internal.vault_usage u JOIN vault_internal.vaults v USING (vault_id)
 WHERE v.name = 'sc';
 

@@ -1745,8 +1745,11 @@ REVOKE ALL ON FUNCTION vault_internal.failure_record(bigint, text, text, oid, ti
 -- and the points deleted (the chunks of their manifests, recorded in the
 -- deleting transaction by a trigger in share_gone); then it moves the bytes
 -- of every chunk that gained or lost an item between that chunk's items.
--- Its cost follows what changed, not what the vaults hold; it runs at each
--- report refresh and before vault_check recounts.  A replicated vault's
+-- Its cost follows what changed, not what the vaults hold; it runs after
+-- each chunk collection (which the same deletions fed; passed over while
+-- another run holds the lock, so that a deletion never waits for a report
+-- refresh), at each report refresh and before vault_check recounts.  A
+-- replicated vault's
 -- points arrive without triggers: its items are counted at each refresh.
 CREATE TABLE vault_internal.share_points (
 	point_id		bigint PRIMARY KEY,
@@ -1793,7 +1796,9 @@ REVOKE ALL ON FUNCTION vault_internal.share_manifests_gone() FROM PUBLIC;
 CREATE TRIGGER share_manifests_gone AFTER DELETE ON vault_internal.manifests
 	REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION vault_internal.share_manifests_gone();
 
-CREATE FUNCTION vault_internal.share_sync() RETURNS void
+-- p_wait false (a chunk collection, holding its vault): no run when
+-- another one holds the lock, which then consumes what is there
+CREATE FUNCTION vault_internal.share_sync(p_wait boolean DEFAULT true) RETURNS void
 	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET jit = off
 AS $$
 DECLARE
@@ -1802,7 +1807,15 @@ DECLARE
 BEGIN
 	-- one run at a time: each consumes what it counts (deleting transactions
 	-- only read share_points, which this mode lets them)
-	LOCK TABLE vault_internal.share_points IN EXCLUSIVE MODE;
+	IF p_wait THEN
+		LOCK TABLE vault_internal.share_points IN EXCLUSIVE MODE;
+	ELSE
+		BEGIN
+			LOCK TABLE vault_internal.share_points IN EXCLUSIVE MODE NOWAIT;
+		EXCEPTION WHEN lock_not_available THEN
+			RETURN;
+		END;
+	END IF;
 	SELECT count(*) INTO v_counted FROM vault_internal.share_points;
 	SELECT count(*) INTO v_new FROM vault_internal.points p
 	WHERE NOT EXISTS (SELECT 1 FROM vault_internal.share_points sp WHERE sp.point_id = p.point_id)
@@ -1928,7 +1941,7 @@ BEGIN
 	WHERE NOT EXISTS (SELECT 1 FROM vault_internal.items i WHERE i.item_id = s.item_id);
 END
 $$;
-REVOKE ALL ON FUNCTION vault_internal.share_sync() FROM PUBLIC;
+REVOKE ALL ON FUNCTION vault_internal.share_sync(boolean) FROM PUBLIC;
 SELECT vault_internal.share_sync();
 
 -- ---------------------------------------------------------------------------

@@ -7,7 +7,12 @@
  * restore or verify share-locks its vault's row; removal takes it exclusively,
  * so a chunk a running backup has just referenced is never removed), and the
  * chunk collection itself: 1.1 looks only at the chunks the deleted
- * manifests referenced (queued by a trigger on manifests), 1.0 at all.
+ * manifests referenced (queued by a trigger on manifests), 1.0 at all; and
+ * 1.1 then brings the items' kept shares of the chunks up to date
+ * (share_sync, unless a run of it holds the lock: a deletion never waits
+ * for a report refresh), consuming what the same deletions recorded for
+ * them, so that neither record outgrows the deletions since the last
+ * collection.
  * Which points go, and when, is the caller's (expiry, delete, purge).
  *-------------------------------------------------------------------------
  */
@@ -133,6 +138,9 @@ collect_queued(VaultCall *call, int64 vault_id, int64 *freed)
 	if (n > 0)
 		usage_record(call, vault_id, -n, -bytes, 0, 0, 0);
 	usage_fold(call, vault_id);
+	vault_as_owner(call);
+	(void) spi_int64("SELECT 0 FROM vault_internal.share_sync(false)", 0, NULL, NULL, NULL);
+	vault_as_caller(call);
 	return n;
 }
 
