@@ -233,11 +233,21 @@ t0=$(date +%s)
 grow 1 $ITEMS 1 $STREAM 0 NULL::timestamptz a
 log "built in $(( $(date +%s) - t0 )) s"
 
+# quiet: the server's dirty pages written out, and the kernel's too: the
+# cluster runs with fsync = off, so what a checkpoint writes stays dirty in
+# the page cache (1.9 GB after the growth to size B) and the kernel writes
+# it back in the background half a minute later; a measurement starts
+# without that going on
+quiet() {
+	sql -c CHECKPOINT >/dev/null
+	sync
+}
+
 # measure <size>: every figure at this size
 measure_size() {
 	local size=$1 p
 	sql -c "VACUUM ANALYZE" >/dev/null
-	sql -c CHECKPOINT >/dev/null
+	quiet
 	record $size "chunks" "$(sql -c "SELECT count(*) FROM vault_internal.chunks")"
 	record $size "recovery points" "$(sql -c "SELECT count(*) FROM vault_internal.points")"
 	record $size "items" "$(sql -c "SELECT count(*) FROM vault_internal.items")"
@@ -341,17 +351,28 @@ measure_size B
 # small backup's three rounds ran 1.75, 1.27 and 0.65 (15-27 ms at either
 # size), and the median of three is one of them.  The small backups start
 # after a checkpoint, as the verify does (the restores before them leave
-# their writes to flush)
+# their writes to flush).  Each read is timed at both sizes back to back,
+# seconds apart (a read of half a millisecond moved between 0.4 and 0.75 ms
+# from one half-minute to the next at either size); each round's order
+# of the sizes is the last round's reversed
 READS=("vault_vaults (ms)|SELECT * FROM vault_vaults"
 	"vault_items of the vault (ms)|SELECT * FROM vault_items WHERE vault = 'scale'"
 	"vault_recovery_points of one item (ms)|SELECT * FROM vault_recovery_points WHERE vault = 'scale' AND item = 'public.scale_real'"
 	"vault_metrics() (ms)|SELECT vault_metrics()"
 	"vault_report_daily of the vault, today (ms)|SELECT * FROM vault_report_daily WHERE vault = 'scale' AND day = current_date")
-paired_ops() {	# paired_ops <key>: in database $DB
-	local r
+paired_reads() {	# paired_reads <round> <first size> <second size>
+	local r size
 	for r in "${READS[@]}"; do
-		record $1 "${r%%|*}" "$(REPEAT=7 reads "${r#*|}")"
+		for size in $2 $3; do
+			if [ $size = A ]; then
+				record pA$1 "${r%%|*}" "$(DB=${DB}_a REPEAT=7 reads "${r#*|}")"
+			else
+				record pB$1 "${r%%|*}" "$(REPEAT=7 reads "${r#*|}")"
+			fi
+		done
 	done
+}
+paired_chores() {	# paired_chores <key>: in database $DB
 	grow 1 $VICTIMS 1 $STREAM 0 "now() - make_interval(mins => 1)" "victim-$1"
 	sql -c "VACUUM ANALYZE" >/dev/null
 	record $1 "retention run expiring $VICTIMS points (ms)" "$(once "SELECT * FROM vault_apply_retention(now())")"
@@ -374,8 +395,16 @@ PAIRED_FIGS=("vault_vaults (ms)" "vault_items of the vault (ms)" "vault_recovery
 if [ -n "$PAIRED" ]; then
 	log "paired: sizes A (a copy) and B, alternated"
 	for ((k = 1; k <= ROUNDS; k++)); do
-		DB=${DB}_a paired_ops "pA$k"
-		paired_ops "pB$k"
+		quiet
+		if ((k % 2)); then
+			paired_reads $k A B
+			DB=${DB}_a paired_chores "pA$k"
+			paired_chores "pB$k"
+		else
+			paired_reads $k B A
+			paired_chores "pB$k"
+			DB=${DB}_a paired_chores "pA$k"
+		fi
 	done
 fi
 
