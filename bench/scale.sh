@@ -235,9 +235,9 @@ log "built in $(( $(date +%s) - t0 )) s"
 
 # quiet: the server's dirty pages written out, and the kernel's too: the
 # cluster runs with fsync = off, so what a checkpoint writes stays dirty in
-# the page cache (1.9 GB after the growth to size B) and the kernel writes
-# it back in the background half a minute later; a measurement starts
-# without that going on
+# the page cache (up to 1.9 GB while size B is built, seen in one run) and
+# the kernel writes it back in the background half a minute later; a
+# measurement starts without that going on
 quiet() {
 	sql -c CHECKPOINT >/dev/null
 	sync
