@@ -35,6 +35,22 @@ EXPLAIN (COSTS OFF) EXECUTE referenced(1);
 PREPARE needed(bigint) AS
   SELECT 1 FROM vault_internal.chunks d WHERE d.base_no = $1;
 EXPLAIN (COSTS OFF) EXECUTE needed(1);
+-- a backup's look for the newest earlier proof of its table (how new a
+-- page it may still cover, then the stream to reuse): the table's points
+-- newest first through a cursor, stopping at the first that serves, never
+-- a read of every point the table ever had (src/stream/unchanged.c; its
+-- conditions are columns: as filters, their estimate made the planner
+-- sort the table's whole history)
+BEGIN;
+EXPLAIN (COSTS OFF) DECLARE newest_proof CURSOR FOR
+  SELECT t.point_id,
+		 t.definition = '{}' AND t.page_digest IS NOT NULL
+		   AND (NULL::bytea IS NULL OR t.page_digest = NULL::bytea),
+		 (SELECT p.scan_lsn FROM vault_internal.points p
+		  WHERE p.point_id = t.point_id AND p.vault_id = 1 AND p.state = 'available')
+  FROM vault_internal.point_tables t
+  WHERE t.source_oid = 1 ORDER BY t.point_id DESC;
+ROLLBACK;
 DEALLOCATE ALL;
 RESET plan_cache_mode;
 RESET max_parallel_workers_per_gather;

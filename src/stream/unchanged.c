@@ -34,7 +34,7 @@
  * reads the table, page by page: any moment after L will do, because a page
  * written after L carries an LSN past L, which N then finds in the same
  * digest and refuses.  N itself stops digesting at the first page newer
- * than the newest L any earlier point recorded for the table.
+ * than the L of the newest earlier point with a proof of the table.
  *-------------------------------------------------------------------------
  */
 #include "stream/stream.h"
@@ -144,41 +144,88 @@ proof_xids_uncommitted(ArrayType *arr)
 }
 
 /*
- * The newest proof an earlier available point of this vault could offer
- * for this table as defined now (the latest scan_lsn among the points with
- * a digest of it), or InvalidXLogRecPtr when there is none: a page newer
- * than that rules out every earlier stream.
+ * The newest point of this vault, available and with a proof, that holds a
+ * digest of this table as defined now (and, given a digest, that one):
+ * its point_id and scan_lsn, or false.  The table's points are walked
+ * newest first (point_tables' index on source_oid, point_id) through a
+ * cursor planned for its first rows, and the walk stops at the first that
+ * serves: after years of points of the table it reads as few as after
+ * one.  As one query with these conditions in its WHERE clause the
+ * planner estimated a single matching row (a jsonb equality) and sorted
+ * every point the table ever had: 20 ms a backup after 5,000 points.
+ * The conditions are therefore columns here, never filters.
  */
-XLogRecPtr
-proof_candidate_bound(VaultCall *call, VaultInfo *vault, Oid relid, Jsonb *def)
+static bool
+newest_proof(VaultInfo *vault, Oid relid, Jsonb *def, bytea *digest,
+			 int64 *point_id, XLogRecPtr *lsn)
 {
-	Oid			types[3] = {INT8OID, OIDOID, JSONBOID};
-	Datum		values[3];
-	MemoryContext cxt = CurrentMemoryContext;
-	XLogRecPtr	bound = InvalidXLogRecPtr;
-	int			ret;
+	Oid			types[4] = {INT8OID, OIDOID, JSONBOID, BYTEAOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', digest ? ' ' : 'n'};
+	Portal		portal;
+	bool		found = false;
 
 	values[0] = Int64GetDatum(vault->vault_id);
 	values[1] = ObjectIdGetDatum(relid);
 	values[2] = JsonbPGetDatum(def);
-	vault_as_owner(call);
-	ret = SPI_execute_with_args("SELECT max(p.scan_lsn) FROM vault_internal.point_tables t "
-								"JOIN vault_internal.points p USING (point_id) "
-								"WHERE p.vault_id = $1 AND t.source_oid = $2 AND t.definition = $3 "
-								"  AND t.page_digest IS NOT NULL AND p.state = 'available' "
-								"  AND p.scan_lsn IS NOT NULL",
-								3, types, values, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not look up earlier proofs: %s", SPI_result_code_string(ret));
-	if (SPI_processed == 1)
+	values[3] = PointerGetDatum(digest);
+	portal = SPI_cursor_open_with_args(NULL,
+									   "SELECT t.point_id, "
+									   "       t.definition = $3 AND t.page_digest IS NOT NULL "
+									   "         AND ($4::bytea IS NULL OR t.page_digest = $4), "
+									   "       (SELECT p.scan_lsn FROM vault_internal.points p "
+									   "        WHERE p.point_id = t.point_id AND p.vault_id = $1 "
+									   "          AND p.state = 'available') "
+									   "FROM vault_internal.point_tables t "
+									   "WHERE t.source_oid = $2 ORDER BY t.point_id DESC",
+									   4, types, values, nulls, true, CURSOR_OPT_FAST_PLAN);
+	while (!found)
 	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		SPI_cursor_fetch(portal, true, 16);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 i = 0; i < SPI_processed && !found; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		serves_null;
+			bool		lsn_null;
+			bool		serves = DatumGetBool(SPI_getbinval(tup, desc, 2, &serves_null));
+			Datum		l = SPI_getbinval(tup, desc, 3, &lsn_null);
 
-		if (!isnull)
-			bound = DatumGetLSN(d);
+			if (!serves_null && serves && !lsn_null)
+			{
+				*point_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &serves_null));
+				*lsn = DatumGetLSN(l);
+				found = true;
+			}
+		}
+		SPI_freetuptable(SPI_tuptable);
 	}
-	SPI_freetuptable(SPI_tuptable);
+	SPI_cursor_close(portal);
+	return found;
+}
+
+/*
+ * How new a page an earlier stream of this table could still prove: the
+ * scan_lsn of the newest point with a proof of the table as defined now
+ * (the one proof_find_unchanged finds when the table is unchanged), or
+ * InvalidXLogRecPtr when there is none; a page newer than that rules the
+ * earlier streams out.  The newest point's, not the latest scan of all:
+ * an older point scanned later (two backups of the table at once) is
+ * passed over, a reuse missed, never one wrongly taken, since
+ * proof_find_unchanged checks every page against the point it finds.
+ */
+XLogRecPtr
+proof_candidate_bound(VaultCall *call, VaultInfo *vault, Oid relid, Jsonb *def)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int64		point_id;
+	XLogRecPtr	bound;
+
+	vault_as_owner(call);
+	if (!newest_proof(vault, relid, def, NULL, &point_id, &bound))
+		bound = InvalidXLogRecPtr;
 	vault_as_caller(call);
 	MemoryContextSwitchTo(cxt);
 	return bound;
@@ -188,37 +235,48 @@ proof_candidate_bound(VaultCall *call, VaultInfo *vault, Oid relid, Jsonb *def)
  * The latest available point of this vault whose recorded digest for this
  * table matches, if its proof holds and the definition is the same: fills
  * *prev (its point, ordinal and counts) and locks the point against
- * deletion until this transaction ends.
+ * deletion until this transaction ends (the point is looked for first,
+ * then read again and locked by its number: one deleted in between is
+ * not found).
  */
 bool
 proof_find_unchanged(VaultCall *call, VaultInfo *vault, Oid relid, Jsonb *def,
 					 const uint8 digest[PROOF_DIGEST_LEN], XLogRecPtr maxlsn,
 					 ProofMatch *prev)
 {
-	Oid			types[4] = {INT8OID, OIDOID, BYTEAOID, JSONBOID};
-	Datum		values[4];
+	Oid			types[5] = {INT8OID, OIDOID, BYTEAOID, JSONBOID, INT8OID};
+	Datum		values[5];
 	bytea	   *d = palloc(VARHDRSZ + PROOF_DIGEST_LEN);
 	MemoryContext cxt = CurrentMemoryContext;
 	bool		found = false;
+	int64		candidate;
+	XLogRecPtr	candidate_lsn;
 	int			ret;
 
 	SET_VARSIZE(d, VARHDRSZ + PROOF_DIGEST_LEN);
 	memcpy(VARDATA(d), digest, PROOF_DIGEST_LEN);
+
+	vault_as_owner(call);
+	if (!newest_proof(vault, relid, def, d, &candidate, &candidate_lsn) || maxlsn > candidate_lsn)
+	{
+		vault_as_caller(call);
+		MemoryContextSwitchTo(cxt);
+		return false;
+	}
 	values[0] = Int64GetDatum(vault->vault_id);
 	values[1] = ObjectIdGetDatum(relid);
 	values[2] = PointerGetDatum(d);
 	values[3] = JsonbPGetDatum(def);
-
-	vault_as_owner(call);
+	values[4] = Int64GetDatum(candidate);
 	ret = SPI_execute_with_args("SELECT p.point_id, t.ordinal, p.scan_lsn, p.scan_xids, "
 								"       t.rows, t.logical_bytes, t.chunks "
 								"FROM vault_internal.point_tables t "
 								"JOIN vault_internal.points p USING (point_id) "
-								"WHERE p.vault_id = $1 AND t.source_oid = $2 AND t.page_digest = $3 "
-								"  AND t.definition = $4 AND p.state = 'available' "
-								"  AND p.scan_lsn IS NOT NULL "
-								"ORDER BY p.point_id DESC LIMIT 1 FOR KEY SHARE OF p",
-								4, types, values, NULL, false, 1);
+								"WHERE t.point_id = $5 AND p.vault_id = $1 AND t.source_oid = $2 "
+								"  AND t.page_digest = $3 AND t.definition = $4 "
+								"  AND p.state = 'available' AND p.scan_lsn IS NOT NULL "
+								"LIMIT 1 FOR KEY SHARE OF p",
+								5, types, values, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not look up earlier points: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 1)
