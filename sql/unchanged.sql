@@ -171,6 +171,25 @@ COMMIT;
 SELECT (SELECT count(*) FROM calm.a_restored) AS restored, (SELECT count(*) FROM calm.a_beside_cursor) AS beside_cursor;
 DROP EXTENSION pg_visibility;
 
+-- the newest earlier proof is found behind any number of newer points of
+-- the table that cannot serve (here forty taken while the table had a
+-- comment, a definition of its own): the look walks on, newest first, a
+-- page of 32 points at a time
+CREATE TABLE fp.walked (id int PRIMARY KEY, v text);
+INSERT INTO fp.walked SELECT g, md5(g::text) FROM generate_series(1, 1000) g;
+VACUUM fp.walked;
+SELECT pg_temp.bk('fp.walked') AS walked_first;
+COMMENT ON TABLE fp.walked IS 'for a while';
+\set ECHO none
+\o /dev/null
+SELECT 'SELECT pg_temp.bk(''fp.walked'')' FROM generate_series(1, 40) \gexec
+\o
+\set ECHO all
+SELECT count(*) AS points_of_it FROM vault_recovery_points WHERE vault = 'fast' AND item = 'fp.walked';
+COMMENT ON TABLE fp.walked IS NULL;
+SELECT pg_temp.bk('fp.walked') AS walked_past_forty;
+SELECT pg_temp.diff('fp.walked') AS walked_differs;
+
 DROP SCHEMA calm CASCADE;
 DROP TABLE keep;
 DROP SCHEMA fp CASCADE;
