@@ -152,7 +152,7 @@ proof_xids_uncommitted(ArrayType *arr)
  * after years of points of the table it reads as few as after one.  As
  * one query with these conditions in its WHERE clause the planner
  * estimated a single matching row (a jsonb equality) and sorted every
- * point the table ever had (20 ms a backup after 5,000 points); as a
+ * point the table ever had (20 ms of a backup after 5,000 points); as a
  * cursor over the whole history its cost set off JIT compilation (6 ms
  * after 20,000).  So the conditions are columns, never filters, and each
  * page is a small query of its own.
