@@ -106,6 +106,8 @@ group_create(const char *what, int nworkers, Snapshot snapshot, const VaultKeys 
 	g->shared->leader_pid = MyProcPid;
 	g->shared->vault_id = keys->vault_id;
 	g->shared->zstd_level = zstd_level;
+	g->shared->caller_xid = GetTopTransactionIdIfAny();
+	g->shared->caller_subxids = MyProc->subxidStatus.count > 0 || MyProc->subxidStatus.overflowed;
 	memcpy(&g->shared->keys, keys, sizeof(VaultKeys));
 	shm_toc_insert(g->toc, GROUP_KEY_SHARED, g->shared);
 	space = shm_toc_allocate(g->toc, snap_len);
@@ -314,6 +316,41 @@ group_stop(WorkerGroup *g)
 /* ---------------------------------------------------------------- worker */
 
 /*
+ * The caller's snapshot, with the caller's own transaction running in it.
+ *
+ * A snapshot leaves out the transaction that took it: its writes are told
+ * apart by the transaction's own id.  A worker has a transaction of its
+ * own, so to it the caller's id would look neither running nor committed,
+ * that is aborted: reading a row the caller wrote (a chunk the backup just
+ * stored, when a worker looks a chunk up) would not just miss it but mark
+ * it on its page as written by an aborted transaction, for every later
+ * reader.  So the caller's id (never below the snapshot's xmin, which
+ * counts it) goes into the snapshot's running ones, and
+ * when it has subtransactions with ids, the snapshot counts as overflowed:
+ * each id is then taken to its top transaction (pg_subtrans) first.  Ids
+ * the caller takes later are past the snapshot's horizon, running to it
+ * anyway.
+ */
+static Snapshot
+caller_snapshot(GroupWorker *w)
+{
+	Snapshot	snap = RestoreSnapshot(shm_toc_lookup(w->toc, GROUP_KEY_SNAPSHOT, false));
+	TransactionId xid = w->shared->caller_xid;
+	TransactionId *xip;
+
+	if (!TransactionIdIsValid(xid) || snap->takenDuringRecovery)
+		return snap;
+	xip = MemoryContextAlloc(TopTransactionContext, sizeof(TransactionId) * (snap->xcnt + 1));
+	memcpy(xip, snap->xip, sizeof(TransactionId) * snap->xcnt);
+	xip[snap->xcnt] = xid;
+	snap->xip = xip;
+	snap->xcnt++;
+	if (w->shared->caller_subxids)
+		snap->suboverflowed = true;
+	return snap;
+}
+
+/*
  * Become a worker of the caller's group: attach, send every error and
  * notice to the caller, connect as its session user, join its lock group,
  * take its settings, its role and its snapshot (pushed as the active one,
@@ -364,8 +401,7 @@ group_worker_attach(GroupWorker *w, Datum arg, const char *activity)
 	StartTransactionCommand();
 	XactIsoLevel = XACT_REPEATABLE_READ;
 	SetUserIdAndSecContext(w->shared->current_user, w->shared->sec_context);
-	RestoreTransactionSnapshot(RestoreSnapshot(shm_toc_lookup(w->toc, GROUP_KEY_SNAPSHOT, false)),
-							   w->shared->leader);
+	RestoreTransactionSnapshot(caller_snapshot(w), w->shared->leader);
 	w->snapshot = GetTransactionSnapshot();
 	PushActiveSnapshot(w->snapshot);
 	pgstat_report_activity(STATE_RUNNING, activity);

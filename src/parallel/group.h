@@ -31,6 +31,9 @@ typedef struct GroupShared
 	pid_t		leader_pid;
 	int64		vault_id;
 	int			zstd_level;
+	TransactionId caller_xid;	/* the caller's transaction, if it has an id
+								 * (its own snapshot leaves it out) */
+	bool		caller_subxids; /* and subtransactions with ids */
 	VaultKeys	keys;			/* wiped when the segment is let go */
 } GroupShared;
 
