@@ -70,15 +70,51 @@ FROM (VALUES ('restored')) v(t);
 SELECT vault_backup_schema('par_r', 'par_s', parallel => 2) AS r1again \gset
 SELECT tables, unchanged_tables, new_chunks FROM vault_recovery_points WHERE recovery_point = :r1again;
 
--- a scattered update, backed up by workers in small ranges: its changed
--- chunks are deltas against the previous stream, and it restores equal
+-- a scattered update, backed up by workers in small ranges: the previous
+-- stream (referenced from r1) was written by workers in ranges of this
+-- size, so the workers seal this one too, each range's changed chunks as
+-- deltas against the stretch the same range held there; it restores equal
+SELECT t.range_blocks, cardinality(t.range_starts) AS marks, t.range_starts[1] AS first_mark,
+       t.range_starts = o.range_starts AS copied_with_the_stream
+FROM vault_internal.point_tables t JOIN vault_internal.point_tables o ON o.point_id = :r1 AND o.ordinal = t.ordinal
+WHERE t.point_id = :r1again AND t.table_name = 'big';
 UPDATE par_s.big SET n = n + 1 WHERE id % 100 = 7;
+SET client_min_messages = debug1;
 SELECT vault_backup('par_r', 'par_s.big', parallel => 2) AS r2 \gset
-SELECT parallel_workers, delta_chunks > 0 AS deltas, delta_chunks * 2 > new_chunks AS mostly_deltas
+SET client_min_messages = warning;
+SELECT parallel_workers, delta_chunks > 0 AS deltas, delta_chunks * 2 > new_chunks AS mostly_deltas,
+       new_bytes * 10 < (SELECT new_bytes FROM vault_recovery_points WHERE recovery_point = :r1) AS small
 FROM vault_recovery_points WHERE recovery_point = :r2;
 SELECT vault_restore(:r2, 'par_big_r2');
 SELECT (SELECT count(*) FROM (TABLE par_s.big EXCEPT ALL TABLE par_s.par_big_r2) x) +
        (SELECT count(*) FROM (TABLE par_s.par_big_r2 EXCEPT ALL TABLE par_s.big) x) AS diff;
+
+-- only a previous stream written by workers in ranges of the size used now
+-- is taken range by range; else the workers send the bytes and this backend
+-- cuts them (against the same bases).  A range the previous stream did not
+-- have (the table grew) is sealed whole.
+SELECT vault_create('par_d');
+CREATE TABLE par_delta AS SELECT g AS id, md5(g::text) AS a FROM generate_series(1, 8000) g;
+SELECT vault_backup('par_d', 'par_delta', parallel => 0) AS pd0 \gset
+UPDATE par_delta SET a = upper(a) WHERE id % 50 = 1;
+SET client_min_messages = debug1;
+SELECT vault_backup('par_d', 'par_delta', parallel => 2) AS pd1 \gset
+SET vault.parallel_range_size = 8;
+UPDATE par_delta SET a = lower(a) WHERE id % 50 = 1;
+SELECT vault_backup('par_d', 'par_delta', parallel => 2) AS pd2 \gset
+UPDATE par_delta SET a = upper(a) WHERE id % 50 = 2;
+INSERT INTO par_delta SELECT g, md5(g::text) FROM generate_series(8001, 12000) g;
+SELECT vault_backup('par_d', 'par_delta', parallel => 2) AS pd3 \gset
+SET client_min_messages = warning;
+SELECT v.point, p.parallel_workers, t.range_blocks, cardinality(t.range_starts) AS marks,
+       p.delta_chunks > 0 AS deltas, p.new_chunks > p.delta_chunks AS some_whole
+FROM (VALUES ('pd0', :pd0), ('pd1', :pd1), ('pd2', :pd2), ('pd3', :pd3)) v(point, id)
+JOIN vault_recovery_points p ON p.recovery_point = v.id
+JOIN vault_internal.point_tables t ON t.point_id = v.id ORDER BY v.point;
+SELECT vault_restore(:pd3, 'par_delta_r3');
+SELECT (SELECT count(*) FROM (TABLE par_delta EXCEPT ALL TABLE par_delta_r3) x) +
+       (SELECT count(*) FROM (TABLE par_delta_r3 EXCEPT ALL TABLE par_delta) x) AS diff,
+       (SELECT count(*) FROM par_delta_r3) AS restored_rows;
 RESET vault.parallel_range_size;
 
 -- the degree: the call's, never above the setting

@@ -3218,6 +3218,13 @@ CREATE TRIGGER queue_collect AFTER DELETE ON vault_internal.manifests
 CREATE INDEX point_tables_source_newest ON vault_internal.point_tables (source_oid, point_id);
 DROP INDEX vault_internal.point_tables_source_oid_idx;
 
+-- a stream the parallel workers wrote: where each of its ranges (blocks of
+-- vault.parallel_range_size, range_blocks when written) began in its
+-- manifest; the next backup's workers each take the stretch their range
+-- held there as the bases of its deltas (NULL: written serially)
+ALTER TABLE vault_internal.point_tables ADD COLUMN range_starts bigint[];
+ALTER TABLE vault_internal.point_tables ADD COLUMN range_blocks integer;
+
 -- every figure the vault maintains, recounted and compared (the ledger of
 -- vault_usage, the manifest bytes kept on the points, and the collection
 -- queue's promise that every chunk no point needs is queued); contributor

@@ -58,6 +58,13 @@ reuse_stream(VaultCall *call, int64 point_id, int ordinal, ProofMatch *prev,
 									   call->catalog >= VAULT_CATALOG_1_1 ? ", geo" : "",
 									   call->catalog >= VAULT_CATALOG_1_1 ? ", geo" : ""),
 							  4, types, values, NULL);
+	/* where its ranges began: the same manifest, the same places */
+	if (call->catalog >= VAULT_CATALOG_1_1)
+		(void) spi_int64("UPDATE vault_internal.point_tables t "
+						 "SET range_starts = p.range_starts, range_blocks = p.range_blocks "
+						 "FROM vault_internal.point_tables p "
+						 "WHERE t.point_id = $1 AND t.ordinal = $2 AND p.point_id = $3 AND p.ordinal = $4",
+						 4, types, values, NULL);
 	vault_as_caller(call);
 	ts->rows = prev->rows;
 	ts->bytes = prev->logical_bytes;
@@ -72,10 +79,12 @@ reuse_stream(VaultCall *call, int64 point_id, int ordinal, ProofMatch *prev,
  * The table's stream in the latest available earlier point of this vault
  * (1.1): the bases its changed chunks may be stored as deltas against.
  * The vault's share lock keeps that point for the rest of the backup.
+ * When workers wrote it in ranges of the size used now, *marks gets where
+ * each range began in its manifest (NULL otherwise).
  */
 static bool
 previous_stream(VaultCall *call, VaultInfo *vault, Oid relid, int64 point_id,
-				int64 *prev_point, int *prev_ordinal)
+				int64 *prev_point, int *prev_ordinal, int64 **marks, int *nmarks)
 {
 	Oid			types[3] = {INT8OID, OIDOID, INT8OID};
 	Datum		values[3];
@@ -83,13 +92,16 @@ previous_stream(VaultCall *call, VaultInfo *vault, Oid relid, int64 point_id,
 	bool		found = false;
 	int			ret;
 
+	*marks = NULL;
+	*nmarks = 0;
 	if (call->catalog < VAULT_CATALOG_1_1)
 		return false;
 	values[0] = Int64GetDatum(vault->vault_id);
 	values[1] = ObjectIdGetDatum(relid);
 	values[2] = Int64GetDatum(point_id);
 	vault_as_owner(call);
-	ret = SPI_execute_with_args("SELECT t.point_id, t.ordinal FROM vault_internal.point_tables t "
+	ret = SPI_execute_with_args("SELECT t.point_id, t.ordinal, t.range_starts, t.range_blocks "
+								"FROM vault_internal.point_tables t "
 								"JOIN vault_internal.points p USING (point_id) "
 								"WHERE t.source_oid = $2 AND p.vault_id = $1 AND p.point_id < $3 "
 								"  AND p.state = 'available' "
@@ -99,10 +111,30 @@ previous_stream(VaultCall *call, VaultInfo *vault, Oid relid, int64 point_id,
 		elog(ERROR, "could not look up the previous stream: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 1)
 	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
+		bool		null_starts;
+		Datum		starts = SPI_getbinval(tup, desc, 3, &null_starts);
+		Datum		blocks = SPI_getbinval(tup, desc, 4, &isnull);
 
-		*prev_point = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		*prev_ordinal = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		*prev_point = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		*prev_ordinal = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+		if (!null_starts && !isnull && DatumGetInt32(blocks) == vault_parallel_range_size)
+		{
+			ArrayType  *arr = DatumGetArrayTypeP(starts);
+			Datum	   *elems;
+			bool	   *enulls;
+			int			n;
+			MemoryContext old = MemoryContextSwitchTo(cxt);
+
+			deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &enulls, &n);
+			*marks = palloc(sizeof(int64) * Max(n, 1));
+			for (int i = 0; i < n; i++)
+				(*marks)[i] = enulls[i] ? 0 : DatumGetInt64(elems[i]);
+			*nmarks = n;
+			MemoryContextSwitchTo(old);
+		}
 		found = true;
 	}
 	SPI_freetuptable(SPI_tuptable);
@@ -123,6 +155,9 @@ typedef struct TableJob
 	bool		has_base;		/* an earlier stream of it, for deltas */
 	int64		base_point;
 	int			base_ordinal;
+	int64	   *base_marks;		/* where its ranges began there (workers
+								 * wrote it), or NULL */
+	int			base_nmarks;
 } TableJob;
 
 /* What the point's tables are backed up with, and where the totals go. */
@@ -148,13 +183,18 @@ table_writer(ItemRun *run, TableJob *job)
 	return w;
 }
 
-/* The table's stream is written: its row of the point, the totals. */
+/*
+ * The table's stream is written: its row of the point, the totals.  marks:
+ * where each of its ranges began in its manifest, when workers wrote it
+ * (NULL: this backend did, or it was referenced).
+ */
 static void
-backup_table_end(ItemRun *run, TableJob *job, const TableStreamStats *ts, const ChunkWriterStats *ws)
+backup_table_end(ItemRun *run, TableJob *job, const TableStreamStats *ts, const ChunkWriterStats *ws,
+				 const int64 *marks, int nmarks)
 {
-	Oid			utypes[6] = {INT8OID, INT4OID, INT8OID, INT8OID, INT8OID, BYTEAOID};
-	Datum		uvalues[6];
-	bool		unulls[6] = {false, false, false, false, false, true};
+	Oid			utypes[8] = {INT8OID, INT4OID, INT8OID, INT8OID, INT8OID, BYTEAOID, INT8ARRAYOID, INT4OID};
+	Datum		uvalues[8];
+	bool		unulls[8] = {false, false, false, false, false, true, true, true};
 	BackupTotals *totals = run->totals;
 
 	uvalues[0] = Int64GetDatum(run->point_id);
@@ -172,10 +212,27 @@ backup_table_end(ItemRun *run, TableJob *job, const TableStreamStats *ts, const 
 		uvalues[5] = PointerGetDatum(d);
 		unulls[5] = false;
 	}
+	if (marks != NULL && nmarks > 0)
+	{
+		Datum	   *elems = palloc(sizeof(Datum) * nmarks);
+
+		for (int i = 0; i < nmarks; i++)
+			elems[i] = Int64GetDatum(marks[i]);
+		uvalues[6] = PointerGetDatum(construct_array(elems, nmarks, INT8OID, 8, FLOAT8PASSBYVAL,
+													 TYPALIGN_DOUBLE));
+		uvalues[7] = Int32GetDatum(vault_parallel_range_size);
+		unulls[6] = unulls[7] = false;
+	}
 	vault_as_owner(run->call);
-	(void) spi_int64("UPDATE vault_internal.point_tables "
-					 "SET rows = $3, logical_bytes = $4, chunks = $5, page_digest = coalesce($6, page_digest) "
-					 "WHERE point_id = $1 AND ordinal = $2", 6, utypes, uvalues, unulls);
+	if (run->call->catalog >= VAULT_CATALOG_1_1)
+		(void) spi_int64("UPDATE vault_internal.point_tables "
+						 "SET rows = $3, logical_bytes = $4, chunks = $5, page_digest = coalesce($6, page_digest), "
+						 "    range_starts = coalesce($7, range_starts), range_blocks = coalesce($8, range_blocks) "
+						 "WHERE point_id = $1 AND ordinal = $2", 8, utypes, uvalues, unulls);
+	else
+		(void) spi_int64("UPDATE vault_internal.point_tables "
+						 "SET rows = $3, logical_bytes = $4, chunks = $5, page_digest = coalesce($6, page_digest) "
+						 "WHERE point_id = $1 AND ordinal = $2", 6, utypes, uvalues, unulls);
 	vault_as_caller(run->call);
 
 	totals->tables++;
@@ -274,7 +331,7 @@ backup_table_begin(ItemRun *run, TableJob *job, ScanProof *proof)
 						RelationGetRelationName(rel), prev.point_id)));
 	else
 		job->has_base = previous_stream(call, vault, relid, point_id, &job->base_point,
-										&job->base_ordinal);
+										&job->base_ordinal, &job->base_marks, &job->base_nmarks);
 	table_close(rel, NoLock);
 }
 
@@ -288,7 +345,7 @@ backup_table_reuse(ItemRun *run, TableJob *job)
 	reuse_stream(run->call, run->point_id, job->ordinal, &job->prev, &ts, &ws);
 	progress_table(ws.logical_bytes, ws.new_chunks, ws.chunks - ws.new_chunks);
 	progress_table_done();
-	backup_table_end(run, job, &ts, &ws);
+	backup_table_end(run, job, &ts, &ws, NULL, 0);
 }
 
 /* A table streamed by this backend. */
@@ -311,7 +368,7 @@ backup_table_serial(ItemRun *run, TableJob *job, Snapshot snapshot)
 	progress_table(ws.logical_bytes, ws.new_chunks, ws.chunks - ws.new_chunks);
 	progress_table_done();
 	table_close(rel, NoLock);
-	backup_table_end(run, job, &ts, &ws);
+	backup_table_end(run, job, &ts, &ws, NULL, 0);
 }
 
 /* the parallel pipeline's callbacks: PipelineTable i is run->jobs[map[i]] */
@@ -342,11 +399,12 @@ pipeline_digest(void *arg, int i)
 }
 
 static void
-pipeline_done(void *arg, int i, const TableStreamStats *ts, const ChunkWriterStats *ws)
+pipeline_done(void *arg, int i, const TableStreamStats *ts, const ChunkWriterStats *ws,
+			  const int64 *marks, int nmarks)
 {
 	PipelineRun *pr = (PipelineRun *) arg;
 
-	backup_table_end(pr->run, &pr->run->jobs[pr->map[i]], ts, ws);
+	backup_table_end(pr->run, &pr->run->jobs[pr->map[i]], ts, ws, marks, nmarks);
 }
 
 /*
@@ -371,6 +429,10 @@ backup_tables_parallel(ItemRun *run, Snapshot snapshot, int degree)
 		tables[n].relid = run->jobs[j].relid;
 		tables[n].seal = !run->jobs[j].has_base;
 		tables[n].pages = run->jobs[j].fold;
+		tables[n].base_point = run->jobs[j].base_point;
+		tables[n].base_ordinal = run->jobs[j].base_ordinal;
+		tables[n].marks = run->jobs[j].base_marks;
+		tables[n].nmarks = run->jobs[j].base_nmarks;
 		pr.map[n++] = j;
 	}
 	cb.open = pipeline_open;

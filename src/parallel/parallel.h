@@ -20,6 +20,16 @@ typedef struct PipelineTable
 								 * (against the previous stream's bases) */
 	bool		pages;			/* its page digest is taken from the records
 								 * of the blocks the workers read */
+	/*
+	 * Not seal, and the previous stream was written by workers in ranges of
+	 * the size used now: where each of its ranges began in its manifest.
+	 * The workers then cut and seal this table too, each range against the
+	 * stretch the same range held there.
+	 */
+	int64		base_point;
+	int			base_ordinal;
+	const int64 *marks;
+	int			nmarks;
 } PipelineTable;
 
 typedef struct PipelineCallbacks
@@ -29,8 +39,12 @@ typedef struct PipelineCallbacks
 	/* the page digest of table i (pages), asked for when its first records
 	 * arrive; NULL: none after all */
 	ProofDigest *(*digest) (void *arg, int i);
-	/* table i is written (its writer finished, its digest complete) */
-	void		(*done) (void *arg, int i, const TableStreamStats *ts, const ChunkWriterStats *ws);
+	/*
+	 * table i is written (its writer finished, its digest complete); marks:
+	 * where each of its nmarks ranges began in its manifest
+	 */
+	void		(*done) (void *arg, int i, const TableStreamStats *ts, const ChunkWriterStats *ws,
+						 const int64 *marks, int nmarks);
 	void	   *arg;
 } PipelineCallbacks;
 

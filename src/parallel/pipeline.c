@@ -8,9 +8,12 @@
  * tables are read in (vault.parallel_range_size blocks, claimed one at a
  * time), and storing: a sealed chunk is stored as it arrives, from
  * whichever worker, and takes its place in its table's manifest when every
- * earlier range of the table is in; a table with a previous stream gets its
- * bytes range by range, in order, through its writer, which cuts them
- * against that stream's bases.  A table's page digest (the proof that a
+ * earlier range of the table is in.  A table with a previous stream that
+ * workers wrote in ranges of the same size is sealed by the workers too,
+ * each range against the stretch of that stream the same range held (the
+ * marks: where each range began in a manifest, kept with the point); any
+ * other table with a previous stream gets its bytes range by range, in
+ * order, through its writer, which cuts them against that stream's bases.  A table's page digest (the proof that a
  * later backup may find it unchanged) is taken from the records of the
  * blocks each range read, range by range in order.  The workers
  * themselves, their segment and queues, their errors and their end are
@@ -51,6 +54,8 @@ typedef struct TableState
 	int			heap;			/* the page digest's heap, of the table's */
 	bool		heap_begun;		/* its identity is in the digest */
 	BlockNumber heap_pages;		/* its pages in the digest so far */
+	int64	   *marks;			/* where each of its ranges began in its
+								 * manifest (a later backup's workers' bases) */
 	TableStreamStats ts;
 } TableState;
 
@@ -119,8 +124,13 @@ plan_ranges(PipelineTable *tables, int ntables, List **heaps_out, List **ranges_
 
 		pt[i].relid = tables[i].relid;
 		pt[i].seal = tables[i].seal;
+		pt[i].delta = !tables[i].seal && tables[i].marks != NULL && tables[i].nmarks > 0;
+		pt[i].base_point = tables[i].base_point;
+		pt[i].base_ordinal = tables[i].base_ordinal;
+		pt[i].nmarks = pt[i].delta ? tables[i].nmarks : 0;
 		pt[i].pages = tables[i].pages;
 		pt[i].first_heap = nheaps;
+		pt[i].first_range = list_length(ranges);
 		foreach(lc, table_stream_heaps(rel))
 		{
 			Relation	heap = table_open(lfirst_oid(lc), NoLock);
@@ -144,6 +154,10 @@ plan_ranges(PipelineTable *tables, int ntables, List **heaps_out, List **ranges_
 			table_close(heap, NoLock);
 		}
 		pt[i].nheaps = nheaps - pt[i].first_heap;
+		if (pt[i].delta)
+			ereport(DEBUG1,
+					(errmsg("vault: the workers seal \"%s\" against the ranges of its previous stream",
+							RelationGetRelationName(rel))));
 		table_close(rel, NoLock);
 
 		/*
@@ -207,16 +221,18 @@ head_range(Pipeline *p, int i)
 }
 
 /*
- * Whether range k's messages can be taken now: a sealed table's at any
- * time, the bytes of another only when every earlier range of it is in.
+ * Whether range k's messages can be taken now: sealed chunks (a table
+ * sealed by the workers, or a delta table) at any time, the bytes of
+ * another table only when every earlier range of it is in.
  */
 static bool
 range_ready(Pipeline *p, int k)
 {
 	const PipeRange *r = &p->ranges[k];
+	const PipeTable *pt = &p->tables[r->table];
 	TableState *t = &p->ts[r->table];
 
-	return p->tables[r->table].seal || k == t->first_range + t->next;
+	return pt->seal || pt->delta || k == t->first_range + t->next;
 }
 
 static void
@@ -301,6 +317,9 @@ range_done(Pipeline *p, int k, const PipeEndMsg *end)
 
 		if (rs->n > 0)
 			chunk_writer_append(table_writer(p, t), rs->chunk_nos, rs->n);
+		/* every range ends with a cut: the next one begins here */
+		if (ts->next + 1 < ts->nranges)
+			ts->marks[ts->next + 1] = chunk_writer_running(table_writer(p, t))->chunks;
 		if (rs->chunk_nos)
 			pfree(rs->chunk_nos);
 		rs->chunk_nos = NULL;
@@ -321,7 +340,7 @@ range_done(Pipeline *p, int k, const PipeEndMsg *end)
 
 		chunk_writer_finish(table_writer(p, t), &ws);
 		p->tables_done++;
-		p->cb->done(p->cb->arg, t, &ts->ts, &ws);
+		p->cb->done(p->cb->arg, t, &ts->ts, &ws, ts->marks, ts->nranges);
 	}
 }
 
@@ -366,7 +385,7 @@ take_message(Pipeline *p, int i, int k, const char *data, Size len)
 					memcpy(p->rs[k].pages, data + sizeof(end), len - sizeof(end));
 				}
 				p->ws[i].head = -1;
-				if (!p->tables[t].seal)
+				if (!p->tables[t].seal && !p->tables[t].delta)
 					chunk_writer_cut(w);	/* as the sealing workers cut */
 				range_done(p, k, &end);
 				return;
@@ -437,6 +456,8 @@ parallel_backup(VaultCall *call, VaultInfo *vault, ChunkStore *store, Snapshot s
 	List	   *ranges;
 	uint64		total_blocks;
 	int			nranges;
+	int			nmarks;
+	int			ndelta;
 	Size		own[PIPE_PARTS];
 	void	   *space[PIPE_PARTS];
 	VaultKeys	keys;
@@ -456,6 +477,15 @@ parallel_backup(VaultCall *call, VaultInfo *vault, ChunkStore *store, Snapshot s
 	own[PIPE_PART_TABLES] = mul_size(sizeof(PipeTable), ntables);
 	own[PIPE_PART_HEAPS] = mul_size(sizeof(PipeHeap), Max(list_length(heaps), 1));
 	own[PIPE_PART_RANGES] = mul_size(sizeof(PipeRange), nranges);
+	nmarks = 0;
+	ndelta = 0;
+	for (i = 0; i < ntables; i++)
+	{
+		pt[i].first_mark = nmarks;
+		nmarks += pt[i].nmarks;
+		ndelta += pt[i].delta;
+	}
+	own[PIPE_PART_MARKS] = mul_size(sizeof(int64), Max(nmarks, 1));
 	chunk_store_keys(store, &keys);
 	memset(&p, 0, sizeof(p));
 	p.group = group_create("backup", degree, snapshot, &keys, vault->zstd_level, own, PIPE_PARTS, space);
@@ -480,6 +510,10 @@ parallel_backup(VaultCall *call, VaultInfo *vault, ChunkStore *store, Snapshot s
 	i = 0;
 	foreach(lc, ranges)
 		memcpy(&p.ranges[i++], lfirst(lc), sizeof(PipeRange));
+	for (i = 0; i < ntables; i++)
+		if (pt[i].nmarks > 0)
+			memcpy((int64 *) space[PIPE_PART_MARKS] + pt[i].first_mark, tables[i].marks,
+				   sizeof(int64) * pt[i].nmarks);
 
 	p.nworkers = group_launch(p.group, "vault_scan_worker_main");
 	if (p.nworkers == 0)
@@ -487,9 +521,9 @@ parallel_backup(VaultCall *call, VaultInfo *vault, ChunkStore *store, Snapshot s
 	p.ws = palloc0(sizeof(WorkerState) * p.nworkers);
 	for (i = 0; i < p.nworkers; i++)
 		p.ws[i].head = -1;
-	ereport(DEBUG1,
-			(errmsg("vault: %d parallel workers back up %d tables in %d ranges (%llu blocks)",
-					p.nworkers, ntables, nranges, (unsigned long long) total_blocks)));
+	ereport(DEBUG2,
+			(errmsg("vault: %d parallel workers back up %d tables (%d against their previous streams' ranges) in %d ranges (%llu blocks)",
+					p.nworkers, ntables, ndelta, nranges, (unsigned long long) total_blocks)));
 
 	p.ntables = ntables;
 	p.nranges = nranges;
@@ -502,6 +536,8 @@ parallel_backup(VaultCall *call, VaultInfo *vault, ChunkStore *store, Snapshot s
 		p.ts[p.ranges[i].table].first_range = i;
 		p.ts[p.ranges[i].table].nranges++;
 	}
+	for (i = 0; i < ntables; i++)
+		p.ts[i].marks = palloc0(sizeof(int64) * p.ts[i].nranges);
 	consume(&p);
 	group_finish(p.group);
 	return p.nworkers;

@@ -15,7 +15,8 @@
 #define PIPE_PART_TABLES	1
 #define PIPE_PART_HEAPS		2
 #define PIPE_PART_RANGES	3
-#define PIPE_PARTS			4
+#define PIPE_PART_MARKS		4
+#define PIPE_PARTS			5
 
 typedef struct PipeShared
 {
@@ -31,9 +32,18 @@ typedef struct PipeTable
 {
 	Oid			relid;
 	bool		seal;
+	bool		delta;			/* sealed by the workers too, against the
+								 * previous stream: each range against the
+								 * stretch the same range held there */
 	bool		pages;			/* its ranges' page records go to the caller */
-	int			first_heap;		/* its heaps in PIPE_KEY_HEAPS */
+	int			first_heap;		/* its heaps in PIPE_PART_HEAPS */
 	int			nheaps;
+	int			first_range;	/* its ranges in PIPE_PART_RANGES */
+	int64		base_point;		/* delta: the previous stream */
+	int			base_ordinal;
+	int			first_mark;		/* delta: where each of its ranges began in
+								 * that stream, in PIPE_PART_MARKS */
+	int			nmarks;
 } PipeTable;
 
 typedef struct PipeHeap
@@ -51,6 +61,11 @@ typedef struct PipeRange
 	bool		first;			/* the stream's header goes first */
 	bool		last;			/* the trailer goes last */
 } PipeRange;
+
+/*
+ * PIPE_PART_MARKS: for each range of a delta table in its previous point,
+ * the index in that point's manifest of the range's first chunk (int64s).
+ */
 
 /* messages on a worker's data queue, each a range's, in range order */
 #define PIPE_MSG_CHUNK		'C' /* PipeChunkMsg, then the sealed bytes */

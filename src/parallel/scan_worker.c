@@ -7,22 +7,31 @@
  * settings, role and snapshot), claiming ranges one at a time until none
  * is left.  For a table without a
  * previous stream a range's bytes are cut into chunks (the same cutter as
- * the caller's writer), each named and sealed whole with the vault's keys;
- * for the others the bytes themselves go to the caller.  Every message goes
- * to this worker's queue, a range's in order, ending with its counts.
+ * the caller's writer), each named and sealed whole with the vault's keys.
+ * For a delta table (a previous stream written in ranges of the same size)
+ * a chunk writer of its own cuts, names, looks up and seals them against
+ * the stretch the same range held in that stream (its manifest's entries
+ * between the range's marks), as the caller's writer would: the chunks the
+ * vault has go as their numbers, the others sealed, whole or as deltas.
+ * For any other table the bytes themselves go to the caller.  Every message
+ * goes to this worker's queue, a range's in order, ending with its counts.
  *
  * A range of a table whose page digest is taken ends with the records of
  * its blocks (table_stream.c takes them as it reads).
  *
- * It reads only: never a vault table, never a write, no transaction id.
- * Its memory is fixed: one stream buffer, the cutter, one sealing buffer,
- * a range's page records (12 bytes a block).
+ * It reads only: no write, no transaction id; of the vault's tables only
+ * the chunks and manifests a delta table's writer reads, as the extension
+ * owner.  Its memory is fixed: one stream buffer, the cutter, one sealing
+ * buffer, a range's page records (12 bytes a block); for a delta table the
+ * chunk store's buffers and bases and, a range at a time, a writer and its
+ * window on the previous stream.
  *-------------------------------------------------------------------------
  */
 #include "parallel/pipeline_int.h"
 
 #include "access/table.h"
 #include "miscadmin.h"
+#include "utils/memutils.h"
 
 typedef struct ScanWorker
 {
@@ -38,6 +47,12 @@ typedef struct ScanWorker
 	bool		seal;			/* the current range's table is sealed here */
 	StringInfoData pages;		/* the current range's page records */
 	StreamPages pages_sink;		/* collecting them */
+	int64	   *marks;			/* PIPE_PART_MARKS */
+	VaultCall	call;			/* a delta table's chunk store, once needed */
+	VaultInfo	vault;
+	ChunkStore *store;
+	MemoryContext range_cxt;	/* the current range's writer */
+	ChunkWriter *writer;		/* of a delta table's range, or NULL */
 } ScanWorker;
 
 /* the cutter's callback: name, seal and send one chunk */
@@ -57,17 +72,69 @@ seal_chunk(void *arg, const char *data, size_t len, bool has_hash, uint64 cut_ha
 	group_worker_send(&w->group, &msg, sizeof(msg), w->sealed, msg.chunk.sealed_len);
 }
 
-/* the table stream's callback: bytes to the cutter, or to the caller */
+/* a delta table writer's sink: a chunk sealed, or found in the vault */
+static void
+send_sealed(void *arg, const SealedChunk *c, const uint8 *sealed)
+{
+	ScanWorker *w = (ScanWorker *) arg;
+	PipeChunkMsg msg;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.type = PIPE_MSG_CHUNK;
+	msg.chunk = *c;
+	group_worker_send(&w->group, &msg, sizeof(msg), sealed, c->sealed_len);
+}
+
+/* the table stream's callback: bytes to the cutter, the writer, or the caller */
 static void
 emit_bytes(void *arg, const char *data, size_t len)
 {
 	ScanWorker *w = (ScanWorker *) arg;
 	char		type = PIPE_MSG_RAW;
 
-	if (w->seal)
+	if (w->writer)
+		chunk_writer_write(w->writer, data, len);
+	else if (w->seal)
 		chunk_cutter_write(&w->cutter, data, len);
 	else
 		group_worker_send(&w->group, &type, 1, data, len);
+}
+
+/*
+ * The writer of range r of a delta table: against entries marks[j] ..
+ * marks[j + 1] - 1 of the previous stream's manifest for the table's j-th
+ * range (its last: to the stream's end); whole chunks for a range the
+ * previous stream did not have.
+ */
+static void
+delta_range_begin(ScanWorker *w, int k, const PipeRange *r)
+{
+	const PipeTable *t = &w->tables[r->table];
+	int			j = k - t->first_range;
+	MemoryContext old = CurrentMemoryContext;
+
+	if (w->store == NULL)
+	{
+		/* the vault as far as finding and sealing its chunks goes */
+		w->vault.vault_id = w->group.shared->vault_id;
+		w->vault.name = "";
+		w->vault.redundancy = "local";
+		w->vault.zstd_level = w->group.shared->zstd_level;
+		vault_call_begin(&w->call);
+		w->store = chunk_store_open_keys(&w->call, &w->vault, &w->group.shared->keys);
+		w->range_cxt = AllocSetContextCreate(TopMemoryContext, "vault delta range",
+											 ALLOCSET_DEFAULT_SIZES);
+	}
+	MemoryContextSwitchTo(w->range_cxt);
+	w->writer = chunk_writer_begin_sealing(w->store, send_sealed, w);
+	if (j < t->nmarks)
+	{
+		const int64 *m = w->marks + t->first_mark;
+
+		chunk_writer_set_base_range(w->writer, t->base_point, t->base_ordinal, m[j],
+									j + 1 < t->nmarks ? m[j + 1] - 1 : -1);
+	}
+	MemoryContextSwitchTo(old);
 }
 
 /* the next range nobody has claimed, now this worker's; -1: none left */
@@ -89,7 +156,7 @@ claim_range(ScanWorker *w, int me)
 
 /* Read one range: the rows of its blocks of the table's heaps, in order. */
 static void
-scan_range(ScanWorker *w, TableStream *ts, TableStreamStats *stats, const PipeRange *r,
+scan_range(ScanWorker *w, TableStream *ts, TableStreamStats *stats, int k, const PipeRange *r,
 		   Snapshot snapshot)
 {
 	const PipeTable *t = &w->tables[r->table];
@@ -98,6 +165,8 @@ scan_range(ScanWorker *w, TableStream *ts, TableStreamStats *stats, const PipeRa
 
 	memset(stats, 0, sizeof(*stats));
 	resetStringInfo(&w->pages);
+	if (t->delta)
+		delta_range_begin(w, k, r);
 	if (r->first)
 		table_stream_header(ts);
 	for (int h = 0; h < t->nheaps; h++)
@@ -119,7 +188,13 @@ scan_range(ScanWorker *w, TableStream *ts, TableStreamStats *stats, const PipeRa
 	if (r->last)
 		table_stream_trailer(ts);
 	table_stream_flush(ts);
-	if (w->seal)
+	if (w->writer)
+	{
+		chunk_writer_cut(w->writer);
+		w->writer = NULL;
+		MemoryContextReset(w->range_cxt);
+	}
+	else if (w->seal)
 		chunk_cutter_flush(&w->cutter);
 
 	memset(&end, 0, sizeof(end));
@@ -161,7 +236,7 @@ scan_ranges(ScanWorker *w, int me, Snapshot snapshot)
 			table_stream_pages(ts, w->tables[table].pages ? &w->pages_sink : NULL);
 			w->seal = w->tables[table].seal;
 		}
-		scan_range(w, ts, &stats, r, snapshot);
+		scan_range(w, ts, &stats, k, r, snapshot);
 	}
 	if (ts)
 	{
@@ -182,6 +257,7 @@ vault_scan_worker_main(Datum arg)
 	w.tables = group_worker_space(&w.group, PIPE_PART_TABLES);
 	w.heaps = group_worker_space(&w.group, PIPE_PART_HEAPS);
 	w.ranges = group_worker_space(&w.group, PIPE_PART_RANGES);
+	w.marks = group_worker_space(&w.group, PIPE_PART_MARKS);
 
 	/* the chunker keyed as the vault's */
 	keys_gear_table(&w.group.shared->keys, gear);
@@ -196,6 +272,8 @@ vault_scan_worker_main(Datum arg)
 	proof_records_sink(&w.pages, &w.pages_sink);
 
 	scan_ranges(&w, w.group.me, w.group.snapshot);
+	if (w.store)
+		vault_call_end(&w.call);
 
 	explicit_bzero(&w.chunker, sizeof(w.chunker));
 	group_worker_exit(&w.group);

@@ -6,7 +6,8 @@
  * Owns: the base track (a window on the previous point's manifest of the
  * same table, and the drift between the two streams' offsets of the same
  * bytes, by which a new chunk finds the earlier chunk that held its
- * stretch), the choice between a patch and the ordinary encoding, opening
+ * stretch; for a parallel backup's range, only the stretch the same range
+ * held in the previous stream), the choice between a patch and the ordinary encoding, opening
  * any chunk through its base, and the cache of opened bases a reader keeps
  * (a base is read once per stream, not once per delta).  A base is always a whole chunk: the base of a
  * delta found in the previous stream is that delta's own base, so a restore
@@ -45,6 +46,8 @@ struct BaseTrack
 	int			next_segment;
 	bool		exhausted;		/* every segment loaded */
 	bool		broken;			/* a chunk of it is gone: offsets unknown */
+	int64		first;			/* its manifest's entries tracked: first .. */
+	int64		last;			/* .. last (-1: to the stream's end) */
 	TrackEntry *ent;
 	int			n;
 	int			cap;
@@ -69,6 +72,24 @@ base_track_begin(ChunkStore *s, int64 point_id, int ordinal)
 	t->cap = (TRACK_BEHIND + TRACK_AHEAD) / CHUNKER_DEFAULT_MIN + 2 * MANIFEST_SEGMENT;
 	t->ent = palloc(sizeof(TrackEntry) * t->cap);
 	t->chosen = -1;
+	t->last = -1;
+	return t;
+}
+
+/*
+ * The track of a parallel backup's range: only entries first .. last of
+ * the previous stream's manifest (last -1: to its end), the stretch the
+ * same range held there.  Its offsets count from entry first, as the
+ * range's own count from its start, so the drift starts at zero.
+ */
+BaseTrack *
+base_track_begin_range(ChunkStore *s, int64 point_id, int ordinal, int64 first, int64 last)
+{
+	BaseTrack  *t = base_track_begin(s, point_id, ordinal);
+
+	t->first = first;
+	t->last = last;
+	t->next_segment = (int) (first / MANIFEST_SEGMENT);
 	return t;
 }
 
@@ -87,7 +108,9 @@ track_load(BaseTrack *t)
 {
 	ChunkStore *s = t->s;
 	int			k;
-	int64	   *nos = segment_get(s, t->point_id, t->ordinal, t->next_segment++, &k);
+	int64		seg_first = (int64) t->next_segment * MANIFEST_SEGMENT;
+	int64	   *all = segment_get(s, t->point_id, t->ordinal, t->next_segment++, &k);
+	int64	   *nos = all;
 	Datum	   *elems;
 	ArrayType  *arr;
 	Datum		values[1];
@@ -100,6 +123,20 @@ track_load(BaseTrack *t)
 	{
 		t->exhausted = true;
 		return;
+	}
+	/* a range's track: the segment's entries within first .. last */
+	if (t->first > seg_first)
+	{
+		int			skip = (int) Min((int64) k, t->first - seg_first);
+
+		nos += skip;
+		k -= skip;
+		seg_first += skip;
+	}
+	if (t->last >= 0 && seg_first + k > t->last + 1)
+	{
+		k = (int) Max((int64) 0, t->last + 1 - seg_first);
+		t->exhausted = true;
 	}
 	elems = palloc(sizeof(Datum) * Max(k, 1));
 	for (i = 0; i < k; i++)
@@ -151,7 +188,7 @@ track_load(BaseTrack *t)
 	pfree(found);
 	pfree(arr);
 	pfree(elems);
-	pfree(nos);
+	pfree(all);
 }
 
 /*

@@ -84,6 +84,8 @@ chunk_name_and_seal(const VaultKeys *keys, int zstd_level, const char *data, siz
 	if (codec_chunk_id(keys->mac_key, (const uint8 *) data, len, c->id) != CODEC_OK)
 		elog(ERROR, "could not compute chunk id");
 	c->plain_len = (uint32) len;
+	c->base_no = -1;
+	c->chunk_no = -1;
 	c->sealed_len = (uint32) seal_whole(keys, zstd_level, c->id, data, len, out, scratch);
 }
 

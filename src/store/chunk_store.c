@@ -40,6 +40,9 @@ struct ChunkWriter
 	int			segment;
 	BaseTrack  *track;			/* the previous stream of the table, or NULL */
 	int64		offset;			/* stream offset of the next chunk */
+	SealedSink	sink;			/* a worker's writer: chunks go there, not
+								 * into the vault */
+	void	   *sink_arg;
 	ChunkWriterStats stats;
 };
 
@@ -99,6 +102,7 @@ store_open(VaultCall *call, VaultInfo *vault, const VaultKeys *keys)
 	/* the keys, and the chunker's key-derived table, go with this memory */
 	secret_wipe_with(s->cxt, &s->keys, sizeof(s->keys));
 	secret_wipe_with(s->cxt, &s->chunker, sizeof(s->chunker));
+	s->worker = keys != NULL;
 	if (keys)
 		memcpy(&s->keys, keys, sizeof(VaultKeys));
 	else
@@ -196,7 +200,8 @@ chunk_lookup(ChunkStore *s, bytea *id)
 
 	values[0] = Int64GetDatum(s->vault->vault_id);
 	values[1] = PointerGetDatum(id);
-	ret = SPI_execute_plan(s->plan_lookup, values, NULL, false, 1);
+	/* the writer's own chunks too; a worker's under its caller's snapshot */
+	ret = SPI_execute_plan(s->plan_lookup, values, NULL, s->worker, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "chunk lookup failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed > 0)
@@ -268,7 +273,7 @@ chunk_put(ChunkWriter *w, const char *data, size_t len, bool has_hash, uint64 cu
 	int64		chunk_no;
 	int64		base_no = -1;
 	bool		is_delta = false;
-	size_t		sealed_len;
+	size_t		sealed_len = 0;
 
 	if (codec_chunk_id(s->keys.mac_key, (const uint8 *) data, len, idbuf) != CODEC_OK)
 		elog(ERROR, "could not compute chunk id");
@@ -278,17 +283,30 @@ chunk_put(ChunkWriter *w, const char *data, size_t len, bool has_hash, uint64 cu
 	if (w->track)
 		base_no = base_track_match(w->track, w->offset, len, chunk_no, has_hash, cut_hash);
 	w->offset += len;
-	if (chunk_no >= 0)
+	if (chunk_no < 0)
 	{
-		pfree(id);
-		return chunk_no;		/* already in the vault: reference it */
+		if (base_no >= 0)
+			is_delta = chunk_seal_best(s, w->track, base_no, idbuf, data, len, &sealed_len);
+		else
+			sealed_len = chunk_seal_whole(s, idbuf, data, len);
 	}
+	if (w->sink)
+	{
+		/* a worker's: the caller stores it (or references the one found) */
+		SealedChunk c;
 
-	if (base_no >= 0)
-		is_delta = chunk_seal_best(s, w->track, base_no, idbuf, data, len, &sealed_len);
-	else
-		sealed_len = chunk_seal_whole(s, idbuf, data, len);
-	chunk_no = chunk_insert(w, id, len, sealed_len, is_delta ? base_no : -1, has_hash, cut_hash);
+		memset(&c, 0, sizeof(c));
+		memcpy(c.id, idbuf, CODEC_ID_LEN);
+		c.plain_len = (uint32) len;
+		c.sealed_len = chunk_no >= 0 ? 0 : (uint32) sealed_len;
+		c.has_hash = has_hash;
+		c.cut_hash = cut_hash;
+		c.base_no = is_delta ? base_no : -1;
+		c.chunk_no = chunk_no;
+		w->sink(w->sink_arg, &c, (const uint8 *) VARDATA(s->sealed));
+	}
+	else if (chunk_no < 0)
+		chunk_no = chunk_insert(w, id, len, sealed_len, is_delta ? base_no : -1, has_hash, cut_hash);
 	pfree(id);
 	return chunk_no;
 }
@@ -339,9 +357,12 @@ static void
 writer_emit_chunk(void *arg, const char *data, size_t len, bool has_hash, uint64 cut_hash)
 {
 	ChunkWriter *w = (ChunkWriter *) arg;
+	int64		chunk_no;
 
 	CHECK_FOR_INTERRUPTS();
-	writer_append(w, chunk_put(w, data, len, has_hash, cut_hash));
+	chunk_no = chunk_put(w, data, len, has_hash, cut_hash);
+	if (w->sink == NULL)
+		writer_append(w, chunk_no);
 }
 
 /* the cutter's hints: with a previous stream, the cuts it made here */
@@ -364,6 +385,40 @@ chunk_writer_begin(ChunkStore *store, int64 point_id, int ordinal)
 	w->ordinal = ordinal;
 	w->cxt = CurrentMemoryContext;
 	return w;
+}
+
+/*
+ * A parallel worker's writer of a range of a table's stream: it cuts,
+ * names, looks up and seals as any writer (against the previous stream
+ * when set_base_range gives it one) but stores nothing: each chunk goes to
+ * sink, sealed, or as the number of the chunk the vault already has.  It
+ * needs no finish: a cut ends the range.
+ */
+ChunkWriter *
+chunk_writer_begin_sealing(ChunkStore *store, SealedSink sink, void *arg)
+{
+	ChunkWriter *w = chunk_writer_begin(store, -1, -1);
+
+	Assert(store->worker);
+	w->sink = sink;
+	w->sink_arg = arg;
+	return w;
+}
+
+/*
+ * A worker's range of the table held entries first .. last (last -1: to
+ * the end) of the previous point's manifest: its new chunks may be stored
+ * as deltas against theirs.
+ */
+void
+chunk_writer_set_base_range(ChunkWriter *w, int64 prev_point_id, int prev_ordinal, int64 first,
+							int64 last)
+{
+	MemoryContext cxt = MemoryContextSwitchTo(w->cxt);
+
+	if (w->store->deltas)
+		w->track = base_track_begin_range(w->store, prev_point_id, prev_ordinal, first, last);
+	MemoryContextSwitchTo(cxt);
 }
 
 /*
@@ -407,9 +462,9 @@ chunk_writer_write(ChunkWriter *w, const char *data, size_t len)
 }
 
 /*
- * A chunk a parallel worker cut, named and sealed (a whole chunk: workers
- * read tables without a previous stream): referenced if the vault has it,
- * else stored.  Its place in the manifest comes later, in stream order,
+ * A chunk a parallel worker cut, named and sealed (whole, or a delta
+ * against base_no), or found in the vault (chunk_no): referenced if the
+ * vault has it, else stored.  Its place in the manifest comes later, in stream order,
  * through chunk_writer_append.  Returns its chunk_no.
  */
 int64
@@ -417,9 +472,16 @@ chunk_writer_put_sealed(ChunkWriter *w, const SealedChunk *c, const uint8 *seale
 {
 	ChunkStore *s = w->store;
 	MemoryContext cxt = CurrentMemoryContext;
-	bytea	   *id = bytea_from(c->id, CODEC_ID_LEN);
+	bytea	   *id;
 	int64		chunk_no;
 
+	if (c->chunk_no >= 0)
+	{
+		/* found by the worker under this transaction's snapshot */
+		w->stats.logical_bytes += c->plain_len;
+		return c->chunk_no;
+	}
+	id = bytea_from(c->id, CODEC_ID_LEN);
 	if (c->sealed_len > s->sealed_cap || c->plain_len > s->chunker.max_size)
 		elog(ERROR, "a parallel worker sent a chunk of %u bytes sealed in %u", c->plain_len,
 			 c->sealed_len);
@@ -428,7 +490,7 @@ chunk_writer_put_sealed(ChunkWriter *w, const SealedChunk *c, const uint8 *seale
 	/* sealed already: the insert's own conflict check is the dedup lookup */
 	memcpy(VARDATA(s->sealed), sealed, c->sealed_len);
 	SET_VARSIZE(s->sealed, VARHDRSZ + c->sealed_len);
-	chunk_no = chunk_insert(w, id, c->plain_len, c->sealed_len, -1, c->has_hash, c->cut_hash);
+	chunk_no = chunk_insert(w, id, c->plain_len, c->sealed_len, c->base_no, c->has_hash, c->cut_hash);
 	vault_as_caller(s->call);
 	MemoryContextSwitchTo(cxt);
 	pfree(id);

@@ -36,6 +36,8 @@ struct ChunkStore
 	Chunker		chunker;
 	MemoryContext cxt;
 	bool		deltas;			/* the catalog has delta chunks (1.1) */
+	bool		worker;			/* a parallel worker's: reads under its
+								 * caller's snapshot, never writes */
 	int			delta_level;	/* zstd level of patches */
 	SPIPlanPtr	plan_lookup;
 	SPIPlanPtr	plan_insert;
@@ -73,6 +75,8 @@ extern ChunkCheck chunk_open_whole(ChunkStore *s, int64 chunk_no, uint8 *id_out,
 typedef struct BaseTrack BaseTrack;
 
 extern BaseTrack *base_track_begin(ChunkStore *s, int64 point_id, int ordinal);
+extern BaseTrack *base_track_begin_range(ChunkStore *s, int64 point_id, int ordinal, int64 first,
+										 int64 last);
 #define BASE_HINTS	2			/* earlier cuts offered to the chunker */
 extern int	base_track_hints(BaseTrack *t, int64 offset, ChunkerHint *hints);
 extern int64 base_track_match(BaseTrack *t, int64 offset, size_t len, int64 chunk_no,

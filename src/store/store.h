@@ -166,6 +166,8 @@ typedef struct SealedChunk
 	uint32		sealed_len;
 	bool		has_hash;		/* the content chose the cut */
 	uint64		cut_hash;
+	int64		base_no;		/* a delta's base chunk; -1: whole */
+	int64		chunk_no;		/* >= 0: the vault has it (nothing sealed) */
 } SealedChunk;
 
 extern void chunk_name_and_seal(const VaultKeys *keys, int zstd_level, const char *data,
@@ -191,6 +193,12 @@ extern ChunkStore *chunk_store_open_keys(VaultCall *call, VaultInfo *vault, cons
 extern void chunk_store_keys(ChunkStore *store, VaultKeys *keys);
 extern ChunkWriter *chunk_writer_begin(ChunkStore *store, int64 point_id, int ordinal);
 extern void chunk_writer_set_base(ChunkWriter *w, int64 prev_point_id, int prev_ordinal);
+
+/* a parallel worker's writer: each chunk, sealed or found, to a sink */
+typedef void (*SealedSink) (void *arg, const SealedChunk *c, const uint8 *sealed);
+extern ChunkWriter *chunk_writer_begin_sealing(ChunkStore *store, SealedSink sink, void *arg);
+extern void chunk_writer_set_base_range(ChunkWriter *w, int64 prev_point_id, int prev_ordinal,
+										int64 first, int64 last);
 extern void chunk_writer_write(ChunkWriter *w, const char *data, size_t len);
 extern int64 chunk_writer_put_sealed(ChunkWriter *w, const SealedChunk *c, const uint8 *sealed);
 extern void chunk_writer_append(ChunkWriter *w, const int64 *chunk_nos, int n);
