@@ -31,6 +31,7 @@
 #include "miscadmin.h"
 #include "optimizer/paths.h"
 #include "storage/bufmgr.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 typedef struct RangeState
@@ -154,10 +155,6 @@ plan_ranges(PipelineTable *tables, int ntables, List **heaps_out, List **ranges_
 			table_close(heap, NoLock);
 		}
 		pt[i].nheaps = nheaps - pt[i].first_heap;
-		if (pt[i].delta)
-			ereport(DEBUG1,
-					(errmsg("vault: the workers seal \"%s\" against the ranges of its previous stream",
-							RelationGetRelationName(rel))));
 		table_close(rel, NoLock);
 
 		/*
@@ -521,6 +518,11 @@ parallel_backup(VaultCall *call, VaultInfo *vault, ChunkStore *store, Snapshot s
 	p.ws = palloc0(sizeof(WorkerState) * p.nworkers);
 	for (i = 0; i < p.nworkers; i++)
 		p.ws[i].head = -1;
+	for (i = 0; i < ntables; i++)
+		if (pt[i].delta)
+			ereport(DEBUG1,
+					(errmsg("vault: the workers seal \"%s\" against the ranges of its previous stream",
+							get_rel_name(pt[i].relid))));
 	ereport(DEBUG2,
 			(errmsg("vault: %d parallel workers back up %d tables (%d against their previous streams' ranges) in %d ranges (%llu blocks)",
 					p.nworkers, ntables, ndelta, nranges, (unsigned long long) total_blocks)));
