@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  * store/chunk_store_int.h
- *	  What the chunk store's three files share and no one else does: the
- *	  ChunkStore itself, chunk_io.c's steps (the lowest, used by both
- *	  others), and chunk_delta.c's (used by chunk_store.c).
+ *	  What the chunk store's four files share and no one else does: the
+ *	  ChunkStore itself, chunk_io.c's steps (the lowest, used by all
+ *	  others), and chunk_delta.c's (the writer's side used by chunk_store.c,
+ *	  the reader's by chunk_read.c).
  *-------------------------------------------------------------------------
  */
 #ifndef VAULT_CHUNK_STORE_INT_H

@@ -173,7 +173,7 @@ typedef struct SealedChunk
 extern void chunk_name_and_seal(const VaultKeys *keys, int zstd_level, const char *data,
 								size_t len, SealedChunk *c, uint8 *out, uint8 *scratch);
 
-/* ---- chunk_store.c: chunks in, chunks out ---- */
+/* ---- chunk_store.c: chunks in; chunk_read.c: chunks out ---- */
 typedef struct ChunkStore ChunkStore;
 typedef struct ChunkWriter ChunkWriter;
 typedef struct ChunkReader ChunkReader;
