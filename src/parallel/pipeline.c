@@ -13,9 +13,10 @@
  * each range against the stretch of that stream the same range held (the
  * marks: where each range began in a manifest, kept with the point); any
  * other table with a previous stream gets its bytes range by range, in
- * order, through its writer, which cuts them against that stream's bases.  A table's page digest (the proof that a
- * later backup may find it unchanged) is taken from the records of the
- * blocks each range read, range by range in order.  The workers
+ * order, through its writer, which cuts them against that stream's bases.
+ * A table's page digest (the proof that a later backup may find it
+ * unchanged) is taken from the records of the blocks each range read,
+ * range by range in order.  The workers
  * themselves, their segment and queues, their errors and their end are
  * group.c's.
  *

@@ -7,16 +7,17 @@
  * same table, and the drift between the two streams' offsets of the same
  * bytes, by which a new chunk finds the earlier chunk that held its
  * stretch; for a parallel backup's range, only the stretch the same range
- * held in the previous stream), the choice between a patch and the ordinary encoding, opening
- * any chunk through its base, and the cache of opened bases a reader keeps
- * (a base is read once per stream, not once per delta).  A base is always a whole chunk: the base of a
- * delta found in the previous stream is that delta's own base, so a restore
- * never opens more than two chunks for one.
+ * held in the previous stream), the choice between a patch and the
+ * ordinary encoding, opening any chunk through its base, and the cache of
+ * opened bases a reader keeps (a base is read once per stream, not once
+ * per delta).  A base is always a whole chunk: the base of a delta found
+ * in the previous stream is that delta's own base, so a restore never
+ * opens more than two chunks for one.
  *
  * It must not know what the stream contains, and it never writes a chunk
  * or a manifest itself (chunk_store.c does); a chunk row's own steps are
- * chunk_io.c's.  Memory: the window (a fixed
- * number of manifest entries), BASE_CACHE_SLOTS opened bases, one patch.
+ * chunk_io.c's.  Memory: the window (a fixed number of manifest entries),
+ * BASE_CACHE_SLOTS opened bases, one patch.
  *-------------------------------------------------------------------------
  */
 #include "store/chunk_store_int.h"
