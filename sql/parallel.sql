@@ -107,7 +107,11 @@ INSERT INTO par_delta SELECT g, md5(g::text) FROM generate_series(8001, 12000) g
 SELECT vault_backup('par_d', 'par_delta', parallel => 2) AS pd3 \gset
 SET client_min_messages = warning;
 SELECT v.point, p.parallel_workers, t.range_blocks, cardinality(t.range_starts) AS marks,
-       p.delta_chunks > 0 AS deltas, p.new_chunks > p.delta_chunks AS some_whole
+       p.delta_chunks > 0 AS deltas,
+       -- whole chunks where no base can be: the first point, the grown
+       -- table's new rows (elsewhere whether a changed chunk finds a base
+       -- depends on where the vault's random keys put the cuts)
+       CASE WHEN v.point IN ('pd0', 'pd3') THEN p.new_chunks > p.delta_chunks END AS some_whole
 FROM (VALUES ('pd0', :pd0), ('pd1', :pd1), ('pd2', :pd2), ('pd3', :pd3)) v(point, id)
 JOIN vault_recovery_points p ON p.recovery_point = v.id
 JOIN vault_internal.point_tables t ON t.point_id = v.id ORDER BY v.point;
