@@ -252,3 +252,28 @@ SELECT (SELECT count(*) FROM vault_internal.points) = :points_before AS no_point
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT vault_backup_schema('par_r', 'par_s', parallel => 2) > 0 AS backed_up;
 COMMIT;
+
+-- the workers start on the first table to read while this backend decides
+-- the next ones, and pass over the tables found unchanged, before that
+-- table (m1) and after it (m3); with nothing to read, none starts
+SET vault.parallel_range_size = 4;
+SELECT vault_create('par_m');
+CREATE SCHEMA par_m;
+CREATE TABLE par_m.m1 AS SELECT g AS id, md5(g::text) AS a FROM generate_series(1, 500) g;
+CREATE TABLE par_m.m2 AS SELECT g AS id, md5(g::text) AS a FROM generate_series(1, 5000) g;
+CREATE TABLE par_m.m3 AS SELECT g AS id, md5(g::text) AS a FROM generate_series(1, 500) g;
+SELECT vault_backup_schema('par_m', 'par_m', parallel => 2) AS n1 \gset
+SELECT vault_backup_schema('par_m', 'par_m', parallel => 2) AS n2 \gset
+UPDATE par_m.m2 SET a = upper(a) WHERE id % 10 = 3;
+SELECT vault_backup_schema('par_m', 'par_m', parallel => 2) AS n3 \gset
+RESET vault.parallel_range_size;
+SELECT v.point, p.parallel_workers, p.tables, p.unchanged_tables, p.rows
+FROM (VALUES ('n1', :n1), ('n2', :n2), ('n3', :n3)) v(point, id)
+JOIN vault_recovery_points p ON p.recovery_point = v.id ORDER BY v.point;
+SELECT table_name, unchanged_since IS NOT NULL AS unchanged, rows
+FROM vault_internal.point_tables WHERE point_id = :n3 ORDER BY ordinal;
+SELECT vault_restore(:n3, 'par_n3');
+SELECT t, (SELECT count(*) FROM (TABLE par_m.m2 EXCEPT ALL TABLE par_n3.m2) x) +
+          (SELECT count(*) FROM (TABLE par_n3.m2 EXCEPT ALL TABLE par_m.m2) x) AS m2_diff,
+       (SELECT count(*) FROM par_n3.m1) + (SELECT count(*) FROM par_n3.m3) AS m1_m3_rows
+FROM (VALUES ('restored')) v(t);

@@ -371,26 +371,44 @@ backup_table_serial(ItemRun *run, TableJob *job, Snapshot snapshot)
 	backup_table_end(run, job, &ts, &ws, NULL, 0);
 }
 
-/* the parallel pipeline's callbacks: PipelineTable i is run->jobs[map[i]] */
+/* the parallel pipeline's callbacks: its table i is run->jobs[i] */
 typedef struct PipelineRun
 {
 	ItemRun    *run;
-	int		   *map;
+	ScanProof  *proof;
 } PipelineRun;
+
+static bool
+pipeline_prepare(void *arg, int i, PipelineTable *t)
+{
+	PipelineRun *pr = (PipelineRun *) arg;
+	TableJob   *job = &pr->run->jobs[i];
+
+	backup_table_begin(pr->run, job, pr->proof);
+	if (job->reuse)
+		return false;
+	t->seal = !job->has_base;
+	t->pages = job->fold;
+	t->base_point = job->base_point;
+	t->base_ordinal = job->base_ordinal;
+	t->marks = job->base_marks;
+	t->nmarks = job->base_nmarks;
+	return true;
+}
 
 static ChunkWriter *
 pipeline_open(void *arg, int i)
 {
 	PipelineRun *pr = (PipelineRun *) arg;
 
-	return table_writer(pr->run, &pr->run->jobs[pr->map[i]]);
+	return table_writer(pr->run, &pr->run->jobs[i]);
 }
 
 static ProofDigest *
 pipeline_digest(void *arg, int i)
 {
 	PipelineRun *pr = (PipelineRun *) arg;
-	TableJob   *job = &pr->run->jobs[pr->map[i]];
+	TableJob   *job = &pr->run->jobs[i];
 	Relation	rel = table_open(job->relid, NoLock);	/* locked since its begin */
 
 	job->digest = proof_digest_begin(rel);
@@ -404,50 +422,44 @@ pipeline_done(void *arg, int i, const TableStreamStats *ts, const ChunkWriterSta
 {
 	PipelineRun *pr = (PipelineRun *) arg;
 
-	backup_table_end(pr->run, &pr->run->jobs[pr->map[i]], ts, ws, marks, nmarks);
+	backup_table_end(pr->run, &pr->run->jobs[i], ts, ws, marks, nmarks);
 }
 
 /*
- * Stream the tables that need it with workers; false when the pipeline
- * did nothing (then this backend streams them).
+ * Begin every table (backup_table_begin) and stream those that need it
+ * with workers, which start on a table's ranges as soon as it is begun,
+ * while this backend begins the next ones; false when the pipeline read
+ * nothing (every table is begun then too, and this backend streams them).
  */
 static bool
-backup_tables_parallel(ItemRun *run, Snapshot snapshot, int degree)
+backup_tables_parallel(ItemRun *run, Snapshot snapshot, ScanProof *proof, int degree)
 {
-	PipelineTable *tables = palloc0(sizeof(PipelineTable) * Max(run->njobs, 1));
+	Oid		   *relids = palloc(sizeof(Oid) * Max(run->njobs, 1));
 	PipelineRun pr;
 	PipelineCallbacks cb;
-	int			n = 0;
 	int			workers;
 
-	pr.run = run;
-	pr.map = palloc(sizeof(int) * Max(run->njobs, 1));
 	for (int j = 0; j < run->njobs; j++)
-	{
-		if (run->jobs[j].reuse)
-			continue;
-		tables[n].relid = run->jobs[j].relid;
-		tables[n].seal = !run->jobs[j].has_base;
-		tables[n].pages = run->jobs[j].fold;
-		tables[n].base_point = run->jobs[j].base_point;
-		tables[n].base_ordinal = run->jobs[j].base_ordinal;
-		tables[n].marks = run->jobs[j].base_marks;
-		tables[n].nmarks = run->jobs[j].base_nmarks;
-		pr.map[n++] = j;
-	}
+		relids[j] = run->jobs[j].relid;
+	pr.run = run;
+	pr.proof = proof;
+	cb.prepare = pipeline_prepare;
 	cb.open = pipeline_open;
 	cb.digest = pipeline_digest;
 	cb.done = pipeline_done;
 	cb.arg = &pr;
-	progress_phase(n == 1 ? "reading table" : "reading tables");
-	workers = parallel_backup(run->call, run->vault, run->store, snapshot, tables, n, degree, &cb);
+	progress_phase(run->njobs == 1 ? "reading table" : "reading tables");
+	workers = parallel_backup(run->call, run->vault, run->store, snapshot, relids, run->njobs,
+							  degree, &cb);
 	run->totals->workers = workers;
 	return workers > 0;
 }
 
 /*
- * Write every table of the point: the definitions first, then the rows,
- * by workers where that can be done and pays, else by this backend.
+ * Write every table of the point: each one's definition first, then its
+ * rows, by workers where that can be done and pays (they read a table's
+ * rows while this backend captures the next definitions), else by this
+ * backend.
  */
 void
 backup_tables(VaultCall *call, VaultInfo *vault, ChunkStore *store, int64 point_id, List *relids,
@@ -471,16 +483,18 @@ backup_tables(VaultCall *call, VaultInfo *vault, ChunkStore *store, int64 point_
 	{
 		run->jobs[j].relid = lfirst_oid(lc);
 		run->jobs[j].ordinal = j + 1;
-		backup_table_begin(run, &run->jobs[j], proof);
 		j++;
 	}
+	if (degree > 0)
+		streamed = backup_tables_parallel(run, snapshot, proof, degree);
+	else
+		for (j = 0; j < run->njobs; j++)
+			backup_table_begin(run, &run->jobs[j], proof);
 	for (j = 0; j < run->njobs; j++)
 	{
 		if (run->jobs[j].reuse)
 			backup_table_reuse(run, &run->jobs[j]);
 	}
-	if (degree > 0)
-		streamed = backup_tables_parallel(run, snapshot, degree);
 	if (!streamed)
 	{
 		for (j = 0; j < run->njobs; j++)

@@ -10,10 +10,9 @@
 #include "monitor/monitor.h"
 #include "stream/stream.h"
 
-/* one table of the point, as the pipeline streams it */
+/* how a table of the point is read (PipelineCallbacks.prepare decides) */
 typedef struct PipelineTable
 {
-	Oid			relid;
 	bool		seal;			/* no previous stream: the workers cut and
 								 * seal its chunks; else they send its
 								 * stream and the caller's writer cuts it
@@ -34,6 +33,12 @@ typedef struct PipelineTable
 
 typedef struct PipelineCallbacks
 {
+	/*
+	 * Decide table i, before any of its rows is read (in order, each table
+	 * once): false when none is to be (the table is unchanged: its earlier
+	 * stream is referenced), else true and how, in *t.
+	 */
+	bool		(*prepare) (void *arg, int i, PipelineTable *t);
 	/* the writer of table i, asked for when its first bytes arrive */
 	ChunkWriter *(*open) (void *arg, int i);
 	/* the page digest of table i (pages), asked for when its first records
@@ -51,7 +56,7 @@ typedef struct PipelineCallbacks
 /* ---- pipeline.c: the caller's side ---- */
 extern int	parallel_degree(int requested);
 extern int	parallel_backup(VaultCall *call, VaultInfo *vault, ChunkStore *store, Snapshot snapshot,
-							PipelineTable *tables, int ntables, int degree,
+							const Oid *relids, int ntables, int degree,
 							const PipelineCallbacks *cb);
 
 /* ---- scan_worker.c: a backup worker ---- */

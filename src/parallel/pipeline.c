@@ -6,7 +6,12 @@
  * Owns: how many workers a backup gets (vault.max_parallel_workers, the
  * call's own degree, the slots the postmaster has), the ranges a point's
  * tables are read in (vault.parallel_range_size blocks, claimed one at a
- * time), and storing: a sealed chunk is stored as it arrives, from
+ * time), when the workers start and what they may read: the tables are
+ * decided one by one, in order (the caller's prepare: definition captured,
+ * found unchanged or how it is to be cut), the workers start at the first
+ * one to read and read the ranges of each table once it is decided, passing
+ * over the unchanged ones, while this backend decides the next; and
+ * storing: a sealed chunk is stored as it arrives, from
  * whichever worker, and takes its place in its table's manifest when every
  * earlier range of the table is in.  A table with a previous stream that
  * workers wrote in ranges of the same size is sealed by the workers too,
@@ -70,14 +75,28 @@ typedef struct WorkerState
 
 typedef struct Pipeline
 {
-	WorkerGroup *group;
+	WorkerGroup *group;			/* NULL until a table's rows are to be read */
 	PipeShared *shared;
-	PipeTable  *tables;
+	PipeTable  *tables;			/* in the segment */
 	PipeHeap   *heaps;
 	PipeRange  *ranges;
+	int64	   *marks;
 	int			ntables;
 	int			nranges;
 	int			nworkers;
+
+	/* the plan, in this backend until the group's segment has it */
+	PipeTable  *plan;
+	List	   *plan_heaps;
+	List	   *plan_ranges;
+	int64	   *plan_marks;
+	int			nmarks;
+	uint64	   *table_blocks;
+	int			decided;		/* tables decided so far */
+	int			streamed;		/* of them, tables whose rows are read */
+	int			ndelta;
+	int			streamed_ranges;
+	uint64		streamed_blocks;
 	TableState *ts;
 	RangeState *rs;
 	WorkerState *ws;
@@ -104,33 +123,26 @@ parallel_degree(int requested)
 }
 
 /*
- * The heaps and ranges of the tables; false (nothing planned) when a table
- * cannot be read in block ranges or all of them are too small to be worth
- * a worker (min_parallel_table_scan_size, as parallel query decides).
+ * The heaps and ranges of the tables, and how many blocks each has; false
+ * (nothing planned) when a table cannot be read in block ranges.
  */
 static bool
-plan_ranges(PipelineTable *tables, int ntables, List **heaps_out, List **ranges_out,
-			PipeTable *pt, uint64 *total_blocks)
+plan_ranges(const Oid *relids, int ntables, List **heaps_out, List **ranges_out,
+			PipeTable *pt, uint64 *table_blocks)
 {
 	List	   *heaps = NIL;
 	List	   *ranges = NIL;
 	int			nheaps = 0;
+	int			nmarks = 0;
 
-	*total_blocks = 0;
 	for (int i = 0; i < ntables; i++)
 	{
-		Relation	rel = table_open(tables[i].relid, NoLock);
+		Relation	rel = table_open(relids[i], NoLock);
 		uint64		blocks = 0;
 		ListCell   *lc;
 		uint64		start;
 
-		pt[i].relid = tables[i].relid;
-		pt[i].seal = tables[i].seal;
-		pt[i].delta = !tables[i].seal && tables[i].marks != NULL && tables[i].nmarks > 0;
-		pt[i].base_point = tables[i].base_point;
-		pt[i].base_ordinal = tables[i].base_ordinal;
-		pt[i].nmarks = pt[i].delta ? tables[i].nmarks : 0;
-		pt[i].pages = tables[i].pages;
+		pt[i].relid = relids[i];
 		pt[i].first_heap = nheaps;
 		pt[i].first_range = list_length(ranges);
 		foreach(lc, table_stream_heaps(rel))
@@ -178,11 +190,14 @@ plan_ranges(PipelineTable *tables, int ntables, List **heaps_out, List **ranges_
 			r->last = start >= blocks;
 			ranges = lappend(ranges, r);
 		} while (start < blocks);
-		*total_blocks += blocks;
+		pt[i].nranges = list_length(ranges) - pt[i].first_range;
+		pt[i].first_mark = nmarks;
+		nmarks += pt[i].nranges + 1;
+		table_blocks[i] = blocks;
 	}
 	*heaps_out = heaps;
 	*ranges_out = ranges;
-	return *total_blocks >= (uint64) min_parallel_table_scan_size;
+	return true;
 }
 
 /* ---------------------------------------------------------------- storing */
@@ -398,13 +413,14 @@ take_message(Pipeline *p, int i, int k, const char *data, Size len)
 }
 
 /*
- * Take whatever the workers have, until every range is in; sleep when none
- * has anything.  A range of a sealed table counts its chunks as reused
- * only when its place in the manifest comes (the board is approximate
+ * Take whatever the workers have, until every range is in (all) or until
+ * none has anything more now; sleep when none has anything and all are
+ * awaited.  A range of a sealed table counts its chunks as reused only
+ * when its place in the manifest comes (the board is approximate
  * meanwhile).
  */
 static void
-consume(Pipeline *p)
+consume(Pipeline *p, bool all)
 {
 	bool		gone = false;	/* every worker had exited at the last wait */
 
@@ -430,6 +446,8 @@ consume(Pipeline *p)
 			progress_counts(p->tables_done, p->bytes, p->chunks_new, p->chunks_reused);
 			continue;
 		}
+		if (!all)
+			return;
 		if (gone)
 			group_fail(p->group, psprintf("%d of %d ranges unread", p->nranges - p->ranges_done,
 										  p->nranges));
@@ -438,110 +456,198 @@ consume(Pipeline *p)
 }
 
 /*
- * Back up tables[] with up to degree workers under snapshot, storing into
- * store; cb opens each table's writer and hears when it is written.
- * Returns the number of workers that did it, or 0 when the pipeline did
- * nothing (no worker could be had, or the tables are too small or not
- * heaps): the caller then backs them up itself.  The caller holds a lock
- * on every table and runs as the role the tables are read as.
+ * The group, its segment holding the plan and the decisions so far, and
+ * its workers started; false when it could not be had (no segment, no
+ * worker).
  */
-int
-parallel_backup(VaultCall *call, VaultInfo *vault, ChunkStore *store, Snapshot snapshot,
-				PipelineTable *tables, int ntables, int degree, const PipelineCallbacks *cb)
+static bool
+pipeline_start(Pipeline *p, VaultInfo *vault, ChunkStore *store, Snapshot snapshot, int degree)
 {
-	PipeTable  *pt = palloc0(sizeof(PipeTable) * Max(ntables, 1));
-	List	   *heaps;
-	List	   *ranges;
-	uint64		total_blocks;
-	int			nranges;
-	int			nmarks;
-	int			ndelta;
 	Size		own[PIPE_PARTS];
 	void	   *space[PIPE_PARTS];
 	VaultKeys	keys;
-	Pipeline	p;
 	int			i;
 	ListCell   *lc;
 
-	if (degree <= 0 || ntables == 0)
-		return 0;
-	if (!plan_ranges(tables, ntables, &heaps, &ranges, pt, &total_blocks))
-		return 0;
-	nranges = list_length(ranges);
-	degree = Min(degree, nranges);
+	own[PIPE_PART_SHARED] = add_size(offsetof(PipeShared, owner), mul_size(sizeof(int), p->nranges));
+	own[PIPE_PART_TABLES] = mul_size(sizeof(PipeTable), p->ntables);
+	own[PIPE_PART_HEAPS] = mul_size(sizeof(PipeHeap), Max(list_length(p->plan_heaps), 1));
+	own[PIPE_PART_RANGES] = mul_size(sizeof(PipeRange), p->nranges);
+	own[PIPE_PART_MARKS] = mul_size(sizeof(int64), p->nmarks);
+	chunk_store_keys(store, &keys);
+	p->group = group_create("backup", degree, snapshot, &keys, vault->zstd_level, own, PIPE_PARTS, space);
+	explicit_bzero(&keys, sizeof(keys));
+	if (p->group == NULL)
+		return false;
+	p->shared = space[PIPE_PART_SHARED];
+	memset(p->shared, 0, own[PIPE_PART_SHARED]);
+	SpinLockInit(&p->shared->mutex);
+	p->shared->nranges = p->nranges;
+	p->shared->ntables = p->ntables;
+	p->shared->nheaps = list_length(p->plan_heaps);
+	for (i = 0; i < p->nranges; i++)
+		p->shared->owner[i] = -1;
+	p->tables = space[PIPE_PART_TABLES];
+	memcpy(p->tables, p->plan, sizeof(PipeTable) * p->ntables);
+	i = 0;
+	foreach(lc, p->plan_heaps)
+		memcpy((char *) space[PIPE_PART_HEAPS] + sizeof(PipeHeap) * i++, lfirst(lc), sizeof(PipeHeap));
+	p->heaps = space[PIPE_PART_HEAPS];
+	p->ranges = space[PIPE_PART_RANGES];
+	i = 0;
+	foreach(lc, p->plan_ranges)
+		memcpy(&p->ranges[i++], lfirst(lc), sizeof(PipeRange));
+	p->marks = space[PIPE_PART_MARKS];
+	memcpy(p->marks, p->plan_marks, sizeof(int64) * p->nmarks);
 
-	/* the group's segment, with the tables, their heaps and ranges */
-	own[PIPE_PART_SHARED] = add_size(offsetof(PipeShared, owner), mul_size(sizeof(int), nranges));
-	own[PIPE_PART_TABLES] = mul_size(sizeof(PipeTable), ntables);
-	own[PIPE_PART_HEAPS] = mul_size(sizeof(PipeHeap), Max(list_length(heaps), 1));
-	own[PIPE_PART_RANGES] = mul_size(sizeof(PipeRange), nranges);
-	nmarks = 0;
-	ndelta = 0;
+	/* the tables decided so far; every later one waits for its decision */
+	p->shared->tables_ready = p->decided;
+	p->nworkers = group_launch(p->group, "vault_scan_worker_main");
+	if (p->nworkers == 0)
+		return false;
+	p->ws = palloc0(sizeof(WorkerState) * p->nworkers);
+	for (i = 0; i < p->nworkers; i++)
+		p->ws[i].head = -1;
+	return true;
+}
+
+/* Table i is decided: the workers may take its ranges, or pass them over. */
+static void
+pipeline_publish(Pipeline *p, int i)
+{
+	const PipeTable *pt = &p->plan[i];
+
+	memcpy(&p->tables[i], pt, sizeof(PipeTable));
+	memcpy(p->marks + pt->first_mark, p->plan_marks + pt->first_mark,
+		   sizeof(int64) * (pt->nranges + 1));
+	SpinLockAcquire(&p->shared->mutex);
+	p->shared->tables_ready = i + 1;
+	SpinLockRelease(&p->shared->mutex);
+}
+
+/*
+ * Decide table i (cb->prepare): read, and how, or found unchanged.  Its
+ * previous stream's marks are kept up to one past its ranges now.
+ */
+static void
+pipeline_decide(Pipeline *p, int i)
+{
+	PipeTable  *pt = &p->plan[i];
+	PipelineTable t;
+
+	memset(&t, 0, sizeof(t));
+	if (!p->cb->prepare(p->cb->arg, i, &t))
+	{
+		pt->skip = true;
+		p->ranges_done += pt->nranges;
+	}
+	else
+	{
+		pt->seal = t.seal;
+		pt->delta = !t.seal && t.marks != NULL && t.nmarks > 0;
+		pt->base_point = t.base_point;
+		pt->base_ordinal = t.base_ordinal;
+		pt->pages = t.pages;
+		pt->nmarks = pt->delta ? Min(t.nmarks, pt->nranges + 1) : 0;
+		if (pt->nmarks > 0)
+			memcpy(p->plan_marks + pt->first_mark, t.marks, sizeof(int64) * pt->nmarks);
+		p->streamed++;
+		p->ndelta += pt->delta;
+		p->streamed_ranges += pt->nranges;
+		p->streamed_blocks += p->table_blocks[i];
+	}
+	p->decided = i + 1;
+}
+
+/*
+ * Back up the tables relids[] with up to degree workers under snapshot,
+ * storing into store.  Each table is decided first (cb->prepare, in order:
+ * its definition captured, whether it is unchanged, against what it is
+ * cut); the workers start as soon as a table's rows are to be read and
+ * enough blocks are (min_parallel_table_scan_size, as parallel query
+ * decides), and read the ranges of each table once it is decided, while
+ * this backend decides the next ones and stores what they send.  cb opens
+ * each table's writer and hears when it is written.  Returns the number of
+ * workers that read the tables, or 0 when none did (no worker could be
+ * had, too few blocks to read, a table not a heap): every table is decided
+ * then too, and the caller reads the ones to be read itself.  The caller
+ * holds a lock on every table and runs as the role the tables are read as.
+ */
+int
+parallel_backup(VaultCall *call, VaultInfo *vault, ChunkStore *store, Snapshot snapshot,
+				const Oid *relids, int ntables, int degree, const PipelineCallbacks *cb)
+{
+	Pipeline	p;
+	int			i;
+
+	memset(&p, 0, sizeof(p));
+	p.ntables = ntables;
+	p.cb = cb;
+	p.plan = palloc0(sizeof(PipeTable) * Max(ntables, 1));
+	p.table_blocks = palloc0(sizeof(uint64) * Max(ntables, 1));
+	if (degree <= 0 || ntables == 0 ||
+		!plan_ranges(relids, ntables, &p.plan_heaps, &p.plan_ranges, p.plan, p.table_blocks))
+	{
+		for (i = 0; i < ntables; i++)
+		{
+			PipelineTable t;
+
+			memset(&t, 0, sizeof(t));
+			(void) cb->prepare(cb->arg, i, &t);
+		}
+		return 0;
+	}
+	p.nranges = list_length(p.plan_ranges);
+	p.nmarks = 0;
+	for (i = 0; i < ntables; i++)
+		p.nmarks += p.plan[i].nranges + 1;
+	p.plan_marks = palloc0(sizeof(int64) * p.nmarks);
+	p.ts = palloc0(sizeof(TableState) * ntables);
+	p.rs = palloc0(sizeof(RangeState) * p.nranges);
 	for (i = 0; i < ntables; i++)
 	{
-		pt[i].first_mark = nmarks;
-		nmarks += pt[i].nmarks;
-		ndelta += pt[i].delta;
+		p.ts[i].first_range = p.plan[i].first_range;
+		p.ts[i].nranges = p.plan[i].nranges;
+		p.ts[i].marks = palloc0(sizeof(int64) * p.ts[i].nranges);
 	}
-	own[PIPE_PART_MARKS] = mul_size(sizeof(int64), Max(nmarks, 1));
-	chunk_store_keys(store, &keys);
-	memset(&p, 0, sizeof(p));
-	p.group = group_create("backup", degree, snapshot, &keys, vault->zstd_level, own, PIPE_PARTS, space);
-	explicit_bzero(&keys, sizeof(keys));
-	if (p.group == NULL)
-		return 0;
-	p.shared = space[PIPE_PART_SHARED];
-	memset(p.shared, 0, own[PIPE_PART_SHARED]);
-	SpinLockInit(&p.shared->mutex);
-	p.shared->nranges = nranges;
-	p.shared->ntables = ntables;
-	p.shared->nheaps = list_length(heaps);
-	for (i = 0; i < nranges; i++)
-		p.shared->owner[i] = -1;
-	p.tables = space[PIPE_PART_TABLES];
-	memcpy(p.tables, pt, sizeof(PipeTable) * ntables);
-	i = 0;
-	foreach(lc, heaps)
-		memcpy((char *) space[PIPE_PART_HEAPS] + sizeof(PipeHeap) * i++, lfirst(lc), sizeof(PipeHeap));
-	p.heaps = space[PIPE_PART_HEAPS];
-	p.ranges = space[PIPE_PART_RANGES];
-	i = 0;
-	foreach(lc, ranges)
-		memcpy(&p.ranges[i++], lfirst(lc), sizeof(PipeRange));
-	for (i = 0; i < ntables; i++)
-		if (pt[i].nmarks > 0)
-			memcpy((int64 *) space[PIPE_PART_MARKS] + pt[i].first_mark, tables[i].marks,
-				   sizeof(int64) * pt[i].nmarks);
 
-	p.nworkers = group_launch(p.group, "vault_scan_worker_main");
-	if (p.nworkers == 0)
-		return 0;
-	p.ws = palloc0(sizeof(WorkerState) * p.nworkers);
-	for (i = 0; i < p.nworkers; i++)
-		p.ws[i].head = -1;
 	for (i = 0; i < ntables; i++)
-		if (pt[i].delta)
+	{
+		pipeline_decide(&p, i);
+		if (p.group == NULL)
+		{
+			int			left = p.nranges - p.plan[i].first_range;
+
+			if (p.plan[i].skip ||
+				p.streamed_blocks < (uint64) min_parallel_table_scan_size)
+				continue;
+			/* the first table worth reading: the workers start */
+			if (!pipeline_start(&p, vault, store, snapshot, Min(degree, left)))
+			{
+				while (++i < ntables)
+					pipeline_decide(&p, i);
+				return 0;
+			}
+		}
+		else
+		{
+			pipeline_publish(&p, i);
+			consume(&p, false);
+		}
+	}
+	if (p.group == NULL)
+		return 0;				/* nothing, or too little, to read */
+
+	for (i = 0; i < ntables; i++)
+		if (p.plan[i].delta)
 			ereport(DEBUG1,
 					(errmsg("vault: the workers seal \"%s\" against the ranges of its previous stream",
-							get_rel_name(pt[i].relid))));
+							get_rel_name(p.plan[i].relid))));
 	ereport(DEBUG2,
 			(errmsg("vault: %d parallel workers back up %d tables (%d against their previous streams' ranges) in %d ranges (%llu blocks)",
-					p.nworkers, ntables, ndelta, nranges, (unsigned long long) total_blocks)));
-
-	p.ntables = ntables;
-	p.nranges = nranges;
-	p.cb = cb;
-
-	p.ts = palloc0(sizeof(TableState) * ntables);
-	p.rs = palloc0(sizeof(RangeState) * nranges);
-	for (i = nranges - 1; i >= 0; i--)
-	{
-		p.ts[p.ranges[i].table].first_range = i;
-		p.ts[p.ranges[i].table].nranges++;
-	}
-	for (i = 0; i < ntables; i++)
-		p.ts[i].marks = palloc0(sizeof(int64) * p.ts[i].nranges);
-	consume(&p);
+					p.nworkers, p.streamed, p.ndelta, p.streamed_ranges,
+					(unsigned long long) p.streamed_blocks)));
+	consume(&p, true);
 	group_finish(p.group);
 	return p.nworkers;
 }

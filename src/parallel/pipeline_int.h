@@ -20,8 +20,10 @@
 
 typedef struct PipeShared
 {
-	slock_t		mutex;			/* guards next_range and owner[] */
-	int			next_range;		/* ranges claimed so far */
+	slock_t		mutex;			/* guards next_range, tables_ready, owner[] */
+	int			next_range;		/* ranges claimed (or passed) so far */
+	int			tables_ready;	/* tables the caller has decided: the
+								 * ranges of later ones wait */
 	int			nranges;
 	int			ntables;
 	int			nheaps;
@@ -31,6 +33,7 @@ typedef struct PipeShared
 typedef struct PipeTable
 {
 	Oid			relid;
+	bool		skip;			/* unchanged: no range of it is read */
 	bool		seal;
 	bool		delta;			/* sealed by the workers too, against the
 								 * previous stream: each range against the
@@ -39,6 +42,7 @@ typedef struct PipeTable
 	int			first_heap;		/* its heaps in PIPE_PART_HEAPS */
 	int			nheaps;
 	int			first_range;	/* its ranges in PIPE_PART_RANGES */
+	int			nranges;
 	int64		base_point;		/* delta: the previous stream */
 	int			base_ordinal;
 	int			first_mark;		/* delta: where each of its ranges began in
@@ -64,7 +68,9 @@ typedef struct PipeRange
 
 /*
  * PIPE_PART_MARKS: for each range of a delta table in its previous point,
- * the index in that point's manifest of the range's first chunk (int64s).
+ * the index in that point's manifest of the range's first chunk (int64s);
+ * room for one more than the table has ranges now (the marks past those
+ * are never read), from first_mark on.
  */
 
 /* messages on a worker's data queue, each a range's, in range order */

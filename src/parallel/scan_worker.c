@@ -5,7 +5,8 @@
  *
  * Owns: once a worker of the caller's group (group.c: the caller's
  * settings, role and snapshot), claiming ranges one at a time until none
- * is left.  For a table without a
+ * is left (a table's once the caller has decided it; none of a table found
+ * unchanged).  For a table without a
  * previous stream a range's bytes are cut into chunks (the same cutter as
  * the caller's writer), each named and sealed whole with the vault's keys.
  * For a delta table (a previous stream written in ranges of the same size)
@@ -31,7 +32,9 @@
 
 #include "access/table.h"
 #include "miscadmin.h"
+#include "storage/latch.h"
 #include "utils/memutils.h"
+#include "utils/wait_event.h"
 
 typedef struct ScanWorker
 {
@@ -137,21 +140,48 @@ delta_range_begin(ScanWorker *w, int k, const PipeRange *r)
 	MemoryContextSwitchTo(old);
 }
 
-/* the next range nobody has claimed, now this worker's; -1: none left */
+/*
+ * The next range nobody has claimed, now this worker's; -1: none left.
+ * The ranges of a table found unchanged are passed over; those of a table
+ * the caller has not decided yet wait until it has.
+ */
 static int
 claim_range(ScanWorker *w, int me)
 {
 	PipeShared *sh = w->shared;
-	int			k = -1;
 
-	SpinLockAcquire(&sh->mutex);
-	if (sh->next_range < sh->nranges)
+	for (;;)
 	{
-		k = sh->next_range++;
-		sh->owner[k] = me;
+		int			k = -1;
+		bool		wait = false;
+
+		SpinLockAcquire(&sh->mutex);
+		while (sh->next_range < sh->nranges)
+		{
+			const PipeTable *t = &w->tables[w->ranges[sh->next_range].table];
+
+			if (w->ranges[sh->next_range].table >= sh->tables_ready)
+			{
+				wait = true;
+				break;
+			}
+			if (t->skip)
+			{
+				sh->next_range = t->first_range + t->nranges;
+				continue;
+			}
+			k = sh->next_range++;
+			sh->owner[k] = me;
+			break;
+		}
+		SpinLockRelease(&sh->mutex);
+		if (!wait)
+			return k;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 5,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
 	}
-	SpinLockRelease(&sh->mutex);
-	return k;
 }
 
 /* Read one range: the rows of its blocks of the table's heaps, in order. */
