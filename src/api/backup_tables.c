@@ -488,8 +488,10 @@ backup_tables(VaultCall *call, VaultInfo *vault, ChunkStore *store, int64 point_
 	if (degree > 0)
 		streamed = backup_tables_parallel(run, snapshot, proof, degree);
 	else
+	{
 		for (j = 0; j < run->njobs; j++)
 			backup_table_begin(run, &run->jobs[j], proof);
+	}
 	for (j = 0; j < run->njobs; j++)
 	{
 		if (run->jobs[j].reuse)

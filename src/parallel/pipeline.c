@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * pipeline.c
- *	  The caller's side of a parallel backup: plan the ranges, start the
- *	  workers, store what they send, in the caller's transaction.
+ *	  The caller's side of a parallel backup: plan the ranges, decide the
+ *	  tables, start the workers; what they send is pipeline_store.c's.
  *
  * Owns: how many workers a backup gets (vault.max_parallel_workers, the
  * call's own degree, the slots the postmaster has), the ranges a point's
@@ -10,18 +10,13 @@
  * decided one by one, in order (the caller's prepare: definition captured,
  * found unchanged or how it is to be cut), the workers start at the first
  * one to read and read the ranges of each table once it is decided, passing
- * over the unchanged ones, while this backend decides the next; and
- * storing: a sealed chunk is stored as it arrives, from
- * whichever worker, and takes its place in its table's manifest when every
- * earlier range of the table is in.  A table with a previous stream that
- * workers wrote in ranges of the same size is sealed by the workers too,
- * each range against the stretch of that stream the same range held (the
- * marks: where each range began in a manifest, kept with the point); any
- * other table with a previous stream gets its bytes range by range, in
- * order, through its writer, which cuts them against that stream's bases.
- * A table's page digest (the proof that a later backup may find it
- * unchanged) is taken from the records of the blocks each range read,
- * range by range in order.  The workers
+ * over the unchanged ones, while this backend decides the next and stores
+ * what they sent.  A table with a previous stream that workers wrote in
+ * ranges of the same size is sealed by the workers too, each range against
+ * the stretch of that stream the same range held (the marks: where each
+ * range began in a manifest, kept with the point); any other table with a
+ * previous stream gets its bytes range by range, in order, and this
+ * backend's writer cuts them against that stream's bases.  The workers
  * themselves, their segment and queues, their errors and their end are
  * group.c's.
  *
@@ -30,7 +25,7 @@
  * what a point holds (backup_tables.c does) nor read a table itself.
  *-------------------------------------------------------------------------
  */
-#include "parallel/pipeline_int.h"
+#include "parallel/pipeline_caller.h"
 
 #include "access/heapam.h"
 #include "access/table.h"
@@ -39,74 +34,6 @@
 #include "storage/bufmgr.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
-
-typedef struct RangeState
-{
-	int64	   *chunk_nos;		/* a sealed table's range done ahead of an
-								 * earlier one: its chunks, in order */
-	int			n;
-	int			cap;
-	char	   *pages;			/* its blocks' page records, until digested */
-	bool		done;
-} RangeState;
-
-typedef struct TableState
-{
-	ChunkWriter *writer;		/* NULL until its first bytes */
-	int			first_range;
-	int			nranges;
-	int			next;			/* its ranges in the manifest so far */
-	ProofDigest *digest;		/* its page digest (pages), once asked for */
-	bool		digest_asked;
-	int			heap;			/* the page digest's heap, of the table's */
-	bool		heap_begun;		/* its identity is in the digest */
-	BlockNumber heap_pages;		/* its pages in the digest so far */
-	int64	   *marks;			/* where each of its ranges began in its
-								 * manifest (a later backup's workers' bases) */
-	TableStreamStats ts;
-} TableState;
-
-typedef struct WorkerState
-{
-	int			head;			/* the range of its next message; -1: not
-								 * known yet */
-	int			seen;			/* claims looked at up to here */
-} WorkerState;
-
-typedef struct Pipeline
-{
-	WorkerGroup *group;			/* NULL until a table's rows are to be read */
-	PipeShared *shared;
-	PipeTable  *tables;			/* in the segment */
-	PipeHeap   *heaps;
-	PipeRange  *ranges;
-	int64	   *marks;
-	int			ntables;
-	int			nranges;
-	int			nworkers;
-
-	/* the plan, in this backend until the group's segment has it */
-	PipeTable  *plan;
-	List	   *plan_heaps;
-	List	   *plan_ranges;
-	int64	   *plan_marks;
-	int			nmarks;
-	uint64	   *table_blocks;
-	int			decided;		/* tables decided so far */
-	int			streamed;		/* of them, tables whose rows are read */
-	int			ndelta;
-	int			streamed_ranges;
-	uint64		streamed_blocks;
-	TableState *ts;
-	RangeState *rs;
-	WorkerState *ws;
-	const PipelineCallbacks *cb;
-	int			ranges_done;
-	int			tables_done;
-	int64		bytes;			/* for the progress board */
-	int64		chunks_new;
-	int64		chunks_reused;
-} Pipeline;
 
 /*
  * The workers a backup may have: the call's degree (negative: the
@@ -123,12 +50,13 @@ parallel_degree(int requested)
 }
 
 /*
- * The heaps and ranges of the tables, and how many blocks each has; false
- * (nothing planned) when a table cannot be read in block ranges.
+ * The heaps and ranges of the tables, how many blocks each has and where
+ * its marks go (nmarks_out: room for all of them); false (nothing planned)
+ * when a table cannot be read in block ranges.
  */
 static bool
 plan_ranges(const Oid *relids, int ntables, List **heaps_out, List **ranges_out,
-			PipeTable *pt, uint64 *table_blocks)
+			PipeTable *pt, uint64 *table_blocks, int *nmarks_out)
 {
 	List	   *heaps = NIL;
 	List	   *ranges = NIL;
@@ -197,262 +125,8 @@ plan_ranges(const Oid *relids, int ntables, List **heaps_out, List **ranges_out,
 	}
 	*heaps_out = heaps;
 	*ranges_out = ranges;
+	*nmarks_out = nmarks;
 	return true;
-}
-
-/* ---------------------------------------------------------------- storing */
-
-static ChunkWriter *
-table_writer(Pipeline *p, int t)
-{
-	if (p->ts[t].writer == NULL)
-		p->ts[t].writer = p->cb->open(p->cb->arg, t);
-	return p->ts[t].writer;
-}
-
-/* The range worker i's next message belongs to, or -1 if none is claimed. */
-static int
-head_range(Pipeline *p, int i)
-{
-	WorkerState *ws = &p->ws[i];
-	int			claimed;
-
-	if (ws->head >= 0)
-		return ws->head;
-	SpinLockAcquire(&p->shared->mutex);
-	claimed = p->shared->next_range;
-	SpinLockRelease(&p->shared->mutex);
-	for (; ws->seen < claimed; ws->seen++)
-	{
-		if (p->shared->owner[ws->seen] == i)
-		{
-			ws->head = ws->seen++;
-			break;
-		}
-	}
-	return ws->head;
-}
-
-/*
- * Whether range k's messages can be taken now: sealed chunks (a table
- * sealed by the workers, or a delta table) at any time, the bytes of
- * another table only when every earlier range of it is in.
- */
-static bool
-range_ready(Pipeline *p, int k)
-{
-	const PipeRange *r = &p->ranges[k];
-	const PipeTable *pt = &p->tables[r->table];
-	TableState *t = &p->ts[r->table];
-
-	return pt->seal || pt->delta || k == t->first_range + t->next;
-}
-
-static void
-range_add_chunk(RangeState *rs, int64 chunk_no)
-{
-	if (rs->n == rs->cap)
-	{
-		rs->cap = Max(64, rs->cap * 2);
-		rs->chunk_nos = rs->chunk_nos ? repalloc(rs->chunk_nos, sizeof(int64) * rs->cap) :
-			palloc(sizeof(int64) * rs->cap);
-	}
-	rs->chunk_nos[rs->n++] = chunk_no;
-}
-
-/*
- * The page records of table t's next n blocks (its heaps one after the
- * other) to its digest, each heap's identity before its pages; n = 0 at
- * the table's end takes the identities of the empty heaps left.
- */
-static void
-digest_pages(Pipeline *p, int t, const char *records, uint64 n)
-{
-	TableState *ts = &p->ts[t];
-	const PipeTable *pt = &p->tables[t];
-	ProofDigest *pd;
-
-	if (!ts->digest_asked)
-	{
-		ts->digest = p->cb->digest(p->cb->arg, t);
-		ts->digest_asked = true;
-	}
-	pd = ts->digest;
-	if (pd == NULL)
-		return;
-	for (;;)
-	{
-		const PipeHeap *heap;
-		uint64		take;
-
-		/* past the heaps whose pages are all in, to one with room */
-		while (ts->heap < pt->nheaps)
-		{
-			heap = &p->heaps[pt->first_heap + ts->heap];
-			if (!ts->heap_begun)
-			{
-				proof_digest_heap(pd, heap->relid, heap->node, heap->nblocks);
-				ts->heap_begun = true;
-				ts->heap_pages = 0;
-			}
-			if (ts->heap_pages < heap->nblocks)
-				break;
-			ts->heap++;
-			ts->heap_begun = false;
-		}
-		if (n == 0)
-			return;
-		if (ts->heap >= pt->nheaps)
-			elog(ERROR, "vault parallel backup: more page records than blocks");
-		heap = &p->heaps[pt->first_heap + ts->heap];
-		take = Min(n, (uint64) (heap->nblocks - ts->heap_pages));
-		proof_digest_pages(pd, records, (int) take);
-		records += take * PROOF_PAGE_RECORD;
-		ts->heap_pages += take;
-		n -= take;
-	}
-}
-
-/* Range k is in: its table's manifest takes every range now in order. */
-static void
-range_done(Pipeline *p, int k, const PipeEndMsg *end)
-{
-	int			t = p->ranges[k].table;
-	TableState *ts = &p->ts[t];
-
-	p->rs[k].done = true;
-	ts->ts.rows += end->rows;
-	ts->ts.bytes += end->bytes;
-	p->ranges_done++;
-	while (ts->next < ts->nranges && p->rs[ts->first_range + ts->next].done)
-	{
-		RangeState *rs = &p->rs[ts->first_range + ts->next];
-
-		if (rs->n > 0)
-			chunk_writer_append(table_writer(p, t), rs->chunk_nos, rs->n);
-		/* every range ends with a cut: the next one begins here */
-		if (ts->next + 1 < ts->nranges)
-			ts->marks[ts->next + 1] = chunk_writer_running(table_writer(p, t))->chunks;
-		if (rs->chunk_nos)
-			pfree(rs->chunk_nos);
-		rs->chunk_nos = NULL;
-		if (rs->pages)
-		{
-			digest_pages(p, t, rs->pages, p->ranges[ts->first_range + ts->next].nblocks);
-			pfree(rs->pages);
-			rs->pages = NULL;
-		}
-		ts->next++;
-	}
-	if (ts->next == ts->nranges)
-	{
-		ChunkWriterStats ws;
-
-		if (p->tables[t].pages)
-			digest_pages(p, t, NULL, 0);
-
-		chunk_writer_finish(table_writer(p, t), &ws);
-		p->tables_done++;
-		p->cb->done(p->cb->arg, t, &ts->ts, &ws, ts->marks, ts->nranges);
-	}
-}
-
-/* Store one message of worker i, of range k. */
-static void
-take_message(Pipeline *p, int i, int k, const char *data, Size len)
-{
-	int			t = p->ranges[k].table;
-	ChunkWriter *w = table_writer(p, t);
-	ChunkWriterStats before = *chunk_writer_running(w);
-	const ChunkWriterStats *after;
-
-	switch (len > 0 ? data[0] : 0)
-	{
-		case PIPE_MSG_CHUNK:
-			{
-				PipeChunkMsg msg;
-
-				if (len < sizeof(msg))
-					elog(ERROR, "short chunk message from vault parallel backup worker %d", i);
-				memcpy(&msg, data, sizeof(msg));
-				if (len != sizeof(msg) + msg.chunk.sealed_len)
-					elog(ERROR, "malformed chunk message from vault parallel backup worker %d", i);
-				range_add_chunk(&p->rs[k],
-								chunk_writer_put_sealed(w, &msg.chunk, (const uint8 *) data + sizeof(msg)));
-				break;
-			}
-		case PIPE_MSG_RAW:
-			chunk_writer_write(w, data + 1, len - 1);
-			break;
-		case PIPE_MSG_END:
-			{
-				PipeEndMsg	end;
-
-				if (len != sizeof(end) +
-					(p->tables[t].pages ? p->ranges[k].nblocks * PROOF_PAGE_RECORD : 0))
-					elog(ERROR, "malformed end message from vault parallel backup worker %d", i);
-				memcpy(&end, data, sizeof(end));
-				if (p->tables[t].pages && len > sizeof(end))
-				{
-					p->rs[k].pages = palloc(len - sizeof(end));
-					memcpy(p->rs[k].pages, data + sizeof(end), len - sizeof(end));
-				}
-				p->ws[i].head = -1;
-				if (!p->tables[t].seal && !p->tables[t].delta)
-					chunk_writer_cut(w);	/* as the sealing workers cut */
-				range_done(p, k, &end);
-				return;
-			}
-		default:
-			elog(ERROR, "unknown message from vault parallel backup worker %d", i);
-	}
-	after = chunk_writer_running(w);
-	p->bytes += after->logical_bytes - before.logical_bytes;
-	p->chunks_new += after->new_chunks - before.new_chunks;
-	p->chunks_reused += (after->chunks - after->new_chunks) - (before.chunks - before.new_chunks);
-}
-
-/*
- * Take whatever the workers have, until every range is in (all) or until
- * none has anything more now; sleep when none has anything and all are
- * awaited.  A range of a sealed table counts its chunks as reused only
- * when its place in the manifest comes (the board is approximate
- * meanwhile).
- */
-static void
-consume(Pipeline *p, bool all)
-{
-	bool		gone = false;	/* every worker had exited at the last wait */
-
-	while (p->ranges_done < p->nranges)
-	{
-		bool		progressed = false;
-
-		for (int i = 0; i < p->nworkers; i++)
-		{
-			int			k = head_range(p, i);
-			Size		len;
-			void	   *data;
-
-			if (k < 0 || !range_ready(p, k))
-				continue;
-			if (!group_receive(p->group, i, &len, &data, true))
-				continue;
-			take_message(p, i, k, data, len);
-			progressed = true;
-		}
-		if (progressed)
-		{
-			progress_counts(p->tables_done, p->bytes, p->chunks_new, p->chunks_reused);
-			continue;
-		}
-		if (!all)
-			return;
-		if (gone)
-			group_fail(p->group, psprintf("%d of %d ranges unread", p->nranges - p->ranges_done,
-										  p->nranges));
-		gone = group_wait(p->group);
-	}
 }
 
 /*
@@ -586,7 +260,8 @@ parallel_backup(VaultCall *call, VaultInfo *vault, ChunkStore *store, Snapshot s
 	p.plan = palloc0(sizeof(PipeTable) * Max(ntables, 1));
 	p.table_blocks = palloc0(sizeof(uint64) * Max(ntables, 1));
 	if (degree <= 0 || ntables == 0 ||
-		!plan_ranges(relids, ntables, &p.plan_heaps, &p.plan_ranges, p.plan, p.table_blocks))
+		!plan_ranges(relids, ntables, &p.plan_heaps, &p.plan_ranges, p.plan, p.table_blocks,
+					 &p.nmarks))
 	{
 		for (i = 0; i < ntables; i++)
 		{
@@ -598,9 +273,6 @@ parallel_backup(VaultCall *call, VaultInfo *vault, ChunkStore *store, Snapshot s
 		return 0;
 	}
 	p.nranges = list_length(p.plan_ranges);
-	p.nmarks = 0;
-	for (i = 0; i < ntables; i++)
-		p.nmarks += p.plan[i].nranges + 1;
 	p.plan_marks = palloc0(sizeof(int64) * p.nmarks);
 	p.ts = palloc0(sizeof(TableState) * ntables);
 	p.rs = palloc0(sizeof(RangeState) * p.nranges);
@@ -632,7 +304,7 @@ parallel_backup(VaultCall *call, VaultInfo *vault, ChunkStore *store, Snapshot s
 		else
 		{
 			pipeline_publish(&p, i);
-			consume(&p, false);
+			pipeline_consume(&p, false);
 		}
 	}
 	if (p.group == NULL)
@@ -647,7 +319,7 @@ parallel_backup(VaultCall *call, VaultInfo *vault, ChunkStore *store, Snapshot s
 			(errmsg("vault: %d parallel workers back up %d tables (%d against their previous streams' ranges) in %d ranges (%llu blocks)",
 					p.nworkers, p.streamed, p.ndelta, p.streamed_ranges,
 					(unsigned long long) p.streamed_blocks)));
-	consume(&p, true);
+	pipeline_consume(&p, true);
 	group_finish(p.group);
 	return p.nworkers;
 }

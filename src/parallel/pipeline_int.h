@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  * parallel/pipeline_int.h
- *	  What the backup's caller (pipeline.c) and its workers (scan_worker.c)
+ *	  What the backup's caller (pipeline*.c) and its workers (scan_worker.c)
  *	  share: their parts of the group's segment and the messages on the
  *	  workers' data queues.  No one else includes it.
  *-------------------------------------------------------------------------
