@@ -414,6 +414,16 @@ table_stream_rows(TableStream *st, Relation rel, Snapshot snapshot,
 		end = start + nblocks;
 	}
 	hscan = (HeapScanDesc) scan;
+
+	/*
+	 * Through a ring of a few buffers whatever the table's size (a heap scan
+	 * takes one only for a table of more than a quarter of shared_buffers):
+	 * a backup reading many small tables does not push the database's
+	 * working set out of shared buffers, and a parallel worker touches
+	 * fewer of them (each first touch of a page costs it a page fault).
+	 */
+	if (rel->rd_tableam == GetHeapamTableAmRoutine() && hscan->rs_strategy == NULL)
+		hscan->rs_strategy = GetAccessStrategy(BAS_BULKREAD);
 	next = start;
 	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{

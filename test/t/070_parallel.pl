@@ -1,8 +1,9 @@
 # The parallel pipeline under failure: a cancelled caller stops its workers,
 # a worker killed with SIGKILL fails the backup cleanly (no point, no
 # orphan chunk, the next backup works), a restore reads with its workers,
-# and with no worker slot to be had a backup runs in the caller's backend
-# and succeeds.
+# a backup's reads leave shared buffers to the database (each reader keeps
+# to a small ring), and with no worker slot to be had a backup runs in the
+# caller's backend and succeeds.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -11,7 +12,8 @@ use Time::HiRes qw(usleep);
 use lib 'test/perl';
 use VaultNode;
 
-my $node = vault_node('parallel', "restart_after_crash = on\nvault.scheduler = off\n");
+my $node = vault_node('parallel',
+	"restart_after_crash = on\nvault.scheduler = off\nshared_buffers = 128MB\n");
 $node->safe_psql('postgres', q{
 SELECT vault_create('v');
 CREATE TABLE big AS SELECT i, md5(i::text) AS a, md5((-i)::text) AS b, random() AS r
@@ -109,6 +111,36 @@ is($node->safe_psql('postgres',
 	'SELECT count(*) FROM (SELECT * FROM big EXCEPT ALL SELECT * FROM big_par) x'), '0',
 	'with every row');
 is($workers->(), '0', 'its workers are gone');
+
+# --- a small table (below a quarter of shared_buffers, where a plain
+# sequential scan keeps every page it reads) backed up from cold buffers,
+# by two workers and then serially: each reader keeps to its ring of 32
+# buffers, so the table's pages do not fill shared buffers
+$node->safe_psql('postgres', q{
+CREATE EXTENSION pg_buffercache;
+CREATE TABLE small AS SELECT i, md5(i::text) AS a, md5((-i)::text) AS b FROM generate_series(1, 250000) i;
+});
+my $small_blocks = $node->safe_psql('postgres', q{SELECT pg_relation_size('small') / 8192});
+cmp_ok($small_blocks, '>', 2048, 'the small table has two ranges');
+cmp_ok($small_blocks, '<', 4096, 'and is below a quarter of shared_buffers');
+my $cached = sub {
+	$node->safe_psql('postgres', q{
+SELECT count(*) FROM pg_buffercache b
+WHERE b.relfilenode = pg_relation_filenode('small') AND b.reldatabase = (SELECT oid FROM pg_database WHERE datname = current_database())});
+};
+for my $degree (2, 0)
+{
+	$node->restart;
+	is($cached->(), '0', "no page of the small table is in shared buffers before the backup ($degree workers)");
+	# a vault of its own: no earlier point, every row is read
+	$p = $node->safe_psql('postgres',
+		"SELECT vault_create('ring_$degree'); SELECT vault_backup('ring_$degree', 'small', parallel => $degree)");
+	is($node->safe_psql('postgres', "SELECT parallel_workers FROM vault_recovery_points WHERE recovery_point = $p"),
+		$degree, "the small table backed up by $degree workers");
+	cmp_ok($cached->(), '<=', 64, "and at most 64 of its $small_blocks pages stay in shared buffers");
+}
+is($node->safe_psql('postgres', 'SELECT count(*) FROM small'), '250000', 'a plain scan of it');
+cmp_ok($cached->(), '>', 2048, 'keeps its pages in shared buffers (the check can tell)');
 
 # --- no worker slot free: the backup runs in the caller's backend alone
 $node->append_conf('postgresql.conf', "max_worker_processes = 2\n");
