@@ -254,15 +254,18 @@ SELECT vault_backup_schema('par_r', 'par_s', parallel => 2) > 0 AS backed_up;
 COMMIT;
 
 -- the workers start on the first table to read while this backend decides
--- the next ones, and pass over the tables found unchanged, before that
--- table (m1) and after it (m3); with nothing to read, none starts
+-- the next ones (before the first, when no table is in an earlier point of
+-- the vault), and pass over the tables found unchanged, before that table
+-- (m1) and after it (m3); with nothing to read, none starts
 SET vault.parallel_range_size = 4;
 SELECT vault_create('par_m');
 CREATE SCHEMA par_m;
 CREATE TABLE par_m.m1 AS SELECT g AS id, md5(g::text) AS a FROM generate_series(1, 500) g;
 CREATE TABLE par_m.m2 AS SELECT g AS id, md5(g::text) AS a FROM generate_series(1, 5000) g;
 CREATE TABLE par_m.m3 AS SELECT g AS id, md5(g::text) AS a FROM generate_series(1, 500) g;
+SET client_min_messages = debug1;
 SELECT vault_backup_schema('par_m', 'par_m', parallel => 2) AS n1 \gset
+SET client_min_messages = warning;
 SELECT vault_backup_schema('par_m', 'par_m', parallel => 2) AS n2 \gset
 UPDATE par_m.m2 SET a = upper(a) WHERE id % 10 = 3;
 SELECT vault_backup_schema('par_m', 'par_m', parallel => 2) AS n3 \gset

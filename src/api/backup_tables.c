@@ -17,6 +17,7 @@
 
 #include "access/table.h"
 #include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -371,6 +372,32 @@ backup_table_serial(ItemRun *run, TableJob *job, Snapshot snapshot)
 	backup_table_end(run, job, &ts, &ws, NULL, 0);
 }
 
+/*
+ * Whether no earlier point of the vault holds any of the tables: then none
+ * is unchanged since one, none has a previous stream, every one is read.
+ */
+static bool
+no_earlier_stream(VaultCall *call, VaultInfo *vault, const Oid *relids, int n, int64 point_id)
+{
+	Oid			types[3] = {INT8OID, OIDARRAYOID, INT8OID};
+	Datum		values[3];
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	bool		none;
+
+	for (int i = 0; i < n; i++)
+		elems[i] = ObjectIdGetDatum(relids[i]);
+	values[0] = Int64GetDatum(vault->vault_id);
+	values[1] = PointerGetDatum(construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+	values[2] = Int64GetDatum(point_id);
+	vault_as_owner(call);
+	none = spi_int64("SELECT CASE WHEN EXISTS (SELECT 1 FROM vault_internal.point_tables t "
+					 "JOIN vault_internal.points p USING (point_id) "
+					 "WHERE p.vault_id = $1 AND t.source_oid = ANY ($2) AND t.point_id < $3) "
+					 "THEN 0::int8 ELSE 1::int8 END", 3, types, values, NULL) == 1;
+	vault_as_caller(call);
+	return none;
+}
+
 /* the parallel pipeline's callbacks: its table i is run->jobs[i] */
 typedef struct PipelineRun
 {
@@ -448,6 +475,7 @@ backup_tables_parallel(ItemRun *run, Snapshot snapshot, ScanProof *proof, int de
 	cb.digest = pipeline_digest;
 	cb.done = pipeline_done;
 	cb.arg = &pr;
+	cb.all_read = no_earlier_stream(run->call, run->vault, relids, run->njobs, run->point_id);
 	progress_phase(run->njobs == 1 ? "reading table" : "reading tables");
 	workers = parallel_backup(run->call, run->vault, run->store, snapshot, relids, run->njobs,
 							  degree, &cb);

@@ -51,6 +51,11 @@ typedef struct PipelineCallbacks
 	void		(*done) (void *arg, int i, const TableStreamStats *ts, const ChunkWriterStats *ws,
 						 const int64 *marks, int nmarks);
 	void	   *arg;
+	/*
+	 * Every table is to be read (none has an earlier stream in the vault):
+	 * the workers may start before the first is decided.
+	 */
+	bool		all_read;
 } PipelineCallbacks;
 
 /* ---- pipeline.c: the caller's side ---- */

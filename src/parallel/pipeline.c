@@ -9,7 +9,8 @@
  * time), when the workers start and what they may read: the tables are
  * decided one by one, in order (the caller's prepare: definition captured,
  * found unchanged or how it is to be cut), the workers start at the first
- * one to read and read the ranges of each table once it is decided, passing
+ * one to read (before the first is decided when every one is to be read)
+ * and read the ranges of each table once it is decided, passing
  * over the unchanged ones, while this backend decides the next and stores
  * what they sent.  A table with a previous stream that workers wrote in
  * ranges of the same size is sealed by the workers too, each range against
@@ -239,7 +240,9 @@ pipeline_decide(Pipeline *p, int i)
  * its definition captured, whether it is unchanged, against what it is
  * cut); the workers start as soon as a table's rows are to be read and
  * enough blocks are (min_parallel_table_scan_size, as parallel query
- * decides), and read the ranges of each table once it is decided, while
+ * decides), or before the first table is decided when cb->all_read says
+ * every one is to be read, and read the ranges of each table once it is
+ * decided, while
  * this backend decides the next ones and stores what they send.  cb opens
  * each table's writer and hears when it is written.  Returns the number of
  * workers that read the tables, or 0 when none did (no worker could be
@@ -281,6 +284,30 @@ parallel_backup(VaultCall *call, VaultInfo *vault, ChunkStore *store, Snapshot s
 		p.ts[i].first_range = p.plan[i].first_range;
 		p.ts[i].nranges = p.plan[i].nranges;
 		p.ts[i].marks = palloc0(sizeof(int64) * p.ts[i].nranges);
+	}
+
+	/*
+	 * Every table to be read: the workers start now, and take each table's
+	 * ranges as it is decided.
+	 */
+	if (cb->all_read)
+	{
+		uint64		blocks = 0;
+
+		for (i = 0; i < ntables; i++)
+			blocks += p.table_blocks[i];
+		if (blocks >= (uint64) min_parallel_table_scan_size)
+		{
+			if (!pipeline_start(&p, vault, store, snapshot, Min(degree, p.nranges)))
+			{
+				for (i = 0; i < ntables; i++)
+					pipeline_decide(&p, i);
+				return 0;
+			}
+			ereport(DEBUG1,
+					(errmsg("vault: every table is to be read: %d parallel workers start before the first is decided",
+							p.nworkers)));
+		}
 	}
 
 	for (i = 0; i < ntables; i++)
