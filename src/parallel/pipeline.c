@@ -10,9 +10,9 @@
  * decided one by one, in order (the caller's prepare: definition captured,
  * found unchanged or how it is to be cut), the workers start at the first
  * one to read (before the first is decided when every one is to be read)
- * and read the ranges of each table once it is decided, passing
- * over the unchanged ones, while this backend decides the next and stores
- * what they sent.  A table with a previous stream that workers wrote in
+ * and read the ranges of each table once it is decided, passing over the
+ * unchanged ones, while this backend decides the next and stores what
+ * they sent.  A table with a previous stream that workers wrote in
  * ranges of the same size is sealed by the workers too, each range against
  * the stretch of that stream the same range held (the marks: where each
  * range began in a manifest, kept with the point); any other table with a
@@ -242,13 +242,13 @@ pipeline_decide(Pipeline *p, int i)
  * enough blocks are (min_parallel_table_scan_size, as parallel query
  * decides), or before the first table is decided when cb->all_read says
  * every one is to be read, and read the ranges of each table once it is
- * decided, while
- * this backend decides the next ones and stores what they send.  cb opens
- * each table's writer and hears when it is written.  Returns the number of
- * workers that read the tables, or 0 when none did (no worker could be
- * had, too few blocks to read, a table not a heap): every table is decided
- * then too, and the caller reads the ones to be read itself.  The caller
- * holds a lock on every table and runs as the role the tables are read as.
+ * decided, while this backend decides the next ones and stores what they
+ * send.  cb opens each table's writer and hears when it is written.
+ * Returns the number of workers that read the tables, or 0 when none did
+ * (no worker could be had, too few blocks to read, a table not a heap):
+ * every table is decided then too, and the caller reads the ones to be read
+ * itself.  The caller holds a lock on every table and runs as the role the
+ * tables are read as.
  */
 int
 parallel_backup(VaultCall *call, VaultInfo *vault, ChunkStore *store, Snapshot snapshot,

@@ -421,6 +421,8 @@ table_stream_rows(TableStream *st, Relation rel, Snapshot snapshot,
 	 * a backup reading many small tables does not push the database's
 	 * working set out of shared buffers, and a parallel worker touches
 	 * fewer of them (each first touch of a page costs it a page fault).
+	 * (From PostgreSQL 17 a heap scan reads through a read stream that takes
+	 * its strategy when the scan begins: a port must give it there.)
 	 */
 	if (rel->rd_tableam == GetHeapamTableAmRoutine() && hscan->rs_strategy == NULL)
 		hscan->rs_strategy = GetAccessStrategy(BAS_BULKREAD);
