@@ -123,3 +123,17 @@ SELECT vault_restore(:tx, 'public.textonly_back');
 SELECT * FROM public.textonly_back ORDER BY id;
 SELECT format_type(atttypid, atttypmod) FROM pg_attribute
  WHERE attrelid = 'public.textonly_back'::regclass AND attnum > 0 ORDER BY attnum;
+
+-- a type modifier of -1 stays -1: character without a length (bpchar) and
+-- "bit" keep their values' lengths, a domain over bpchar too; character and
+-- bit are one long
+CREATE DOMAIN public.anychars AS bpchar;
+CREATE TABLE public.unsized (id int, u bpchar, d public.anychars, c1 character, b "bit", b1 bit);
+INSERT INTO public.unsized VALUES (1, 'several words  ', 'ab ', 'x', B'10110', B'1'),
+  (2, '', NULL, ' ', B'', NULL);
+SELECT vault_backup('types_vault', 'public.unsized') AS un \gset
+SELECT vault_restore(:un, 'public.unsized_back');
+SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+ WHERE attrelid = 'public.unsized_back'::regclass AND attnum > 0 ORDER BY attnum;
+SELECT id, octet_length(u) AS u_bytes, octet_length(d) AS d_bytes, octet_length(c1) AS c1_bytes, b, b1
+  FROM public.unsized_back ORDER BY id;

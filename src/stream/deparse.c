@@ -215,9 +215,15 @@ static char *
 deparse_one(const char *what, Oid obj, int32 sub, Datum expr, bool expr_null, Oid rel,
 			const char *own_name)
 {
+	/*
+	 * The type modifier always given, -1 too, as pg_dump does: format_type
+	 * (type, NULL) prints bpchar as "character" and bit as "bit", which
+	 * read back as character(1) and bit(1).  Where no modifier is kept (a
+	 * range's subtype, an aggregate's state) -1 names the same type.
+	 */
 	if (strcmp(what, "type") == 0)
 		return deparsed(call_deparser(format_type, 2, ObjectIdGetDatum(obj),
-									  Int32GetDatum(sub), 0, sub < 0));
+									  Int32GetDatum(sub), 0, false));
 	if (strcmp(what, "expr") == 0)
 		return expr_null ? NULL :
 			deparsed(call_deparser(pg_get_expr, 2, expr, ObjectIdGetDatum(obj), 0, false));
