@@ -3,16 +3,18 @@
  *	  A restore's loads: one table's rows, from its stream into the table
  *	  the plan has just created.
  *
- * Owns: loading through PostgreSQL's own COPY FROM (BINARY, and FREEZE
- * where COPY allows it) fed by the chunk reader or by the workers' bytes;
- * or, where the workers form the rows (parallel/feed.c, form_rows.c),
- * inserting them as COPY would: in batches through the table AM, frozen
- * under the same conditions, NOT NULL checked.  It decides which targets
- * may take formed rows: a plain table without triggers, indexes, CHECK
- * constraints, generated or dropped columns or row security, each column
- * of a base type (or an array of one) with binary I/O that the workers see
- * committed.  Every load's row count is checked against the point's.  It
- * creates nothing and runs no statement.
+ * Owns: where the target can take formed rows, inserting them as COPY
+ * would: in batches through the table AM, frozen under the same conditions,
+ * NOT NULL checked; the rows formed by a parallel worker (parallel/feed.c,
+ * form_rows.c) for a large stream, else by this backend (stream/
+ * table_rows.c) from the stream's bytes, which the chunk reader or the
+ * workers give.  Any other target loads through PostgreSQL's own COPY FROM
+ * (BINARY, and FREEZE where COPY allows it), fed the same bytes.  It
+ * decides which targets may take formed rows: a plain table without
+ * triggers, indexes, CHECK constraints, generated or dropped columns or row
+ * security, each column of a base type (or an array of one) with binary
+ * I/O that the workers see committed.  Every load's row count is checked
+ * against the point's.  It creates nothing and runs no statement.
  *-------------------------------------------------------------------------
  */
 #include "api/api.h"
@@ -100,7 +102,7 @@ type_formable(Oid typid)
 
 /* The target's columns when its rows may come formed, else -1. */
 static int
-formable_columns(Relation rel, FeedColumn *columns)
+formable_columns(Relation rel, RowColumn *columns)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 
@@ -127,21 +129,103 @@ malformed(void)
 	elog(ERROR, "malformed rows from a vault parallel restore worker");
 }
 
+#define INSERT_BATCH_ROWS	FEED_BATCH_ROWS	/* as COPY's multi-insert buffers */
+#define INSERT_BATCH_BYTES	(64 * 1024)
+
+/* formed rows going into the target, a batch at a time, as COPY inserts */
+typedef struct RowInserter
+{
+	Relation	rel;
+	CommandId	cid;
+	int			options;
+	BulkInsertState bistate;
+	bool		check_nulls;
+	MemoryContext batch_cxt;	/* the table AM's work on a batch */
+	TupleTableSlot *slots[INSERT_BATCH_ROWS];
+	HeapTupleData tuples[INSERT_BATCH_ROWS];
+	uint32		nslots;
+	uint64		rows;
+} RowInserter;
+
+static RowInserter *
+inserter_begin(Relation rel, bool freeze)
+{
+	RowInserter *ins = palloc0(sizeof(RowInserter));
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	ins->rel = rel;
+	ins->cid = GetCurrentCommandId(true);
+	ins->options = TABLE_INSERT_SKIP_FSM | (freeze ? TABLE_INSERT_FROZEN : 0);
+	ins->bistate = GetBulkInsertState();
+	ins->check_nulls = desc->constr && desc->constr->has_not_null;
+	ins->batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "vault restore batch",
+										   ALLOCSET_DEFAULT_SIZES);
+	return ins;
+}
+
+/* ins->tuples[0 .. n - 1] into the table; then batch_cxt is reset */
+static void
+inserter_put(RowInserter *ins, uint32 n)
+{
+	TupleDesc	desc = RelationGetDescr(ins->rel);
+	MemoryContext old;
+
+	Assert(n <= INSERT_BATCH_ROWS);
+	for (; ins->nslots < n; ins->nslots++)
+		ins->slots[ins->nslots] = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
+	for (uint32 i = 0; i < n; i++)
+	{
+		HeapTuple	tup = &ins->tuples[i];
+
+		ItemPointerSetInvalid(&tup->t_self);
+		tup->t_tableOid = InvalidOid;
+		if (ins->check_nulls && HeapTupleHasNulls(tup))
+		{
+			for (int a = 0; a < desc->natts; a++)
+			{
+				Form_pg_attribute att = TupleDescAttr(desc, a);
+
+				if (att->attnotnull && heap_attisnull(tup, a + 1, desc))
+					ereport(ERROR,
+							(errcode(ERRCODE_NOT_NULL_VIOLATION),
+							 errmsg("null value in column \"%s\" of relation \"%s\" violates not-null constraint",
+									NameStr(att->attname), RelationGetRelationName(ins->rel)),
+							 errtablecol(ins->rel, a + 1)));
+			}
+		}
+		ExecStoreHeapTuple(tup, ins->slots[i], false);
+	}
+	old = MemoryContextSwitchTo(ins->batch_cxt);
+	table_multi_insert(ins->rel, ins->slots, (int) n, ins->cid, ins->options, ins->bistate);
+	MemoryContextSwitchTo(old);
+	for (uint32 i = 0; i < n; i++)
+		ExecClearTuple(ins->slots[i]);
+	MemoryContextReset(ins->batch_cxt);
+	ins->rows += n;
+	CHECK_FOR_INTERRUPTS();
+}
+
+/* the rows inserted */
+static uint64
+inserter_end(RowInserter *ins)
+{
+	uint64		rows = ins->rows;
+
+	FreeBulkInsertState(ins->bistate);
+	table_finish_bulk_insert(ins->rel, ins->options);
+	for (uint32 i = 0; i < ins->nslots; i++)
+		ExecDropSingleTupleTableSlot(ins->slots[i]);
+	MemoryContextDelete(ins->batch_cxt);
+	pfree(ins);
+	return rows;
+}
+
 /* The workers' formed rows into rel; returns the rows inserted. */
 static uint64
 insert_formed(Relation rel, bool freeze)
 {
-	TupleDesc	desc = RelationGetDescr(rel);
-	CommandId	cid = GetCurrentCommandId(true);
-	int			options = TABLE_INSERT_SKIP_FSM | (freeze ? TABLE_INSERT_FROZEN : 0);
-	BulkInsertState bistate = GetBulkInsertState();
-	MemoryContext batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "vault restore batch",
-													ALLOCSET_DEFAULT_SIZES);
-	bool		check_nulls = desc->constr && desc->constr->has_not_null;
-	TupleTableSlot **slots = NULL;
-	HeapTupleData *tuples = NULL;
-	uint32		nslots = 0;
-	uint64		rows = 0;
+	RowInserter *ins = inserter_begin(rel, freeze);
+	int			natts = RelationGetDescr(rel)->natts;
 	const char *data;
 	Size		len;
 	uint32		n;
@@ -150,20 +234,13 @@ insert_formed(Relation rel, bool freeze)
 	while (restore_feed_rows(copy_feed, &data, &len, &n, &bytes))
 	{
 		Size		pos = 0;
-		MemoryContext old;
 
-		if (n > nslots)
-		{
-			slots = slots ? repalloc(slots, sizeof(TupleTableSlot *) * n) :
-				palloc(sizeof(TupleTableSlot *) * n);
-			tuples = tuples ? repalloc(tuples, sizeof(HeapTupleData) * n) :
-				palloc(sizeof(HeapTupleData) * n);
-			for (; nslots < n; nslots++)
-				slots[nslots] = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
-		}
+		/* a worker's batch is never larger than an insert's (form_rows.c) */
+		if (n > INSERT_BATCH_ROWS)
+			malformed();
 		for (uint32 i = 0; i < n; i++)
 		{
-			HeapTuple	tup = &tuples[i];
+			HeapTuple	tup = &ins->tuples[i];
 			uint64		tlen;
 
 			if (len - pos < sizeof(uint64))
@@ -174,43 +251,52 @@ insert_formed(Relation rel, bool freeze)
 				malformed();
 			tup->t_len = (uint32) tlen;
 			tup->t_data = (HeapTupleHeader) (data + pos);
-			ItemPointerSetInvalid(&tup->t_self);
-			tup->t_tableOid = InvalidOid;
-			if (HeapTupleHeaderGetNatts(tup->t_data) != desc->natts)
+			if (HeapTupleHeaderGetNatts(tup->t_data) != natts)
 				malformed();
 			pos += MAXALIGN(tlen);
-			if (check_nulls && HeapTupleHasNulls(tup))
-			{
-				for (int a = 0; a < desc->natts; a++)
-				{
-					Form_pg_attribute att = TupleDescAttr(desc, a);
-
-					if (att->attnotnull && heap_attisnull(tup, a + 1, desc))
-						ereport(ERROR,
-								(errcode(ERRCODE_NOT_NULL_VIOLATION),
-								 errmsg("null value in column \"%s\" of relation \"%s\" violates not-null constraint",
-										NameStr(att->attname), RelationGetRelationName(rel)),
-								 errtablecol(rel, a + 1)));
-				}
-			}
-			ExecStoreHeapTuple(tup, slots[i], false);
 		}
-		old = MemoryContextSwitchTo(batch_cxt);
-		table_multi_insert(rel, slots, (int) n, cid, options, bistate);
-		MemoryContextSwitchTo(old);
-		for (uint32 i = 0; i < n; i++)
-			ExecClearTuple(slots[i]);
-		MemoryContextReset(batch_cxt);
-		rows += n;
+		inserter_put(ins, n);
 		progress_table(bytes, 0, 0);
-		CHECK_FOR_INTERRUPTS();
 	}
-	FreeBulkInsertState(bistate);
-	table_finish_bulk_insert(rel, options);
-	for (uint32 i = 0; i < nslots; i++)
-		ExecDropSingleTupleTableSlot(slots[i]);
-	MemoryContextDelete(batch_cxt);
-	return rows;
+	return inserter_end(ins);
+}
+
+static int
+read_stream(void *arg, char *out, int minread, int maxread)
+{
+	return copy_read_cb(out, minread, maxread);
+}
+
+/*
+ * The rows formed by this backend from the stream (the reader's, or the
+ * workers' bytes) into rel, as a worker would form them; returns the rows
+ * inserted.
+ */
+static uint64
+insert_rows(Relation rel, bool freeze, const RowColumn *columns, int ncolumns, const char *label,
+			int64 point_id)
+{
+	RowInserter *ins = inserter_begin(rel, freeze);
+	TableRows  *tr = table_rows_begin(read_stream, NULL, columns, ncolumns, label, point_id);
+	uint32		n = 0;
+	Size		bytes = 0;
+	HeapTuple	tuple;
+
+	while ((tuple = table_rows_next(tr, ins->batch_cxt)) != NULL)
+	{
+		ins->tuples[n++] = *tuple;
+		bytes += tuple->t_len;
+		if (n == INSERT_BATCH_ROWS || bytes >= INSERT_BATCH_BYTES)
+		{
+			inserter_put(ins, n);
+			n = 0;
+			bytes = 0;
+		}
+	}
+	if (n > 0)
+		inserter_put(ins, n);
+	table_rows_end(tr);
+	return inserter_end(ins);
 }
 
 /* The rows through COPY FROM, from the reader or the workers' bytes. */
@@ -242,7 +328,7 @@ restore_load_table(ChunkStore *store, PointInfo *p, PlanStep *s)
 	PointTable *t = s->table;
 	Oid			relid = get_relname_relid(s->relname, get_namespace_oid(s->schema, false));
 	Relation	rel;
-	FeedColumn *columns;
+	RowColumn  *columns;
 	int			ncolumns = -1;
 	bool		formed = false;
 	uint64		rows;
@@ -262,11 +348,8 @@ restore_load_table(ChunkStore *store, PointInfo *p, PlanStep *s)
 		rel->rd_createSubid == GetCurrentSubTransactionId() &&
 		ThereAreNoPriorRegisteredSnapshots() && ThereAreNoReadyPortals();
 
-	if (copy_feed)
-	{
-		columns = palloc(sizeof(FeedColumn) * RelationGetDescr(rel)->natts);
-		ncolumns = formable_columns(rel, columns);
-	}
+	columns = palloc(sizeof(RowColumn) * RelationGetDescr(rel)->natts);
+	ncolumns = formable_columns(rel, columns);
 	if (copy_feed == NULL ||
 		!restore_feed_table(copy_feed, t->ordinal, ncolumns >= 0 ? columns : NULL, ncolumns, &formed))
 		copy_reader = chunk_reader_begin(store, p->point_id, t->ordinal, table_label(t));
@@ -276,7 +359,21 @@ restore_load_table(ChunkStore *store, PointInfo *p, PlanStep *s)
 								 table_label(t))));
 	copy_bytes = 0;
 	PushActiveSnapshot(GetTransactionSnapshot());
-	rows = formed ? insert_formed(rel, freeze) : copy_from(rel, freeze);
+	if (formed)
+		rows = insert_formed(rel, freeze);
+	else if (ncolumns >= 0)
+	{
+		ereport(DEBUG1,
+				(errmsg_internal("vault: the rows of table %s are formed by this backend",
+								 table_label(t))));
+		rows = insert_rows(rel, freeze, columns, ncolumns, table_label(t), p->point_id);
+	}
+	else
+	{
+		ereport(DEBUG1,
+				(errmsg_internal("vault: the rows of table %s are loaded by COPY", table_label(t))));
+		rows = copy_from(rel, freeze);
+	}
 	PopActiveSnapshot();
 	copy_reader = NULL;			/* (a feed stays for the next table) */
 	table_close(rel, NoLock);

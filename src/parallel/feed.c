@@ -160,7 +160,7 @@ finish_table(RestoreFeed *f)
  * wait for this; the others' ordering is the same either way.
  */
 static void
-decide(RestoreFeed *f, const FeedColumn *columns, int ncolumns)
+decide(RestoreFeed *f, const RowColumn *columns, int ncolumns)
 {
 	f->formed = columns != NULL && f->shared->streams[f->table].candidate;
 	if (f->shared->streams[f->table].candidate)
@@ -168,7 +168,7 @@ decide(RestoreFeed *f, const FeedColumn *columns, int ncolumns)
 		f->form->formed = f->formed;
 		f->form->ncolumns = f->formed ? ncolumns : 0;
 		if (f->formed)
-			memcpy(f->form->columns, columns, sizeof(FeedColumn) * ncolumns);
+			memcpy(f->form->columns, columns, sizeof(RowColumn) * ncolumns);
 		pg_write_barrier();
 	}
 	pg_atomic_write_u32(&f->shared->decided, (uint32) f->table + 1);
@@ -182,7 +182,7 @@ decide(RestoreFeed *f, const FeedColumn *columns, int ncolumns)
  * so (restore_feed_rows) or as bytes (restore_feed_read).
  */
 bool
-restore_feed_table(RestoreFeed *f, int ordinal, const FeedColumn *columns, int ncolumns,
+restore_feed_table(RestoreFeed *f, int ordinal, const RowColumn *columns, int ncolumns,
 				   bool *formed)
 {
 	int			t;

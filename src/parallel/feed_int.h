@@ -49,7 +49,7 @@ typedef struct FeedShared
 typedef struct FeedForm
 {
 	bool		formed;			/* false: the workers send the stream's bytes */
-	FeedColumn	columns[MaxTupleAttributeNumber];
+	RowColumn	columns[MaxTupleAttributeNumber];
 	int			ncolumns;
 } FeedForm;
 

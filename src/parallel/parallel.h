@@ -70,17 +70,11 @@ extern PGDLLEXPORT void vault_scan_worker_main(Datum arg);
 /* ---- feed.c: the caller's side of a parallel restore ---- */
 typedef struct RestoreFeed RestoreFeed;
 
-/* a column of a target whose rows a worker may form: as the target has it */
-typedef struct FeedColumn
-{
-	Oid			typid;
-	int32		typmod;
-	char		storage;
-} FeedColumn;
+#define FEED_BATCH_ROWS		1000	/* formed rows a worker sends at most at once */
 
 extern RestoreFeed *restore_feed_begin(ChunkStore *store, VaultInfo *vault, Snapshot snapshot,
 									   int64 point_id, List *tables, int degree);
-extern bool restore_feed_table(RestoreFeed *f, int ordinal, const FeedColumn *columns,
+extern bool restore_feed_table(RestoreFeed *f, int ordinal, const RowColumn *columns,
 							   int ncolumns, bool *formed);
 extern int	restore_feed_read(RestoreFeed *f, char *out, int minread, int maxread);
 extern bool restore_feed_rows(RestoreFeed *f, const char **tuples, Size *len, uint32 *ntuples,

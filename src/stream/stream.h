@@ -9,6 +9,7 @@
 
 #include "store/store.h"
 
+#include "access/htup.h"
 #include "access/xlogdefs.h"
 #include "lib/stringinfo.h"
 #include "storage/block.h"
@@ -52,6 +53,26 @@ extern void table_stream_trailer(TableStream *st);
 extern void table_stream_flush(TableStream *st);
 extern void table_stream_end(TableStream *st);
 extern bool stream_type_binary_io(Oid typid);
+
+/* ---- table_rows.c: COPY BINARY bytes -> heap tuples, for a restore ---- */
+/* a column of the target the rows are formed for: as the target has it */
+typedef struct RowColumn
+{
+	Oid			typid;
+	int32		typmod;
+	char		storage;
+} RowColumn;
+
+typedef struct TableRows TableRows;
+
+/* the stream's bytes: at least minread of them unless it ends (COPY's callback) */
+typedef int (*TableRowsRead) (void *arg, char *out, int minread, int maxread);
+
+extern TableRows *table_rows_begin(TableRowsRead read, void *read_arg, const RowColumn *columns,
+								   int ncolumns, const char *label, int64 point_id);
+extern HeapTuple table_rows_next(TableRows *tr, MemoryContext tuple_cxt);
+extern int64 table_rows_bytes(const TableRows *tr);
+extern void table_rows_end(TableRows *tr);
 
 /* ---- stream_heaps.c: the heaps of a stream, in stream order ---- */
 extern List *table_stream_heaps(Relation rel);
