@@ -10,11 +10,12 @@
  * table_rows.c) from the stream's bytes, which the chunk reader or the
  * workers give.  Any other target loads through PostgreSQL's own COPY FROM
  * (BINARY, and FREEZE where COPY allows it), fed the same bytes.  It
- * decides which targets may take formed rows: a plain table without
- * triggers, indexes, CHECK constraints, generated or dropped columns or row
- * security, each column of a base type (or an array of one) with binary
- * I/O that the workers see committed.  Every load's row count is checked
- * against the point's.  It creates nothing and runs no statement.
+ * decides which targets may take formed rows: a plain table, not a
+ * partition, without triggers, indexes, CHECK constraints, generated or
+ * dropped columns or row security, each column of a base type (or an array
+ * of one) with binary I/O that the workers see committed.  Every load's row
+ * count is checked against the point's.  It creates nothing and runs no
+ * statement.
  *-------------------------------------------------------------------------
  */
 #include "api/api.h"
@@ -106,8 +107,12 @@ formable_columns(Relation rel, RowColumn *columns)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 
-	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->trigdesc != NULL ||
-		rel->rd_rel->relrowsecurity || RelationGetIndexList(rel) != NIL ||
+	/*
+	 * A partition too goes to COPY, which checks its bound (the plan loads
+	 * a partitioned table through its root, so none comes here today).
+	 */
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relispartition ||
+		rel->trigdesc != NULL || rel->rd_rel->relrowsecurity || RelationGetIndexList(rel) != NIL ||
 		(desc->constr && (desc->constr->num_check > 0 || desc->constr->has_generated_stored)))
 		return -1;
 	for (int i = 0; i < desc->natts; i++)
