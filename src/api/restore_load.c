@@ -134,9 +134,6 @@ malformed(void)
 	elog(ERROR, "malformed rows from a vault parallel restore worker");
 }
 
-#define INSERT_BATCH_ROWS	FEED_BATCH_ROWS	/* as COPY's multi-insert buffers */
-#define INSERT_BATCH_BYTES	(64 * 1024)
-
 /* formed rows going into the target, a batch at a time, as COPY inserts */
 typedef struct RowInserter
 {
@@ -146,8 +143,8 @@ typedef struct RowInserter
 	BulkInsertState bistate;
 	bool		check_nulls;
 	MemoryContext batch_cxt;	/* the table AM's work on a batch */
-	TupleTableSlot *slots[INSERT_BATCH_ROWS];
-	HeapTupleData tuples[INSERT_BATCH_ROWS];
+	TupleTableSlot *slots[FEED_BATCH_ROWS];
+	HeapTupleData tuples[FEED_BATCH_ROWS];
 	uint32		nslots;
 	uint64		rows;
 } RowInserter;
@@ -175,7 +172,7 @@ inserter_put(RowInserter *ins, uint32 n)
 	TupleDesc	desc = RelationGetDescr(ins->rel);
 	MemoryContext old;
 
-	Assert(n <= INSERT_BATCH_ROWS);
+	Assert(n <= FEED_BATCH_ROWS);
 	for (; ins->nslots < n; ins->nslots++)
 		ins->slots[ins->nslots] = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
 	for (uint32 i = 0; i < n; i++)
@@ -241,7 +238,7 @@ insert_formed(Relation rel, bool freeze)
 		Size		pos = 0;
 
 		/* a worker's batch is never larger than an insert's (form_rows.c) */
-		if (n > INSERT_BATCH_ROWS)
+		if (n > FEED_BATCH_ROWS)
 			malformed();
 		for (uint32 i = 0; i < n; i++)
 		{
@@ -291,7 +288,7 @@ insert_rows(Relation rel, bool freeze, const RowColumn *columns, int ncolumns, c
 	{
 		ins->tuples[n++] = *tuple;
 		bytes += tuple->t_len;
-		if (n == INSERT_BATCH_ROWS || bytes >= INSERT_BATCH_BYTES)
+		if (n == FEED_BATCH_ROWS || bytes >= FEED_BATCH_BYTES)
 		{
 			inserter_put(ins, n);
 			n = 0;
@@ -333,8 +330,9 @@ restore_load_table(ChunkStore *store, PointInfo *p, PlanStep *s)
 	PointTable *t = s->table;
 	Oid			relid = get_relname_relid(s->relname, get_namespace_oid(s->schema, false));
 	Relation	rel;
+	const char *label = table_label(t);
 	RowColumn  *columns;
-	int			ncolumns = -1;
+	int			ncolumns;
 	bool		formed = false;
 	uint64		rows;
 	bool		freeze;
@@ -357,11 +355,11 @@ restore_load_table(ChunkStore *store, PointInfo *p, PlanStep *s)
 	ncolumns = formable_columns(rel, columns);
 	if (copy_feed == NULL ||
 		!restore_feed_table(copy_feed, t->ordinal, ncolumns >= 0 ? columns : NULL, ncolumns, &formed))
-		copy_reader = chunk_reader_begin(store, p->point_id, t->ordinal, table_label(t));
+		copy_reader = chunk_reader_begin(store, p->point_id, t->ordinal, label);
 	if (formed)
 		ereport(DEBUG1,
 				(errmsg_internal("vault: the rows of table %s come formed by a parallel worker",
-								 table_label(t))));
+								 label)));
 	copy_bytes = 0;
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (formed)
@@ -370,13 +368,13 @@ restore_load_table(ChunkStore *store, PointInfo *p, PlanStep *s)
 	{
 		ereport(DEBUG1,
 				(errmsg_internal("vault: the rows of table %s are formed by this backend",
-								 table_label(t))));
-		rows = insert_rows(rel, freeze, columns, ncolumns, table_label(t), p->point_id);
+								 label)));
+		rows = insert_rows(rel, freeze, columns, ncolumns, label, p->point_id);
 	}
 	else
 	{
 		ereport(DEBUG1,
-				(errmsg_internal("vault: the rows of table %s are loaded by COPY", table_label(t))));
+				(errmsg_internal("vault: the rows of table %s are loaded by COPY", label)));
 		rows = copy_from(rel, freeze);
 	}
 	PopActiveSnapshot();
@@ -387,7 +385,7 @@ restore_load_table(ChunkStore *store, PointInfo *p, PlanStep *s)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("recovery point %lld is damaged: table %s restored %llu rows, the point recorded %lld",
-						(long long) p->point_id, table_label(t), (unsigned long long) rows,
+						(long long) p->point_id, label, (unsigned long long) rows,
 						(long long) t->rows)));
 	CommandCounterIncrement();
 	return rows;

@@ -16,7 +16,6 @@
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
-#define FORM_BATCH_BYTES	(64 * 1024)
 
 static const char padding[MAXIMUM_ALIGNOF] = {0};
 
@@ -72,7 +71,7 @@ form_rows_send(GroupWorker *w, ChunkReader *r, const FeedForm *form, const char 
 		appendBinaryStringInfo(&batch, (char *) tuple->t_data, tuple->t_len);
 		appendBinaryStringInfo(&batch, padding, MAXALIGN(tuple->t_len) - tuple->t_len);
 		MemoryContextReset(tuple_cxt);
-		if (++ntuples >= FEED_BATCH_ROWS || batch.len >= FORM_BATCH_BYTES)
+		if (++ntuples >= FEED_BATCH_ROWS || batch.len >= FEED_BATCH_BYTES)
 			send_batch(w, tr, &batch, &ntuples);
 		CHECK_FOR_INTERRUPTS();
 	}

@@ -70,7 +70,10 @@ extern PGDLLEXPORT void vault_scan_worker_main(Datum arg);
 /* ---- feed.c: the caller's side of a parallel restore ---- */
 typedef struct RestoreFeed RestoreFeed;
 
-#define FEED_BATCH_ROWS		1000	/* formed rows a worker sends at most at once */
+/* a batch of formed rows, as COPY's multi-insert buffers: a worker sends at
+ * most this many rows at once, and stops adding at this many bytes */
+#define FEED_BATCH_ROWS		1000
+#define FEED_BATCH_BYTES	(64 * 1024)
 
 extern RestoreFeed *restore_feed_begin(ChunkStore *store, VaultInfo *vault, Snapshot snapshot,
 									   int64 point_id, List *tables, int degree);
