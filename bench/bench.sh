@@ -204,7 +204,7 @@ backup_round() {
 # measure of the other scenarios of its round.
 FULL3='full, fastest of 3'
 full_again() {
-	local tbl=$1 k=$2 order="copy pg_dump vault serial" t v r
+	local tbl=$1 k=$2 order="copy pg_dump vault serial" t v r f
 	[ "${3:-}" = reversed ] && order="serial vault pg_dump copy"
 	if [ "$k" = 2 ]; then
 		for r in "${ROWS_OUT[@]}"; do
