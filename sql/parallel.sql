@@ -64,6 +64,30 @@ SELECT t, (SELECT count(*) FROM (TABLE par_s.big EXCEPT ALL TABLE par_r1.big) x)
        (SELECT count(*) FROM par_r1.empty) AS empty_rows
 FROM (VALUES ('restored')) v(t);
 
+-- the calling backend reads ranges too while its workers have sent it
+-- nothing (vault.parallel_leader_participation, on by default), cutting and
+-- sealing each as a worker would: a copy of a table backed up by one worker
+-- and the caller is cut exactly where two workers alone cut the original
+-- (every chunk is already there), and restores equal
+SELECT boot_val FROM pg_settings WHERE name = 'vault.parallel_leader_participation';
+SELECT vault_create('par_l');
+CREATE TABLE par_lead AS SELECT * FROM par_s.big;
+SET vault.parallel_leader_participation = off;
+SELECT vault_backup('par_l', 'par_lead', parallel => 2) AS l2 \gset
+SET vault.parallel_leader_participation = on;
+CREATE TABLE par_lead_copy AS SELECT * FROM par_s.big;
+SELECT vault_backup('par_l', 'par_lead_copy', parallel => 1) AS l1 \gset
+SELECT v.point, p.parallel_workers, p.new_chunks > 0 AS stored_anew,
+       p.chunks = (SELECT chunks FROM vault_recovery_points WHERE recovery_point = :l2) AS same_chunks,
+       p.rows
+FROM (VALUES ('two workers', :l2), ('one worker and the caller', :l1)) v(point, id)
+JOIN vault_recovery_points p ON p.recovery_point = v.id ORDER BY v.id;
+SELECT ok, bad_chunks FROM vault_verify(:l1);
+SELECT vault_restore(:l1, 'par_lead_r');
+SELECT (SELECT count(*) FROM (TABLE par_s.big EXCEPT ALL TABLE par_lead_r) x) +
+       (SELECT count(*) FROM (TABLE par_lead_r EXCEPT ALL TABLE par_s.big) x) AS diff;
+DROP TABLE par_lead, par_lead_copy, par_lead_r;
+
 -- the tables' page digests were taken from the records of the blocks the
 -- workers read, range by range: the next point finds each table unchanged
 -- (the same digest, taken up front) and reads none

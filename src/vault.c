@@ -29,6 +29,7 @@ int			vault_max_concurrent_backups = 2;
 int			vault_max_parallel_workers = 2;
 int			vault_parallel_range_size = 2048;
 int			vault_debug_parallel_fail = -1;
+bool		vault_parallel_leader_participation = true;
 #define DAY_SECS	INT64CONST(86400)
 
 char	   *vault_job_history = NULL;
@@ -181,6 +182,16 @@ _PG_init(void)
 							PGC_SUSET,
 							GUC_UNIT_BLOCKS,
 							NULL, NULL, NULL);
+	DefineCustomBoolVariable("vault.parallel_leader_participation",
+							 "Whether the calling backend of a parallel backup also reads tables' ranges.",
+							 "While its workers have sent nothing for it to store, it reads, cuts "
+							 "and seals the next range of a table new to the vault itself, as "
+							 "parallel query's leader takes part in its plan.",
+							 &vault_parallel_leader_participation,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 	DefineCustomIntVariable("vault.debug_parallel_fail",
 							"For tests: the parallel worker that reads this range of a backup, or forms this row of a restore, fails.",
 							NULL,

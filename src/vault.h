@@ -24,6 +24,7 @@ extern int	vault_max_concurrent_backups;
 extern int	vault_max_parallel_workers;	/* vault.max_parallel_workers */
 extern int	vault_parallel_range_size;	/* vault.parallel_range_size, blocks */
 extern int	vault_debug_parallel_fail;	/* vault.debug_parallel_fail */
+extern bool vault_parallel_leader_participation;	/* vault.parallel_leader_participation */
 extern int64 vault_job_history_secs;	/* vault.job_history */
 extern int64 vault_report_history_secs; /* vault.report_history */
 extern int64 vault_advisor_interval_secs;	/* vault.advisor_interval */

@@ -147,8 +147,11 @@ run_pg_regress() {
 
 # The whole suite with the parallel pipeline on even for the suites' small
 # tables (two workers, the default), then the suites that back up the most
-# kinds of tables again with one worker and with none (the serial path).
+# kinds of tables again with one worker and with none (the serial path),
+# and the parallel ones with the calling backend only storing what its
+# workers send (vault.parallel_leader_participation off).
 PARALLEL_SUBSET="core keys policy_types rights schema schema_objects types unchanged compression deltas"
+NO_LEADER_SUBSET="core deltas parallel"
 run_regress() {
 	local tests
 	tests=$(make -s -f Makefile print-regress 2>/dev/null || true)
@@ -156,6 +159,8 @@ run_regress() {
 	run_pg_regress "2 workers" "-c min_parallel_table_scan_size=0" $tests
 	run_pg_regress "1 worker" "-c min_parallel_table_scan_size=0 -c vault.max_parallel_workers=1" $PARALLEL_SUBSET
 	run_pg_regress "serial" "-c vault.max_parallel_workers=0" $PARALLEL_SUBSET
+	run_pg_regress "2 workers, the caller only storing" \
+		"-c min_parallel_table_scan_size=0 -c vault.parallel_leader_participation=off" $NO_LEADER_SUBSET
 }
 
 run_isolation() {

@@ -23,7 +23,9 @@
  *
  * Everything is stored by this backend in the caller's transaction, so a
  * parallel backup is exactly as atomic as a serial one.  It must not decide
- * what a point holds (backup_tables.c does) nor read a table itself.
+ * what a point holds (backup_tables.c does) nor read a table itself (the
+ * ranges this backend reads while its workers have nothing for it are
+ * pipeline_lead.c's).
  *-------------------------------------------------------------------------
  */
 #include "parallel/pipeline_caller.h"
@@ -183,6 +185,7 @@ pipeline_start(Pipeline *p, VaultInfo *vault, ChunkStore *store, Snapshot snapsh
 	p->ws = palloc0(sizeof(WorkerState) * p->nworkers);
 	for (i = 0; i < p->nworkers; i++)
 		p->ws[i].head = -1;
+	p->lead = pipeline_lead_begin(store, vault, snapshot);
 	return true;
 }
 
@@ -347,6 +350,14 @@ parallel_backup(VaultCall *call, VaultInfo *vault, ChunkStore *store, Snapshot s
 					p.nworkers, p.streamed, p.ndelta, p.streamed_ranges,
 					(unsigned long long) p.streamed_blocks)));
 	pipeline_consume(&p, true);
+	if (p.lead)
+	{
+		int			lead_ranges = pipeline_lead_end(p.lead);
+
+		ereport(DEBUG2,
+				(errmsg("vault: the calling backend read %d of the %d ranges itself",
+						lead_ranges, p.streamed_ranges)));
+	}
 	group_finish(p.group);
 	return p.nworkers;
 }

@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  * parallel/pipeline_caller.h
- *	  The calling backend's state of a parallel backup, shared by its two
- *	  halves: pipeline.c (planning the ranges, deciding the tables, starting
- *	  the workers) and pipeline_store.c (storing what they send).  The
- *	  workers never see it; no one else includes it.
+ *	  The calling backend's state of a parallel backup, shared by its
+ *	  parts: pipeline.c (planning the ranges, deciding the tables, starting
+ *	  the workers), pipeline_store.c (storing what they send) and
+ *	  pipeline_lead.c (reading ranges itself while they have nothing for
+ *	  it).  The workers never see it; no one else includes it.
  *-------------------------------------------------------------------------
  */
 #ifndef VAULT_PIPELINE_CALLER_H
@@ -44,6 +45,8 @@ typedef struct WorkerState
 	int			seen;			/* claims looked at up to here */
 } WorkerState;
 
+typedef struct PipelineLead PipelineLead;
+
 typedef struct Pipeline
 {
 	WorkerGroup *group;			/* NULL until a table's rows are to be read */
@@ -77,9 +80,18 @@ typedef struct Pipeline
 	int64		bytes;			/* for the progress board */
 	int64		chunks_new;
 	int64		chunks_reused;
+	PipelineLead *lead;			/* NULL: the caller reads no range */
 } Pipeline;
 
 /* pipeline_store.c */
 extern void pipeline_consume(Pipeline *p, bool all);
+extern ChunkWriter *pipeline_table_writer(Pipeline *p, int t);
+extern void pipeline_range_add_chunk(RangeState *rs, int64 chunk_no);
+extern void pipeline_range_done(Pipeline *p, int k, const PipeEndMsg *end);
+
+/* pipeline_lead.c */
+extern PipelineLead *pipeline_lead_begin(ChunkStore *store, VaultInfo *vault, Snapshot snapshot);
+extern bool pipeline_lead_read(Pipeline *p);
+extern int	pipeline_lead_end(PipelineLead *lead);
 
 #endif							/* VAULT_PIPELINE_CALLER_H */

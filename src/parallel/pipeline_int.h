@@ -27,8 +27,11 @@ typedef struct PipeShared
 	int			nranges;
 	int			ntables;
 	int			nheaps;
-	int			owner[FLEXIBLE_ARRAY_MEMBER];	/* worker of each claimed range */
+	int			owner[FLEXIBLE_ARRAY_MEMBER];	/* worker of each claimed range,
+												 * or PIPE_OWNER_CALLER */
 } PipeShared;
+
+#define PIPE_OWNER_CALLER	(-2)	/* a range the caller reads itself */
 
 typedef struct PipeTable
 {

@@ -3,7 +3,8 @@
  *	  The caller's side of a parallel backup, storing: what the workers
  *	  send, taken from their queues and stored in the caller's transaction.
  *
- * Owns: a sealed chunk stored as it arrives, from whichever worker, and
+ * Owns: a sealed chunk stored as it arrives, from whichever worker (or
+ * from this backend's own reading of a range, pipeline_lead.c), and
  * given its place in its table's manifest when every earlier range of the
  * table is in; the bytes of a table cut by the caller (against its previous
  * stream's bases), range by range in order; a table's page digest taken
@@ -16,8 +17,8 @@
 
 #include "monitor/monitor.h"
 
-static ChunkWriter *
-table_writer(Pipeline *p, int t)
+ChunkWriter *
+pipeline_table_writer(Pipeline *p, int t)
 {
 	if (p->ts[t].writer == NULL)
 		p->ts[t].writer = p->cb->open(p->cb->arg, t);
@@ -62,8 +63,8 @@ range_ready(Pipeline *p, int k)
 	return pt->seal || pt->delta || k == t->first_range + t->next;
 }
 
-static void
-range_add_chunk(RangeState *rs, int64 chunk_no)
+void
+pipeline_range_add_chunk(RangeState *rs, int64 chunk_no)
 {
 	if (rs->n == rs->cap)
 	{
@@ -128,8 +129,8 @@ digest_pages(Pipeline *p, int t, const char *records, uint64 n)
 }
 
 /* Range k is in: its table's manifest takes every range now in order. */
-static void
-range_done(Pipeline *p, int k, const PipeEndMsg *end)
+void
+pipeline_range_done(Pipeline *p, int k, const PipeEndMsg *end)
 {
 	int			t = p->ranges[k].table;
 	TableState *ts = &p->ts[t];
@@ -143,10 +144,10 @@ range_done(Pipeline *p, int k, const PipeEndMsg *end)
 		RangeState *rs = &p->rs[ts->first_range + ts->next];
 
 		if (rs->n > 0)
-			chunk_writer_append(table_writer(p, t), rs->chunk_nos, rs->n);
+			chunk_writer_append(pipeline_table_writer(p, t), rs->chunk_nos, rs->n);
 		/* every range ends with a cut: the next one begins here */
 		if (ts->next + 1 < ts->nranges)
-			ts->marks[ts->next + 1] = chunk_writer_running(table_writer(p, t))->chunks;
+			ts->marks[ts->next + 1] = chunk_writer_running(pipeline_table_writer(p, t))->chunks;
 		if (rs->chunk_nos)
 			pfree(rs->chunk_nos);
 		rs->chunk_nos = NULL;
@@ -165,7 +166,7 @@ range_done(Pipeline *p, int k, const PipeEndMsg *end)
 		if (p->tables[t].pages)
 			digest_pages(p, t, NULL, 0);
 
-		chunk_writer_finish(table_writer(p, t), &ws);
+		chunk_writer_finish(pipeline_table_writer(p, t), &ws);
 		p->tables_done++;
 		p->cb->done(p->cb->arg, t, &ts->ts, &ws, ts->marks, ts->nranges);
 	}
@@ -176,7 +177,7 @@ static void
 take_message(Pipeline *p, int i, int k, const char *data, Size len)
 {
 	int			t = p->ranges[k].table;
-	ChunkWriter *w = table_writer(p, t);
+	ChunkWriter *w = pipeline_table_writer(p, t);
 	ChunkWriterStats before = *chunk_writer_running(w);
 	const ChunkWriterStats *after;
 
@@ -191,7 +192,7 @@ take_message(Pipeline *p, int i, int k, const char *data, Size len)
 				memcpy(&msg, data, sizeof(msg));
 				if (len != sizeof(msg) + msg.chunk.sealed_len)
 					elog(ERROR, "malformed chunk message from vault parallel backup worker %d", i);
-				range_add_chunk(&p->rs[k],
+				pipeline_range_add_chunk(&p->rs[k],
 								chunk_writer_put_sealed(w, &msg.chunk, (const uint8 *) data + sizeof(msg)));
 				break;
 			}
@@ -214,7 +215,7 @@ take_message(Pipeline *p, int i, int k, const char *data, Size len)
 				p->ws[i].head = -1;
 				if (!p->tables[t].seal && !p->tables[t].delta)
 					chunk_writer_cut(w);	/* as the sealing workers cut */
-				range_done(p, k, &end);
+				pipeline_range_done(p, k, &end);
 				return;
 			}
 		default:
@@ -262,6 +263,12 @@ pipeline_consume(Pipeline *p, bool all)
 		}
 		if (!all)
 			return;
+		/* nothing of theirs to store: a range for the caller to read */
+		if (pipeline_lead_read(p))
+		{
+			progress_counts(p->tables_done, p->bytes, p->chunks_new, p->chunks_reused);
+			continue;
+		}
 		if (gone)
 			group_fail(p->group, psprintf("%d of %d ranges unread", p->nranges - p->ranges_done,
 										  p->nranges));

@@ -29,16 +29,21 @@ my $workers = sub {
 };
 my $before = $state->();
 
-# start a parallel backup in the background; its pid once its workers run
+# start a parallel backup in the background (into vault v, with two
+# workers unless told); its pid once its workers run
 my $start_backup = sub {
+	my ($vault, $degree) = @_;
+	$vault //= 'v';
+	$degree //= 2;
 	my $bg = $node->background_psql('postgres', on_error_stop => 0);
 	my $pid = $bg->query_safe('SELECT pg_backend_pid()');
-	$bg->query_until(qr/started/, "\\echo started\nSELECT vault_backup('v', 'big', parallel => 2);\n");
+	$bg->query_until(qr/started/,
+		"\\echo started\nSELECT vault_backup('$vault', 'big', parallel => $degree);\n");
 	my $n = 0;
 	for (1 .. 500)
 	{
 		$n = $workers->();
-		last if $n == 2;
+		last if $n == $degree;
 		usleep(10_000);
 	}
 	return ($bg, $pid, $n);
@@ -60,6 +65,27 @@ ok($gone, 'cancelling the caller stops its workers');
 $bg->quit;
 like($bg->{stderr}, qr/canceling statement due to user request/, 'the caller reports the cancel');
 is($state->(), $before, 'the cancelled backup left no point and no chunk');
+
+# --- the caller cancelled with one worker: the caller reads ranges of the
+# table itself between storing the worker's chunks (about a third of them),
+# so the cancel finds it reading or storing; the worker stops all the same
+$node->safe_psql('postgres', "SELECT vault_create('lead_cancel')");
+$before = $state->();
+($bg, $pid, $n) = $start_backup->('lead_cancel', 1);
+is($n, '1', 'a backup runs with one worker and its caller');
+usleep(300_000);
+$node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
+$gone = 0;
+for (1 .. 500)
+{
+	$gone = $workers->() == 0;
+	last if $gone;
+	usleep(10_000);
+}
+ok($gone, 'cancelling the caller that reads ranges too stops its worker');
+$bg->quit;
+like($bg->{stderr}, qr/canceling statement due to user request/, 'the caller reports the cancel');
+is($state->(), $before, 'and that backup left no point and no chunk either');
 
 # --- a worker killed with SIGKILL: the postmaster restarts every backend
 ($bg, $pid, $n) = $start_backup->();
@@ -90,6 +116,31 @@ is($node->safe_psql('postgres',
 	'SELECT count(*) FROM (SELECT * FROM big EXCEPT ALL SELECT * FROM big_back) x'), '0',
 	'with every row');
 $node->safe_psql('postgres', 'DROP TABLE big_back');
+
+# --- one worker and the caller (vault.parallel_leader_participation, on by
+# default): into a vault new to the table, the caller reads some of its
+# ranges itself, and the point restores every row; with the setting off
+# the caller reads none
+$node->safe_psql('postgres', "SELECT vault_create('lead'); SELECT vault_create('lead_off')");
+my ($out, $err) = ('', '');
+$node->psql('postgres', q{SET client_min_messages = debug2;
+SELECT vault_backup('lead', 'big', parallel => 1);}, stdout => \$out, stderr => \$err);
+like($out, qr/^\d+$/, 'a backup with one worker and its caller');
+my ($lead_read, $lead_ranges) = $err =~ /the calling backend read (\d+) of the (\d+) ranges itself/;
+cmp_ok($lead_read // 0, '>', 0, "the caller read some of the ranges itself ($lead_read of $lead_ranges)");
+cmp_ok($lead_read // 0, '<', $lead_ranges // 0, 'and the worker the others');
+is($node->safe_psql('postgres', "SELECT parallel_workers FROM vault_recovery_points WHERE recovery_point = $out"),
+	'1', 'the point counts its one worker');
+is($node->safe_psql('postgres', "SELECT ok FROM vault_verify($out)"), 't', 'and verifies');
+is($node->safe_psql('postgres', "SELECT vault_restore($out, 'big_lead')"), 'public.big_lead', 'and restores');
+is($node->safe_psql('postgres',
+	'SELECT (SELECT count(*) FROM (TABLE big EXCEPT ALL TABLE big_lead) x) + (SELECT count(*) FROM (TABLE big_lead EXCEPT ALL TABLE big) x)'),
+	'0', 'equal to the table');
+$node->safe_psql('postgres', 'DROP TABLE big_lead');
+$node->psql('postgres', q{SET client_min_messages = debug2; SET vault.parallel_leader_participation = off;
+SELECT vault_backup('lead_off', 'big', parallel => 1);}, stdout => \$out, stderr => \$err);
+like($out, qr/^\d+$/, 'a backup with the caller only storing');
+unlike($err, qr/the calling backend read/, 'reads no range in the caller');
 
 # --- a restore: workers open the chunks ahead of the load (a plain new
 # table's rows are formed by one of them, the other has nothing to do)
