@@ -186,6 +186,8 @@ pipeline_start(Pipeline *p, VaultInfo *vault, ChunkStore *store, Snapshot snapsh
 	for (i = 0; i < p->nworkers; i++)
 		p->ws[i].head = -1;
 	p->lead = pipeline_lead_begin(store, vault, snapshot);
+	if (p->lead)
+		p->idle = pipeline_lead_read;
 	return true;
 }
 

@@ -81,6 +81,9 @@ typedef struct Pipeline
 	int64		chunks_new;
 	int64		chunks_reused;
 	PipelineLead *lead;			/* NULL: the caller reads no range */
+	/* its own work while the workers have sent nothing (pipeline_lead.c's
+	 * reading), false when there is none; or NULL */
+	bool		(*idle) (struct Pipeline *p);
 } Pipeline;
 
 /* pipeline_store.c */

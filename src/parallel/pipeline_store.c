@@ -263,8 +263,8 @@ pipeline_consume(Pipeline *p, bool all)
 		}
 		if (!all)
 			return;
-		/* nothing of theirs to store: a range for the caller to read */
-		if (pipeline_lead_read(p))
+		/* nothing of theirs to store: the caller's own work, if any */
+		if (p->idle && p->idle(p))
 		{
 			progress_counts(p->tables_done, p->bytes, p->chunks_new, p->chunks_reused);
 			continue;
