@@ -217,8 +217,8 @@ tests_as_user() {
 	run_isolation
 	cluster_stop
 	run_tap
-	# unit, fuzz, pg_regress x3, isolation, TAP x3
-	local total=9
+	# unit, fuzz, pg_regress x4, isolation, TAP x3
+	local total=10
 	if [ ${#failures[@]} -gt 0 ]; then
 		printf 'failed: %s\n' "${failures[@]}"
 		echo "suite runs: $((total - ${#failures[@]})) passed, ${#failures[@]} failed"
