@@ -185,7 +185,7 @@ _PG_init(void)
 	DefineCustomBoolVariable("vault.parallel_leader_participation",
 							 "Whether the calling backend of a parallel backup also reads tables' ranges.",
 							 "While its workers have sent nothing for it to store, it reads, cuts "
-							 "and seals the next range of a table new to the vault itself, as "
+							 "and seals the next range of a table the workers seal itself, as "
 							 "parallel query's leader takes part in its plan.",
 							 &vault_parallel_leader_participation,
 							 true,
@@ -193,7 +193,7 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 	DefineCustomIntVariable("vault.debug_parallel_fail",
-							"For tests: the parallel worker that reads this range of a backup, or forms this row of a restore, fails.",
+							"For tests: the parallel worker (or calling backend) that reads this range of a backup, or the worker that forms this row of a restore, fails.",
 							NULL,
 							&vault_debug_parallel_fail,
 							-1, -1, INT_MAX,

@@ -138,7 +138,8 @@ plan_ranges(const Oid *relids, int ntables, List **heaps_out, List **ranges_out,
  * worker).
  */
 static bool
-pipeline_start(Pipeline *p, VaultInfo *vault, ChunkStore *store, Snapshot snapshot, int degree)
+pipeline_start(Pipeline *p, VaultCall *call, VaultInfo *vault, ChunkStore *store, Snapshot snapshot,
+			   int degree)
 {
 	Size		own[PIPE_PARTS];
 	void	   *space[PIPE_PARTS];
@@ -185,7 +186,7 @@ pipeline_start(Pipeline *p, VaultInfo *vault, ChunkStore *store, Snapshot snapsh
 	p->ws = palloc0(sizeof(WorkerState) * p->nworkers);
 	for (i = 0; i < p->nworkers; i++)
 		p->ws[i].head = -1;
-	p->lead = pipeline_lead_begin(store, vault, snapshot);
+	p->lead = pipeline_lead_begin(call, store, vault, snapshot);
 	if (p->lead)
 		p->idle = pipeline_lead_read;
 	return true;
@@ -303,7 +304,7 @@ parallel_backup(VaultCall *call, VaultInfo *vault, ChunkStore *store, Snapshot s
 			blocks += p.table_blocks[i];
 		if (blocks >= (uint64) min_parallel_table_scan_size)
 		{
-			if (!pipeline_start(&p, vault, store, snapshot, Min(degree, p.nranges)))
+			if (!pipeline_start(&p, call, vault, store, snapshot, Min(degree, p.nranges)))
 			{
 				for (i = 0; i < ntables; i++)
 					pipeline_decide(&p, i);
@@ -326,7 +327,7 @@ parallel_backup(VaultCall *call, VaultInfo *vault, ChunkStore *store, Snapshot s
 				p.streamed_blocks < (uint64) min_parallel_table_scan_size)
 				continue;
 			/* the first table worth reading: the workers start */
-			if (!pipeline_start(&p, vault, store, snapshot, Min(degree, left)))
+			if (!pipeline_start(&p, call, vault, store, snapshot, Min(degree, left)))
 			{
 				while (++i < ntables)
 					pipeline_decide(&p, i);

@@ -93,7 +93,8 @@ extern void pipeline_range_add_chunk(RangeState *rs, int64 chunk_no);
 extern void pipeline_range_done(Pipeline *p, int k, const PipeEndMsg *end);
 
 /* pipeline_lead.c */
-extern PipelineLead *pipeline_lead_begin(ChunkStore *store, VaultInfo *vault, Snapshot snapshot);
+extern PipelineLead *pipeline_lead_begin(VaultCall *call, ChunkStore *store, VaultInfo *vault,
+										  Snapshot snapshot);
 extern bool pipeline_lead_read(Pipeline *p);
 extern int	pipeline_lead_end(PipelineLead *lead);
 

@@ -10,15 +10,18 @@
  * chunker keyed as the workers' are, each chunk named and sealed with the
  * vault's keys and stored at once, the workers' queues drained after each
  * one so that none of them waits on a full queue while the caller reads.
- * Only ranges of a table sealed whole (one new to the vault or read again
- * without a previous stream) are the caller's: the ranges of a table cut
- * against its previous stream keep their order or their base (the workers
- * and pipeline_store.c handle those), so they stay the workers'.
+ * The caller reads ranges of the tables the workers seal: a table sealed
+ * whole (new to the vault, or read again without a previous stream), and a
+ * table sealed against the stretch of its previous stream the same range
+ * held (a sealing writer of its own over a store of its own, as a worker's,
+ * whose chunks go to the table's writer instead of a queue).  The ranges of
+ * a table whose bytes go to the caller's writer in order stay the workers'.
  *
  * It must not plan ranges, decide tables or start workers (pipeline.c),
  * nor place chunks in a manifest other than through pipeline_store.c.  Its
- * memory: one chunker, two sealing buffers, a range's table stream and
- * page records (reset after each range).
+ * memory: one chunker, two sealing buffers, a range's table stream, page
+ * records and delta writer (reset after each range), and, once a delta
+ * table's range is read, the lookup store's buffers and bases.
  *-------------------------------------------------------------------------
  */
 #include "parallel/pipeline_caller.h"
@@ -29,6 +32,8 @@
 
 struct PipelineLead
 {
+	VaultCall  *call;
+	VaultInfo  *vault;
 	Snapshot	snapshot;
 	VaultKeys	keys;			/* the vault's, zeroed at the end */
 	int			zstd_level;
@@ -37,6 +42,8 @@ struct PipelineLead
 	uint8	   *scratch;
 	MemoryContext cxt;			/* the pipeline's: writers, ranges' chunks */
 	MemoryContext range_cxt;	/* a range's stream, reset after it */
+	ChunkStore *delta_store;	/* a delta table's lookups and bases, once
+								 * needed */
 	int			ranges;			/* read by the caller so far */
 };
 
@@ -45,7 +52,9 @@ typedef struct LeadRange
 {
 	Pipeline   *p;
 	int			k;
-	ChunkCutter cutter;
+	ChunkCutter cutter;			/* a table sealed whole */
+	ChunkWriter *writer;		/* a delta table's, against its stretch of
+								 * the previous stream */
 } LeadRange;
 
 /*
@@ -53,7 +62,7 @@ typedef struct LeadRange
  * keys and the snapshot are the ones the workers were given.
  */
 PipelineLead *
-pipeline_lead_begin(ChunkStore *store, VaultInfo *vault, Snapshot snapshot)
+pipeline_lead_begin(VaultCall *call, ChunkStore *store, VaultInfo *vault, Snapshot snapshot)
 {
 	PipelineLead *lead;
 	uint64		gear[256];
@@ -61,6 +70,8 @@ pipeline_lead_begin(ChunkStore *store, VaultInfo *vault, Snapshot snapshot)
 	if (!vault_parallel_leader_participation)
 		return NULL;
 	lead = palloc0(sizeof(PipelineLead));
+	lead->call = call;
+	lead->vault = vault;
 	lead->snapshot = snapshot;
 	chunk_store_keys(store, &lead->keys);
 	lead->zstd_level = vault->zstd_level;
@@ -92,17 +103,34 @@ pipeline_lead_end(PipelineLead *lead)
 	return ranges;
 }
 
-/* the cutter's callback: name, seal and store one chunk, then drain */
+/*
+ * One chunk of the range sealed (or found in the vault): stored, its place
+ * kept for the manifest; then what the workers sent meanwhile, so that they
+ * never wait on the caller.
+ */
+static void
+lead_store(LeadRange *l, const SealedChunk *c, const uint8 *sealed)
+{
+	Pipeline   *p = l->p;
+	MemoryContext old = MemoryContextSwitchTo(p->lead->cxt);	/* not the scan's row context */
+	ChunkWriter *w = pipeline_table_writer(p, p->ranges[l->k].table);
+	ChunkWriterStats before = *chunk_writer_running(w);
+	const ChunkWriterStats *after;
+
+	pipeline_range_add_chunk(&p->rs[l->k], chunk_writer_put_sealed(w, c, sealed));
+	after = chunk_writer_running(w);
+	p->bytes += after->logical_bytes - before.logical_bytes;
+	p->chunks_new += after->new_chunks - before.new_chunks;
+	pipeline_consume(p, false);
+	MemoryContextSwitchTo(old);
+}
+
+/* the cutter's callback (a table sealed whole): name and seal one chunk */
 static void
 lead_chunk(void *arg, const char *data, size_t len, bool has_hash, uint64 cut_hash)
 {
 	LeadRange  *l = (LeadRange *) arg;
-	Pipeline   *p = l->p;
-	PipelineLead *lead = p->lead;
-	MemoryContext old = MemoryContextSwitchTo(lead->cxt);	/* not the scan's row context */
-	ChunkWriter *w = pipeline_table_writer(p, p->ranges[l->k].table);
-	ChunkWriterStats before = *chunk_writer_running(w);
-	const ChunkWriterStats *after;
+	PipelineLead *lead = l->p->lead;
 	SealedChunk c;
 
 	CHECK_FOR_INTERRUPTS();
@@ -110,25 +138,63 @@ lead_chunk(void *arg, const char *data, size_t len, bool has_hash, uint64 cut_ha
 	c.has_hash = has_hash;
 	c.cut_hash = cut_hash;
 	chunk_name_and_seal(&lead->keys, lead->zstd_level, data, len, &c, lead->sealed, lead->scratch);
-	pipeline_range_add_chunk(&p->rs[l->k], chunk_writer_put_sealed(w, &c, lead->sealed));
-	after = chunk_writer_running(w);
-	p->bytes += after->logical_bytes - before.logical_bytes;
-	p->chunks_new += after->new_chunks - before.new_chunks;
-	/* what the workers sent meanwhile, so that they never wait on us */
-	pipeline_consume(p, false);
-	MemoryContextSwitchTo(old);
+	lead_store(l, &c, lead->sealed);
 }
 
-/* the table stream's callback: bytes to the cutter */
+/* a delta table's writer's sink: a chunk sealed, or found in the vault */
+static void
+lead_sealed(void *arg, const SealedChunk *c, const uint8 *sealed)
+{
+	lead_store((LeadRange *) arg, c, sealed);
+}
+
+/* the table stream's callback: bytes to the cutter or the delta writer */
 static void
 lead_emit(void *arg, const char *data, size_t len)
 {
-	chunk_cutter_write(&((LeadRange *) arg)->cutter, data, len);
+	LeadRange  *l = (LeadRange *) arg;
+
+	if (l->writer)
+		chunk_writer_write(l->writer, data, len);
+	else
+		chunk_cutter_write(&l->cutter, data, len);
+}
+
+/*
+ * The writer of range k of a delta table (in the range's context): against
+ * entries marks[j] .. marks[j + 1] - 1 of the previous stream's manifest
+ * for the table's j-th range (its last: to the stream's end); whole chunks
+ * for a range the previous stream did not have.  As a worker's.
+ */
+static ChunkWriter *
+lead_delta_writer(Pipeline *p, int k, LeadRange *l)
+{
+	PipelineLead *lead = p->lead;
+	const PipeTable *t = &p->tables[p->ranges[k].table];
+	int			j = k - t->first_range;
+	ChunkWriter *w;
+
+	if (lead->delta_store == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(lead->cxt);
+
+		lead->delta_store = chunk_store_open_keys(lead->call, lead->vault, &lead->keys);
+		MemoryContextSwitchTo(old);
+	}
+	w = chunk_writer_begin_sealing(lead->delta_store, lead_sealed, l);
+	if (j < t->nmarks)
+	{
+		const int64 *m = p->marks + t->first_mark;
+
+		chunk_writer_set_base_range(w, t->base_point, t->base_ordinal, m[j],
+									j + 1 < t->nmarks ? m[j + 1] - 1 : -1);
+	}
+	return w;
 }
 
 /*
  * The next unclaimed range, now the caller's, if it is of a decided table
- * sealed whole; -1 otherwise (the workers take it).
+ * the workers seal; -1 otherwise (the workers take it).
  */
 static int
 lead_claim(Pipeline *p)
@@ -149,7 +215,7 @@ lead_claim(Pipeline *p)
 			sh->next_range = t->first_range + t->nranges;
 			continue;
 		}
-		if (t->seal && !t->delta)
+		if (t->seal || t->delta)
 		{
 			k = sh->next_range++;
 			sh->owner[k] = PIPE_OWNER_CALLER;
@@ -177,8 +243,13 @@ lead_read(Pipeline *p, int k)
 	PipeEndMsg	end;
 	uint64		heap_start = 0;
 
+	if (k == vault_debug_parallel_fail)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("range %d of the backup fails as vault.debug_parallel_fail asks", k)));
 	l.p = p;
 	l.k = k;
+	l.writer = pt->delta ? lead_delta_writer(p, k, &l) : NULL;
 	chunk_cutter_init(&l.cutter, &lead->chunker, NULL, lead_chunk, &l);
 	memset(&stats, 0, sizeof(stats));
 	root = table_open(pt->relid, AccessShareLock);
@@ -210,7 +281,11 @@ lead_read(Pipeline *p, int k)
 	if (r->last)
 		table_stream_trailer(ts);
 	table_stream_flush(ts);
-	chunk_cutter_flush(&l.cutter);	/* a range ends with a cut, as a worker's */
+	/* a range ends with a cut, as a worker's */
+	if (l.writer)
+		chunk_writer_cut(l.writer);
+	else
+		chunk_cutter_flush(&l.cutter);
 	table_stream_end(ts);
 	table_close(root, NoLock);
 

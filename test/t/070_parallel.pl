@@ -137,6 +137,23 @@ is($node->safe_psql('postgres',
 	'SELECT (SELECT count(*) FROM (TABLE big EXCEPT ALL TABLE big_lead) x) + (SELECT count(*) FROM (TABLE big_lead EXCEPT ALL TABLE big) x)'),
 	'0', 'equal to the table');
 $node->safe_psql('postgres', 'DROP TABLE big_lead');
+# its next backup after a scattered update: the worker and the caller seal
+# each range against the stretch of the previous stream it held
+$node->safe_psql('postgres', 'UPDATE big SET r = -r WHERE i % 100000 = 17');
+$node->psql('postgres', q{SET client_min_messages = debug2;
+SELECT vault_backup('lead', 'big', parallel => 1);}, stdout => \$out, stderr => \$err);
+like($out, qr/^\d+$/, 'a backup of deltas with one worker and its caller');
+like($err, qr/the workers seal "big" against the ranges of its previous stream/, 'sealed against the previous ranges');
+($lead_read, $lead_ranges) = $err =~ /the calling backend read (\d+) of the (\d+) ranges itself/;
+cmp_ok($lead_read // 0, '>', 0, "the caller read some of those ranges itself ($lead_read of $lead_ranges)");
+is($node->safe_psql('postgres', "SELECT delta_chunks > 0 AND new_chunks < 100 FROM vault_recovery_points WHERE recovery_point = $out"),
+	't', 'its new chunks are few, deltas among them');
+is($node->safe_psql('postgres', "SELECT ok FROM vault_verify($out)"), 't', 'it verifies');
+is($node->safe_psql('postgres', "SELECT vault_restore($out, 'big_lead')"), 'public.big_lead', 'and restores');
+is($node->safe_psql('postgres',
+	'SELECT (SELECT count(*) FROM (TABLE big EXCEPT ALL TABLE big_lead) x) + (SELECT count(*) FROM (TABLE big_lead EXCEPT ALL TABLE big) x)'),
+	'0', 'equal to the table');
+$node->safe_psql('postgres', 'DROP TABLE big_lead; UPDATE big SET r = -r WHERE i % 100000 = 17');
 $node->psql('postgres', q{SET client_min_messages = debug2; SET vault.parallel_leader_participation = off;
 SELECT vault_backup('lead_off', 'big', parallel => 1);}, stdout => \$out, stderr => \$err);
 like($out, qr/^\d+$/, 'a backup with the caller only storing');
