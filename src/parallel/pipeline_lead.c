@@ -35,7 +35,7 @@ struct PipelineLead
 	VaultCall  *call;
 	VaultInfo  *vault;
 	Snapshot	snapshot;
-	VaultKeys	keys;			/* the vault's, zeroed at the end */
+	VaultKeys	keys;			/* the vault's, wiped with this memory */
 	int			zstd_level;
 	Chunker		chunker;		/* keyed as the workers' */
 	uint8	   *sealed;
@@ -70,6 +70,9 @@ pipeline_lead_begin(VaultCall *call, ChunkStore *store, VaultInfo *vault, Snapsh
 	if (!vault_parallel_leader_participation)
 		return NULL;
 	lead = palloc0(sizeof(PipelineLead));
+	/* the keys, and the chunker's key-derived table, go with this memory */
+	secret_wipe_with(CurrentMemoryContext, &lead->keys, sizeof(lead->keys));
+	secret_wipe_with(CurrentMemoryContext, &lead->chunker, sizeof(lead->chunker));
 	lead->call = call;
 	lead->vault = vault;
 	lead->snapshot = snapshot;
