@@ -396,9 +396,10 @@ scattered_update() {
 
 # A schema of 20 tables of different sizes: slices of both data sets, the
 # i-th of each i/55 of it (so 1/55 to 10/55, both data sets in all),
-# backed up serially and by the default two workers, each into a new vault,
-# four times each, alternated (S P P S S P P S, so neither comes later on
-# average): the fastest of each counts (the machine's speed moves: two
+# backed up serially, by the default two workers and by one worker (with
+# the calling backend reading too, as by default), each into a new vault,
+# four times each, alternated (S P O O P S S P O O P S, so none comes later
+# on average): the fastest of each counts (the machine's speed moves: two
 # serial runs back to back took 9.6 and 12.8 s), and the most memory.
 bench_schema() {
 	echo "== schema of 20 tables" >&2
@@ -421,13 +422,16 @@ VACUUM ANALYZE;
 SQL
 	local mb; mb=$(sql -c "SELECT round(sum(pg_relation_size(c.oid)) / 1048576.0, 1) FROM pg_class c WHERE c.relnamespace = 's20'::regnamespace AND c.relkind = 'r'")
 	local run scen ds='schema of 20 tables'
-	for run in serial_1 parallel_1 parallel_2 serial_2 serial_3 parallel_3 parallel_4 serial_4; do
+	for run in serial_1 parallel_1 one_1 one_2 parallel_2 serial_2 serial_3 parallel_3 one_3 one_4 parallel_4 serial_4; do
 		sql -c "SELECT vault_create('s20_$run')" >/dev/null
 		sql -c CHECKPOINT
 		if [[ $run == serial* ]]; then
 			scen='full (serial)'
 			PGOPTIONS='-c vault.max_parallel_workers=0' measure_sql vault_backup "SELECT vault_backup_schema('s20_$run', 's20')"
 			WORKER_MB=0
+		elif [[ $run == one* ]]; then
+			scen='full (1 worker)'
+			PGOPTIONS='-c vault.max_parallel_workers=1' measure_sql vault_backup "SELECT vault_backup_schema('s20_$run', 's20')"
 		else
 			scen=full
 			measure_sql vault_backup "SELECT vault_backup_schema('s20_$run', 's20')"
@@ -516,6 +520,8 @@ check() { if [ "$1" = n/a ] || [ -z "$1" ]; then echo "n/a"; elif awk "BEGIN { e
 	done
 	ds='schema of 20 tables'
 	r=$(ratio "$(get "$ds" full vault 3)" "$(get "$ds" 'full (serial)' vault 3)"); echo "| $ds | backup wall, 2 workers / serial, fastest of 4 each | $r | 0.6 | $(check $r 0.6) |"
+	r=$(ratio "$(get "$ds" 'full (1 worker)' vault 3)" "$(get "$ds" 'full (serial)' vault 3)"); echo "| $ds | (no target) backup wall, 1 worker and the caller / serial, fastest of 4 each | $r | | |"
+	r=$(ratio "$(get "$ds" 'full (1 worker)' vault 3)" "$(get "$ds" full vault 3)"); echo "| $ds | (no target) backup wall, 1 worker / 2 workers, fastest of 4 each | $r | | |"
 	pk=$(get "$ds" full vault 7); echo "| $ds | backend private memory growth, 2 workers (MB) | $pk | 64 | $(check "$pk" 64) |"
 	pk=$(get "$ds" full vault 8); echo "| $ds | a parallel worker's private memory (MB) | $pk | 64 | $(check "$pk" 64) |"
 } >>"$report"

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  * parallel/pipeline_int.h
  *	  What the backup's caller (pipeline*.c) and its workers (scan_worker.c)
- *	  share: their parts of the group's segment and the messages on the
- *	  workers' data queues.  No one else includes it.
+ *	  share: their parts of the group's segment, the messages on the
+ *	  workers' data queues, and how a range is read (pipe_range.c).  No one
+ *	  else includes it.
  *-------------------------------------------------------------------------
  */
 #ifndef VAULT_PIPELINE_INT_H
@@ -95,5 +96,10 @@ typedef struct PipeEndMsg
 	int64		rows;
 	int64		bytes;
 } PipeEndMsg;
+
+/* pipe_range.c: a range read the same by a worker and by the caller */
+extern void pipe_range_rows(TableStream *ts, const PipeTable *t, const PipeHeap *heaps,
+							const PipeRange *r, Snapshot snapshot);
+extern void pipe_range_base(ChunkWriter *w, const PipeTable *t, const int64 *marks, int k);
 
 #endif							/* VAULT_PIPELINE_INT_H */

@@ -164,17 +164,15 @@ lead_emit(void *arg, const char *data, size_t len)
 }
 
 /*
- * The writer of range k of a delta table (in the range's context): against
- * entries marks[j] .. marks[j + 1] - 1 of the previous stream's manifest
- * for the table's j-th range (its last: to the stream's end); whole chunks
- * for a range the previous stream did not have.  As a worker's.
+ * The writer of range k of a delta table (in the range's context), sealing
+ * against the stretch of the previous stream the same range held, as a
+ * worker's.
  */
 static ChunkWriter *
 lead_delta_writer(Pipeline *p, int k, LeadRange *l)
 {
 	PipelineLead *lead = p->lead;
 	const PipeTable *t = &p->tables[p->ranges[k].table];
-	int			j = k - t->first_range;
 	ChunkWriter *w;
 
 	if (lead->delta_store == NULL)
@@ -185,13 +183,7 @@ lead_delta_writer(Pipeline *p, int k, LeadRange *l)
 		MemoryContextSwitchTo(old);
 	}
 	w = chunk_writer_begin_sealing(lead->delta_store, lead_sealed, l);
-	if (j < t->nmarks)
-	{
-		const int64 *m = p->marks + t->first_mark;
-
-		chunk_writer_set_base_range(w, t->base_point, t->base_ordinal, m[j],
-									j + 1 < t->nmarks ? m[j + 1] - 1 : -1);
-	}
+	pipe_range_base(w, t, p->marks, k);
 	return w;
 }
 
@@ -244,7 +236,6 @@ lead_read(Pipeline *p, int k)
 	TableStream *ts;
 	Relation	root;
 	PipeEndMsg	end;
-	uint64		heap_start = 0;
 
 	if (k == vault_debug_parallel_fail)
 		ereport(ERROR,
@@ -263,27 +254,7 @@ lead_read(Pipeline *p, int k)
 		proof_records_sink(&pages, &sink);
 		table_stream_pages(ts, &sink);
 	}
-	if (r->first)
-		table_stream_header(ts);
-	for (int h = 0; h < pt->nheaps; h++)
-	{
-		const PipeHeap *heap = &p->heaps[pt->first_heap + h];
-		uint64		from = Max(r->start, heap_start);
-		uint64		to = Min(r->start + r->nblocks, heap_start + heap->nblocks);
-
-		if (from < to)
-		{
-			Relation	rel = table_open(heap->relid, AccessShareLock);
-
-			table_stream_rows(ts, rel, lead->snapshot, (BlockNumber) (from - heap_start),
-							  (BlockNumber) (to - from));
-			table_close(rel, NoLock);
-		}
-		heap_start += heap->nblocks;
-	}
-	if (r->last)
-		table_stream_trailer(ts);
-	table_stream_flush(ts);
+	pipe_range_rows(ts, pt, p->heaps, r, lead->snapshot);
 	/* a range ends with a cut, as a worker's */
 	if (l.writer)
 		chunk_writer_cut(l.writer);

@@ -104,16 +104,13 @@ emit_bytes(void *arg, const char *data, size_t len)
 }
 
 /*
- * The writer of range r of a delta table: against entries marks[j] ..
- * marks[j + 1] - 1 of the previous stream's manifest for the table's j-th
- * range (its last: to the stream's end); whole chunks for a range the
- * previous stream did not have.
+ * The writer of range k of a delta table, sealing against the stretch of
+ * the previous stream the same range held (pipe_range_base).
  */
 static void
 delta_range_begin(ScanWorker *w, int k, const PipeRange *r)
 {
 	const PipeTable *t = &w->tables[r->table];
-	int			j = k - t->first_range;
 	MemoryContext old = CurrentMemoryContext;
 
 	if (w->store == NULL)
@@ -130,13 +127,7 @@ delta_range_begin(ScanWorker *w, int k, const PipeRange *r)
 	}
 	MemoryContextSwitchTo(w->range_cxt);
 	w->writer = chunk_writer_begin_sealing(w->store, send_sealed, w);
-	if (j < t->nmarks)
-	{
-		const int64 *m = w->marks + t->first_mark;
-
-		chunk_writer_set_base_range(w->writer, t->base_point, t->base_ordinal, m[j],
-									j + 1 < t->nmarks ? m[j + 1] - 1 : -1);
-	}
+	pipe_range_base(w->writer, t, w->marks, k);
 	MemoryContextSwitchTo(old);
 }
 
@@ -190,34 +181,13 @@ scan_range(ScanWorker *w, TableStream *ts, TableStreamStats *stats, int k, const
 		   Snapshot snapshot)
 {
 	const PipeTable *t = &w->tables[r->table];
-	uint64		heap_start = 0;
 	PipeEndMsg	end;
 
 	memset(stats, 0, sizeof(*stats));
 	resetStringInfo(&w->pages);
 	if (t->delta)
 		delta_range_begin(w, k, r);
-	if (r->first)
-		table_stream_header(ts);
-	for (int h = 0; h < t->nheaps; h++)
-	{
-		const PipeHeap *heap = &w->heaps[t->first_heap + h];
-		uint64		from = Max(r->start, heap_start);
-		uint64		to = Min(r->start + r->nblocks, heap_start + heap->nblocks);
-
-		if (from < to)
-		{
-			Relation	rel = table_open(heap->relid, AccessShareLock);
-
-			table_stream_rows(ts, rel, snapshot, (BlockNumber) (from - heap_start),
-							  (BlockNumber) (to - from));
-			table_close(rel, NoLock);
-		}
-		heap_start += heap->nblocks;
-	}
-	if (r->last)
-		table_stream_trailer(ts);
-	table_stream_flush(ts);
+	pipe_range_rows(ts, t, w->heaps, r, snapshot);
 	if (w->writer)
 	{
 		chunk_writer_cut(w->writer);

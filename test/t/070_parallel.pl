@@ -49,43 +49,37 @@ my $start_backup = sub {
 	return ($bg, $pid, $n);
 };
 
+# cancel the caller: its workers are gone within five seconds, the caller
+# reports the cancel and nothing is left
+my $cancel = sub {
+	my ($bg, $pid, $what) = @_;
+	$node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
+	my $gone = 0;
+	for (1 .. 500)
+	{
+		$gone = $workers->() == 0;
+		last if $gone;
+		usleep(10_000);
+	}
+	ok($gone, "cancelling the caller stops its workers ($what)");
+	$bg->quit;
+	like($bg->{stderr}, qr/canceling statement due to user request/, "the caller reports the cancel ($what)");
+	is($state->(), $before, "the cancelled backup left no point and no chunk ($what)");
+};
+
 # --- the caller cancelled: its workers stop
 my ($bg, $pid, $n) = $start_backup->();
 is($n, '2', 'the backup runs with two workers');
 usleep(100_000);
-$node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
-my $gone = 0;
-for (1 .. 500)
-{
-	$gone = $workers->() == 0;
-	last if $gone;
-	usleep(10_000);
-}
-ok($gone, 'cancelling the caller stops its workers');
-$bg->quit;
-like($bg->{stderr}, qr/canceling statement due to user request/, 'the caller reports the cancel');
-is($state->(), $before, 'the cancelled backup left no point and no chunk');
+$cancel->($bg, $pid, 'two workers');
 
-# --- the caller cancelled with one worker: the caller reads ranges of the
-# table itself between storing the worker's chunks (about a third of them),
-# so the cancel finds it reading or storing; the worker stops all the same
+# --- the same with one worker: the caller reads ranges of the table itself
+# whenever the worker has sent it nothing, so the cancel may find it reading
 $node->safe_psql('postgres', "SELECT vault_create('lead_cancel')");
-$before = $state->();
 ($bg, $pid, $n) = $start_backup->('lead_cancel', 1);
 is($n, '1', 'a backup runs with one worker and its caller');
 usleep(300_000);
-$node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
-$gone = 0;
-for (1 .. 500)
-{
-	$gone = $workers->() == 0;
-	last if $gone;
-	usleep(10_000);
-}
-ok($gone, 'cancelling the caller that reads ranges too stops its worker');
-$bg->quit;
-like($bg->{stderr}, qr/canceling statement due to user request/, 'the caller reports the cancel');
-is($state->(), $before, 'and that backup left no point and no chunk either');
+$cancel->($bg, $pid, 'one worker');
 
 # --- a worker killed with SIGKILL: the postmaster restarts every backend
 ($bg, $pid, $n) = $start_backup->();
@@ -119,45 +113,45 @@ $node->safe_psql('postgres', 'DROP TABLE big_back');
 
 # --- one worker and the caller (vault.parallel_leader_participation, on by
 # default): into a vault new to the table, the caller reads some of its
-# ranges itself, and the point restores every row; with the setting off
-# the caller reads none
+# ranges itself, and the point restores every row; so its next backup after
+# a scattered update, each range sealed against the stretch of the previous
+# stream it held; with the setting off the caller reads none
 $node->safe_psql('postgres', "SELECT vault_create('lead'); SELECT vault_create('lead_off')");
-my ($out, $err) = ('', '');
-$node->psql('postgres', q{SET client_min_messages = debug2;
-SELECT vault_backup('lead', 'big', parallel => 1);}, stdout => \$out, stderr => \$err);
-like($out, qr/^\d+$/, 'a backup with one worker and its caller');
-my ($lead_read, $lead_ranges) = $err =~ /the calling backend read (\d+) of the (\d+) ranges itself/;
-cmp_ok($lead_read // 0, '>', 0, "the caller read some of the ranges itself ($lead_read of $lead_ranges)");
-cmp_ok($lead_read // 0, '<', $lead_ranges // 0, 'and the worker the others');
-is($node->safe_psql('postgres', "SELECT parallel_workers FROM vault_recovery_points WHERE recovery_point = $out"),
-	'1', 'the point counts its one worker');
-is($node->safe_psql('postgres', "SELECT ok FROM vault_verify($out)"), 't', 'and verifies');
-is($node->safe_psql('postgres', "SELECT vault_restore($out, 'big_lead')"), 'public.big_lead', 'and restores');
-is($node->safe_psql('postgres',
-	'SELECT (SELECT count(*) FROM (TABLE big EXCEPT ALL TABLE big_lead) x) + (SELECT count(*) FROM (TABLE big_lead EXCEPT ALL TABLE big) x)'),
-	'0', 'equal to the table');
-$node->safe_psql('postgres', 'DROP TABLE big_lead');
-# its next backup after a scattered update: the worker and the caller seal
-# each range against the stretch of the previous stream it held
+# a backup into vault $vault with one worker at debug2: (point, messages)
+my $backup_debug = sub {
+	my ($vault, $settings) = @_;
+	my ($out, $err) = ('', '');
+	$node->psql('postgres', "SET client_min_messages = debug2; $settings
+SELECT vault_backup('$vault', 'big', parallel => 1);", stdout => \$out, stderr => \$err);
+	like($out, qr/^\d+$/, "a backup into $vault with one worker");
+	return ($out, $err);
+};
+# the caller's share of the ranges, the point verifying and restoring equal
+my $lead_checks = sub {
+	my ($point, $err, $what) = @_;
+	my ($read, $ranges) = $err =~ /the calling backend read (\d+) of the (\d+) ranges itself/;
+	cmp_ok($read // 0, '>', 0, "the caller read some of the ranges itself ($what: " . ($read // 0) . ' of ' . ($ranges // '?') . ')');
+	cmp_ok($read // 0, '<', $ranges // 0, "and the worker the others ($what)");
+	is($node->safe_psql('postgres', "SELECT parallel_workers FROM vault_recovery_points WHERE recovery_point = $point"),
+		'1', "the point counts its one worker ($what)");
+	is($node->safe_psql('postgres', "SELECT ok FROM vault_verify($point)"), 't', "it verifies ($what)");
+	is($node->safe_psql('postgres', "SELECT vault_restore($point, 'big_lead')"), 'public.big_lead', "and restores ($what)");
+	is($node->safe_psql('postgres',
+		'SELECT (SELECT count(*) FROM (TABLE big EXCEPT ALL TABLE big_lead) x) + (SELECT count(*) FROM (TABLE big_lead EXCEPT ALL TABLE big) x)'),
+		'0', "equal to the table ($what)");
+	$node->safe_psql('postgres', 'DROP TABLE big_lead');
+};
+my ($lp, $lerr) = $backup_debug->('lead', '');
+$lead_checks->($lp, $lerr, 'sealed whole');
 $node->safe_psql('postgres', 'UPDATE big SET r = -r WHERE i % 100000 = 17');
-$node->psql('postgres', q{SET client_min_messages = debug2;
-SELECT vault_backup('lead', 'big', parallel => 1);}, stdout => \$out, stderr => \$err);
-like($out, qr/^\d+$/, 'a backup of deltas with one worker and its caller');
-like($err, qr/the workers seal "big" against the ranges of its previous stream/, 'sealed against the previous ranges');
-($lead_read, $lead_ranges) = $err =~ /the calling backend read (\d+) of the (\d+) ranges itself/;
-cmp_ok($lead_read // 0, '>', 0, "the caller read some of those ranges itself ($lead_read of $lead_ranges)");
-is($node->safe_psql('postgres', "SELECT delta_chunks > 0 AND new_chunks < 100 FROM vault_recovery_points WHERE recovery_point = $out"),
+($lp, $lerr) = $backup_debug->('lead', '');
+like($lerr, qr/the workers seal "big" against the ranges of its previous stream/, 'sealed against the previous ranges');
+is($node->safe_psql('postgres', "SELECT delta_chunks > 0 AND new_chunks < 100 FROM vault_recovery_points WHERE recovery_point = $lp"),
 	't', 'its new chunks are few, deltas among them');
-is($node->safe_psql('postgres', "SELECT ok FROM vault_verify($out)"), 't', 'it verifies');
-is($node->safe_psql('postgres', "SELECT vault_restore($out, 'big_lead')"), 'public.big_lead', 'and restores');
-is($node->safe_psql('postgres',
-	'SELECT (SELECT count(*) FROM (TABLE big EXCEPT ALL TABLE big_lead) x) + (SELECT count(*) FROM (TABLE big_lead EXCEPT ALL TABLE big) x)'),
-	'0', 'equal to the table');
-$node->safe_psql('postgres', 'DROP TABLE big_lead; UPDATE big SET r = -r WHERE i % 100000 = 17');
-$node->psql('postgres', q{SET client_min_messages = debug2; SET vault.parallel_leader_participation = off;
-SELECT vault_backup('lead_off', 'big', parallel => 1);}, stdout => \$out, stderr => \$err);
-like($out, qr/^\d+$/, 'a backup with the caller only storing');
-unlike($err, qr/the calling backend read/, 'reads no range in the caller');
+$lead_checks->($lp, $lerr, 'deltas');
+$node->safe_psql('postgres', 'UPDATE big SET r = -r WHERE i % 100000 = 17');
+($lp, $lerr) = $backup_debug->('lead_off', 'SET vault.parallel_leader_participation = off;');
+unlike($lerr, qr/the calling backend read/, 'with the setting off the caller reads no range');
 
 # --- a restore: workers open the chunks ahead of the load (a plain new
 # table's rows are formed by one of them, the other has nothing to do)
