@@ -32,7 +32,24 @@ sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d $DB "$@"; }
 calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
 
 ROWS_OUT=()      # dataset|scenario|tool|secs|table_mb|new_bytes|total_bytes|peak_mb|worker_mb
-record() { ROWS_OUT+=("$*"); printf '   %s\n' "$*" >&2; }
+record() {
+	local f
+	ROWS_OUT+=("$*"); printf '   %s\n' "$*" >&2
+	IFS='|' read -r -a f <<<"${*//\\|/¦}"
+	note_cpus "${f[0]}|${f[1]}|${f[2]}" "${f[3]}"
+}
+# How many CPUs the machine kept busy on average in the fastest run of each
+# measurement (dataset|scenario|tool): the CPUS of measure() (below) of the
+# run whose wall time was the shortest so far.
+declare -A CPU_FAST=() CPU_BUSY=()
+CPUS=0
+note_cpus() {
+	if [ -z "${CPU_FAST[$1]:-}" ] || awk -v a="$2" -v b="${CPU_FAST[$1]}" 'BEGIN { exit !(a < b) }'; then
+		CPU_FAST[$1]=$2
+		CPU_BUSY[$1]=$CPUS
+	fi
+}
+copy_cpus() { CPU_FAST[$2]=${CPU_FAST[$1]:-}; CPU_BUSY[$2]=${CPU_BUSY[$1]:-}; }
 # another run of a recorded measurement (dataset, scenario, tool): its
 # wall time counts when it is the fastest so far, its memory (fields 7, 8)
 # when it is the largest
@@ -46,6 +63,7 @@ record_again() {
 			[ -n "${6:-}" ] && f[8]=$(awk -v a="${f[8]:-0}" -v b="$6" 'BEGIN { print (b > a) ? b : a }')
 			ROWS_OUT[$i]=$(IFS='|'; echo "${f[*]}")
 			ROWS_OUT[$i]=${ROWS_OUT[$i]//¦/\\|}
+			note_cpus "$1|$2|$3" "$4"
 			printf '   %s|%s|%s: again %s s\n' "$1" "$2" "$3" "$4" >&2
 			return
 		fi
@@ -58,8 +76,11 @@ record_again() {
 # (RssAnon) of the backend(s) serving it, and of the vault's parallel
 # workers, every 50 ms.  Sets SECS, PEAK_MB (largest growth of a backend's
 # private memory over its first sample; shared buffers and the workers'
-# shared queues are not private and do not count) and WORKER_MB (the
-# largest private memory a parallel worker had, all of it).  The sampler
+# shared queues are not private and do not count), WORKER_MB (the
+# largest private memory a parallel worker had, all of it), CPU_SECS (the
+# CPU time the whole machine was busy meanwhile, from /proc/stat: the
+# sampler's own share included) and CPUS (CPU_SECS / SECS: how many CPUs
+# were busy on average).  The sampler
 # is one psql session repeating its query (\watch) and reads /proc with
 # shell builtins: a connection or a process per sample would take a good
 # part of a core from what is measured.
@@ -69,6 +90,12 @@ rss_kb() {	# rss_kb <pid>: RSS_KB gets its RssAnon in kB, or nothing
 	while IFS=: read -r k v; do
 		if [ "$k" = RssAnon ]; then v=${v% kB}; RSS_KB=$((v)); return; fi
 	done </proc/$1/status 2>/dev/null || true
+}
+HZ=$(getconf CLK_TCK)
+cpu_ticks() {	# CPU_T: the machine's busy CPU time since boot, in clock ticks
+	local cpu u n s i w q sq st rest
+	read -r cpu u n s i w q sq st rest </proc/stat
+	CPU_T=$((u + n + s + q + sq + st))
 }
 measure() {
 	local app=$1; shift
@@ -86,26 +113,35 @@ measure() {
 		done <"$fifo"
 	) &
 	local reader=$!
-	local t0 t1
+	local t0 t1 c0
+	cpu_ticks; c0=$CPU_T
 	t0=$(date +%s.%N)
 	PGAPPNAME=$app "$@"
 	t1=$(date +%s.%N)
+	cpu_ticks
 	kill $watcher 2>/dev/null; wait $watcher $reader 2>/dev/null || true
 	SECS=$(calc "$t1 - $t0")
+	CPU_SECS=$(calc "($CPU_T - $c0) / $HZ")
+	CPUS=$(calc "$CPU_SECS / $SECS")
 	PEAK_MB=$(awk '{ if (!($1 in base)) base[$1] = $2; if ($2 - base[$1] > m) m = $2 - base[$1] } END { printf "%.1f", m / 1024 }' "$samples")
 	WORKER_MB=$(awk '{ if ($2 > m) m = $2 } END { printf "%.1f", m / 1024 }' "$samples.w")
 }
 
 # The same for one SQL statement: the session idles 0.3 s first so the
 # sampler sees the backend before the work; the wall time is psql's \timing
-# of that statement alone.  The statement's result goes to $WORK/result.
+# of that statement alone, and CPU_SECS the machine's busy CPU time read from
+# /proc/stat by the same session just before and just after it (the
+# sampler's share included).  The statement's result goes to $WORK/result.
 measure_sql() {
 	local app=$1 stmt=$2 out
-	printf 'SELECT pg_sleep(0.3);\n\\timing on\n%s;\n' "$stmt" >"$WORK/stmt.sql"
+	printf "SELECT pg_sleep(0.3);\nSELECT split_part(pg_read_file('/proc/stat'), E'\\\\n', 1);\n\\\\timing on\n%s;\n\\\\timing off\nSELECT split_part(pg_read_file('/proc/stat'), E'\\\\n', 1);\n" "$stmt" >"$WORK/stmt.sql"
 	measure "$app" bash -c "psql -X -At -v ON_ERROR_STOP=1 -d $DB -f '$WORK/stmt.sql' >'$WORK/timing'"
 	out=$(cat "$WORK/timing")
 	SECS=$(printf '%s\n' "$out" | awk '/^Time: /{ print $2 / 1000 }' | tail -1)
-	printf '%s\n' "$out" | grep -v '^Time: ' | grep -v '^$' | tail -1 >"$WORK/result"
+	# the machine's busy CPU time between the statement's two neighbours
+	CPU_SECS=$(printf '%s\n' "$out" | awk -v hz="$HZ" '/^cpu /{ b = $2 + $3 + $4 + $7 + $8 + $9; if (n++) printf "%.6f", (b - a) / hz; else a = b }')
+	CPUS=$(calc "$CPU_SECS / $SECS")
+	printf '%s\n' "$out" | grep -v -e '^Time: ' -e '^Timing is ' -e '^cpu ' -e '^$' | tail -1 >"$WORK/result"
 }
 
 dir_bytes() { du -sb "$1" | cut -f1; }
@@ -212,9 +248,11 @@ full_again() {
 			[ "${f[0]}" = "$tbl" ] || continue
 			case "${f[1]}|${f[2]}" in
 			"full|COPY TO /dev/null (floor)" | "full|pg_dump -Fc -Z1" | "full|vault")
-				record "$tbl|$FULL3|${r#*|full|}" ;;
+				record "$tbl|$FULL3|${r#*|full|}"
+				copy_cpus "$tbl|full|${f[2]}" "$tbl|$FULL3|${f[2]}" ;;
 			"full (serial)|vault")
-				record "$tbl|$FULL3 (serial)|${r#*|full (serial)|}" ;;
+				record "$tbl|$FULL3 (serial)|${r#*|full (serial)|}"
+				copy_cpus "$tbl|full (serial)|vault" "$tbl|$FULL3 (serial)|vault" ;;
 			esac
 		done
 	fi
@@ -471,6 +509,8 @@ get() {   # get dataset scenario tool field (3=secs 5=new 6=total 7=peak 8=worke
 	echo ""
 }
 ratio() { if [ -n "$1" ] && [ -n "$2" ] && [ "$2" != 0 ]; then awk "BEGIN { printf \"%.3f\", $1 / $2 }"; else echo "n/a"; fi; }
+cpus() { if [ -n "${CPU_BUSY[$1]:-}" ]; then printf '%.2f' "${CPU_BUSY[$1]}"; else echo n/a; fi; }
+NCPU=$(nproc)
 check() { if [ "$1" = n/a ] || [ -z "$1" ]; then echo "n/a"; elif awk "BEGIN { exit !($1 <= $2) }"; then echo met; else echo missed; fi; }
 
 {
@@ -485,6 +525,7 @@ check() { if [ "$1" = n/a ] || [ -z "$1" ]; then echo "n/a"; elif awk "BEGIN { e
 		r=$(ratio "$full3" "$(get $ds "$FULL3" 'COPY' 3)"); echo "| $ds | full backup wall (2 workers) / COPY floor, fastest of 3 each | $r | 1.3 | $(check $r 1.3) |"
 		r=$(ratio "$serial3" "$(get $ds "$FULL3" 'COPY' 3)"); echo "| $ds | full backup wall (serial) / COPY floor, fastest of 3 each | $r | 2.0 | $(check $r 2.0) |"
 		r=$(ratio "$full3" "$serial3"); echo "| $ds | (no target) full backup wall, 2 workers / serial, fastest of 3 each | $r | | |"
+		echo "| $ds | (no target) CPUs busy on average (of $NCPU) in the fastest full backup: 2 workers, serial; the COPY floor, pg_dump -Fc -Z1 | $(cpus "$ds|$FULL3|vault"), $(cpus "$ds|$FULL3 (serial)|vault"); $(cpus "$ds|$FULL3|COPY TO /dev/null (floor)"), $(cpus "$ds|$FULL3|pg_dump -Fc -Z1") | | |"
 		r=$(ratio "$(get $ds 'full (serial)' vault 5)" "$fulln"); echo "| $ds | (no target) full point new bytes, serial / 2 workers | $r | | |"
 		r=$(ratio "$(get $ds unchanged vault 3)" "$full"); echo "| $ds | unchanged re-backup wall / full | $r | 0.6 | $(check $r 0.6) |"
 		r=$(ratio "$(get $ds unchanged vault 5)" "$fulln"); echo "| $ds | unchanged re-backup new bytes / full | $r | 0.005 | $(check $r 0.005) |"
@@ -522,6 +563,7 @@ check() { if [ "$1" = n/a ] || [ -z "$1" ]; then echo "n/a"; elif awk "BEGIN { e
 	r=$(ratio "$(get "$ds" full vault 3)" "$(get "$ds" 'full (serial)' vault 3)"); echo "| $ds | backup wall, 2 workers / serial, fastest of 4 each | $r | 0.6 | $(check $r 0.6) |"
 	r=$(ratio "$(get "$ds" 'full (1 worker)' vault 3)" "$(get "$ds" 'full (serial)' vault 3)"); echo "| $ds | (no target) backup wall, 1 worker and the caller / serial, fastest of 4 each | $r | | |"
 	r=$(ratio "$(get "$ds" 'full (1 worker)' vault 3)" "$(get "$ds" full vault 3)"); echo "| $ds | (no target) backup wall, 1 worker / 2 workers, fastest of 4 each | $r | | |"
+	echo "| $ds | (no target) CPUs busy on average (of $NCPU) in the fastest backup: 2 workers, 1 worker and the caller, serial | $(cpus "$ds|full|vault"), $(cpus "$ds|full (1 worker)|vault"), $(cpus "$ds|full (serial)|vault") | | |"
 	pk=$(get "$ds" full vault 7); echo "| $ds | backend private memory growth, 2 workers (MB) | $pk | 64 | $(check "$pk" 64) |"
 	pk=$(get "$ds" full vault 8); echo "| $ds | a parallel worker's private memory (MB) | $pk | 64 | $(check "$pk" 64) |"
 } >>"$report"
