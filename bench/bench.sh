@@ -92,11 +92,12 @@ rss_kb() {	# rss_kb <pid>: RSS_KB gets its RssAnon in kB, or nothing
 	done </proc/$1/status 2>/dev/null || true
 }
 HZ=$(getconf CLK_TCK)
-cpu_ticks() {	# CPU_T: the machine's busy CPU time since boot, in clock ticks
+busy_ticks() {	# CPU_T: the busy clock ticks of a /proc/stat "cpu" line on stdin
 	local cpu u n s i w q sq st rest
-	read -r cpu u n s i w q sq st rest </proc/stat
+	read -r cpu u n s i w q sq st rest
 	CPU_T=$((u + n + s + q + sq + st))
 }
+cpu_ticks() { busy_ticks </proc/stat; }	# the machine's, since boot
 measure() {
 	local app=$1; shift
 	local samples=$WORK/samples.$app fifo=$WORK/fifo.$app
@@ -139,7 +140,10 @@ measure_sql() {
 	out=$(cat "$WORK/timing")
 	SECS=$(printf '%s\n' "$out" | awk '/^Time: /{ print $2 / 1000 }' | tail -1)
 	# the machine's busy CPU time between the statement's two neighbours
-	CPU_SECS=$(printf '%s\n' "$out" | awk -v hz="$HZ" '/^cpu /{ b = $2 + $3 + $4 + $7 + $8 + $9; if (n++) printf "%.6f", (b - a) / hz; else a = b }')
+	local c0
+	busy_ticks <<<"$(printf '%s\n' "$out" | grep '^cpu ' | head -1)"; c0=$CPU_T
+	busy_ticks <<<"$(printf '%s\n' "$out" | grep '^cpu ' | tail -1)"
+	CPU_SECS=$(calc "($CPU_T - $c0) / $HZ")
 	CPUS=$(calc "$CPU_SECS / $SECS")
 	printf '%s\n' "$out" | grep -v -e '^Time: ' -e '^Timing is ' -e '^cpu ' -e '^$' | tail -1 >"$WORK/result"
 }
