@@ -241,11 +241,15 @@ backup_round() {
 # vault of its own so it stores every chunk anew, in the reverse order of
 # the first round or in its order.  Each tool's fastest run of the three
 # is recorded as "full, fastest of 3"; the first round's stays "full", the
-# measure of the other scenarios of its round.
+# measure of the other scenarios of its round.  These two rounds also back
+# up with one worker and the caller (no target: what a two-core machine's
+# DBA would compare the default two workers with), its fastest of the two
+# recorded as "full, fastest of 2 (1 worker)".
 FULL3='full, fastest of 3'
+FULL2_ONE='full, fastest of 2 (1 worker)'
 full_again() {
-	local tbl=$1 k=$2 order="copy pg_dump vault serial" t v r f
-	[ "${3:-}" = reversed ] && order="serial vault pg_dump copy"
+	local tbl=$1 k=$2 order="copy pg_dump vault one serial" t v r f
+	[ "${3:-}" = reversed ] && order="serial one vault pg_dump copy"
 	if [ "$k" = 2 ]; then
 		for r in "${ROWS_OUT[@]}"; do
 			IFS='|' read -r -a f <<<"$r"
@@ -270,13 +274,20 @@ full_again() {
 			has_peer pg_dump || continue
 			measure pg_dump pg_dump -Fc -Z1 -t "$tbl" -f "$WORK/$tbl.z1.dump" $DB
 			record_again "$tbl" "$FULL3" 'pg_dump -Fc -Z1' "$SECS" ;;
-		vault | serial)
+		vault | serial | one)
 			v=bench_${t}_${tbl}_$k
 			sql -c "SELECT vault_create('$v')" >/dev/null
 			sql -c CHECKPOINT
 			if [ $t = serial ]; then
 				PGOPTIONS='-c vault.max_parallel_workers=0' measure_sql vault_backup "SELECT vault_backup('$v', '$tbl')"
 				record_again "$tbl" "$FULL3 (serial)" vault "$SECS" "$PEAK_MB"
+			elif [ $t = one ]; then
+				PGOPTIONS='-c vault.max_parallel_workers=1' measure_sql vault_backup "SELECT vault_backup('$v', '$tbl')"
+				if [ "$k" = 2 ]; then
+					record "$tbl|$FULL2_ONE|vault|$SECS|$(table_mb "$tbl")|$(vault_point_bytes "$(cat "$WORK/result")")|0|$PEAK_MB|$WORKER_MB"
+				else
+					record_again "$tbl" "$FULL2_ONE" vault "$SECS" "$PEAK_MB" "$WORKER_MB"
+				fi
 			else
 				measure_sql vault_backup "SELECT vault_backup('$v', '$tbl')"
 				record_again "$tbl" "$FULL3" vault "$SECS" "$PEAK_MB" "$WORKER_MB"
@@ -529,7 +540,10 @@ check() { if [ "$1" = n/a ] || [ -z "$1" ]; then echo "n/a"; elif awk "BEGIN { e
 		r=$(ratio "$full3" "$(get $ds "$FULL3" 'COPY' 3)"); echo "| $ds | full backup wall (2 workers) / COPY floor, fastest of 3 each | $r | 1.3 | $(check $r 1.3) |"
 		r=$(ratio "$serial3" "$(get $ds "$FULL3" 'COPY' 3)"); echo "| $ds | full backup wall (serial) / COPY floor, fastest of 3 each | $r | 2.0 | $(check $r 2.0) |"
 		r=$(ratio "$full3" "$serial3"); echo "| $ds | (no target) full backup wall, 2 workers / serial, fastest of 3 each | $r | | |"
-		echo "| $ds | (no target) CPUs busy on average (of $NCPU) in the fastest full backup: 2 workers, serial; the COPY floor, pg_dump -Fc -Z1 | $(cpus "$ds|$FULL3|vault"), $(cpus "$ds|$FULL3 (serial)|vault"); $(cpus "$ds|$FULL3|COPY TO /dev/null (floor)"), $(cpus "$ds|$FULL3|pg_dump -Fc -Z1") | | |"
+		one2=$(get $ds "$FULL2_ONE" vault 3)
+		r=$(ratio "$one2" "$(get $ds "$FULL3" 'COPY' 3)"); echo "| $ds | (no target) full backup wall (1 worker and the caller, fastest of 2) / COPY floor (fastest of 3) | $r | | |"
+		r=$(ratio "$one2" "$full3"); echo "| $ds | (no target) full backup wall, 1 worker and the caller (fastest of 2) / 2 workers (fastest of 3) | $r | | |"
+		echo "| $ds | (no target) CPUs busy on average (of $NCPU) in the fastest full backup: 2 workers, 1 worker and the caller, serial; the COPY floor, pg_dump -Fc -Z1 | $(cpus "$ds|$FULL3|vault"), $(cpus "$ds|$FULL2_ONE|vault"), $(cpus "$ds|$FULL3 (serial)|vault"); $(cpus "$ds|$FULL3|COPY TO /dev/null (floor)"), $(cpus "$ds|$FULL3|pg_dump -Fc -Z1") | | |"
 		r=$(ratio "$(get $ds 'full (serial)' vault 5)" "$fulln"); echo "| $ds | (no target) full point new bytes, serial / 2 workers | $r | | |"
 		r=$(ratio "$(get $ds unchanged vault 3)" "$full"); echo "| $ds | unchanged re-backup wall / full | $r | 0.6 | $(check $r 0.6) |"
 		r=$(ratio "$(get $ds unchanged vault 5)" "$fulln"); echo "| $ds | unchanged re-backup new bytes / full | $r | 0.005 | $(check $r 0.005) |"
